@@ -1,0 +1,384 @@
+//! A view over the Kafka v2 record batch (magic 2). Weir stores batches exactly as produced, so
+//! everything the broker needs to know about one — offsets, timestamps, producer state, checksum —
+//! comes from its fixed 61-byte header; records are walked only when cheap (uncompressed) or
+//! rarely needed (timestamp lookups).
+
+use std::fmt;
+
+/// Bytes in a v2 batch header.
+pub const HEADER_LEN: usize = 61;
+/// Bytes before the `batch_length` field ends: base offset (8) + batch length (4).
+pub const LOG_OVERHEAD: usize = 12;
+
+const BASE_OFFSET: usize = 0;
+const BATCH_LENGTH: usize = 8;
+const LEADER_EPOCH: usize = 12;
+const MAGIC: usize = 16;
+const CRC: usize = 17;
+const ATTRIBUTES: usize = 21;
+const LAST_OFFSET_DELTA: usize = 23;
+const BASE_TIMESTAMP: usize = 27;
+const MAX_TIMESTAMP: usize = 35;
+const PRODUCER_ID: usize = 43;
+const PRODUCER_EPOCH: usize = 51;
+const BASE_SEQUENCE: usize = 53;
+const RECORDS_COUNT: usize = 57;
+
+const COMPRESSION_MASK: i16 = 0x07;
+const TIMESTAMP_TYPE_BIT: i16 = 0x08;
+const TRANSACTIONAL_BIT: i16 = 0x10;
+const CONTROL_BIT: i16 = 0x20;
+
+/// Why a batch was refused. Each maps to the Kafka error code a producer expects.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BatchError {
+    /// Too short, a length that does not fit, or a checksum mismatch: CORRUPT_MESSAGE.
+    Corrupt(String),
+    /// Magic 0 or 1: UNSUPPORTED_FOR_MESSAGE_FORMAT.
+    UnsupportedMagic(i8),
+    /// A compression codec id Kafka does not define: UNSUPPORTED_COMPRESSION_TYPE.
+    UnsupportedCompression(i16),
+    /// Well-formed but not acceptable (record count, control batch from a client): INVALID_RECORD.
+    Invalid(String),
+}
+
+impl BatchError {
+    /// The Kafka error code for this refusal.
+    pub fn error_code(&self) -> i16 {
+        match self {
+            BatchError::Corrupt(_) => 2,
+            BatchError::UnsupportedMagic(_) => 43,
+            BatchError::UnsupportedCompression(_) => 76,
+            BatchError::Invalid(_) => 87,
+        }
+    }
+}
+
+impl fmt::Display for BatchError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            BatchError::Corrupt(why) => write!(f, "corrupt batch: {why}"),
+            BatchError::UnsupportedMagic(m) => write!(f, "record format magic {m} is not supported"),
+            BatchError::UnsupportedCompression(c) => write!(f, "compression codec {c} is not supported"),
+            BatchError::Invalid(why) => write!(f, "invalid batch: {why}"),
+        }
+    }
+}
+
+impl std::error::Error for BatchError {}
+
+/// The decoded fixed header of one v2 batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BatchHeader {
+    pub base_offset: i64,
+    /// Bytes after the `batch_length` field; the whole batch is `LOG_OVERHEAD + batch_length`.
+    pub batch_length: i32,
+    pub partition_leader_epoch: i32,
+    pub magic: i8,
+    pub crc: u32,
+    pub attributes: i16,
+    pub last_offset_delta: i32,
+    pub base_timestamp: i64,
+    pub max_timestamp: i64,
+    pub producer_id: i64,
+    pub producer_epoch: i16,
+    pub base_sequence: i32,
+    pub records_count: i32,
+}
+
+fn i16_at(b: &[u8], at: usize) -> i16 {
+    i16::from_be_bytes([b[at], b[at + 1]])
+}
+fn i32_at(b: &[u8], at: usize) -> i32 {
+    i32::from_be_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
+}
+fn i64_at(b: &[u8], at: usize) -> i64 {
+    let mut x = [0u8; 8];
+    x.copy_from_slice(&b[at..at + 8]);
+    i64::from_be_bytes(x)
+}
+
+impl BatchHeader {
+    /// Reads a header from the front of `bytes` without checking anything but its length.
+    pub fn parse(bytes: &[u8]) -> Option<BatchHeader> {
+        if bytes.len() < HEADER_LEN {
+            return None;
+        }
+        Some(BatchHeader {
+            base_offset: i64_at(bytes, BASE_OFFSET),
+            batch_length: i32_at(bytes, BATCH_LENGTH),
+            partition_leader_epoch: i32_at(bytes, LEADER_EPOCH),
+            magic: bytes[MAGIC] as i8,
+            crc: u32::from_be_bytes([bytes[CRC], bytes[CRC + 1], bytes[CRC + 2], bytes[CRC + 3]]),
+            attributes: i16_at(bytes, ATTRIBUTES),
+            last_offset_delta: i32_at(bytes, LAST_OFFSET_DELTA),
+            base_timestamp: i64_at(bytes, BASE_TIMESTAMP),
+            max_timestamp: i64_at(bytes, MAX_TIMESTAMP),
+            producer_id: i64_at(bytes, PRODUCER_ID),
+            producer_epoch: i16_at(bytes, PRODUCER_EPOCH),
+            base_sequence: i32_at(bytes, BASE_SEQUENCE),
+            records_count: i32_at(bytes, RECORDS_COUNT),
+        })
+    }
+
+    /// Total bytes of the batch, header included.
+    pub fn size(&self) -> usize {
+        LOG_OVERHEAD + self.batch_length.max(0) as usize
+    }
+    pub fn last_offset(&self) -> i64 {
+        self.base_offset + self.last_offset_delta as i64
+    }
+    pub fn next_offset(&self) -> i64 {
+        self.last_offset() + 1
+    }
+    pub fn compression(&self) -> i16 {
+        self.attributes & COMPRESSION_MASK
+    }
+    pub fn is_log_append_time(&self) -> bool {
+        self.attributes & TIMESTAMP_TYPE_BIT != 0
+    }
+    pub fn is_transactional(&self) -> bool {
+        self.attributes & TRANSACTIONAL_BIT != 0
+    }
+    pub fn is_control(&self) -> bool {
+        self.attributes & CONTROL_BIT != 0
+    }
+    pub fn has_producer_id(&self) -> bool {
+        self.producer_id >= 0
+    }
+    /// The sequence number of the batch's last record (sequences wrap at `i32::MAX`).
+    pub fn last_sequence(&self) -> i32 {
+        let last = self.base_sequence as i64 + self.last_offset_delta as i64;
+        if last > i32::MAX as i64 {
+            (last - i32::MAX as i64 - 1) as i32
+        } else {
+            last as i32
+        }
+    }
+}
+
+/// CRC-32C over everything the batch checksum covers (attributes to the end).
+pub fn compute_crc(batch: &[u8]) -> u32 {
+    crc32c::crc32c(&batch[ATTRIBUTES..])
+}
+
+/// Checks one complete batch (`batch.len()` must be exactly its size) the way a broker must before
+/// appending it: magic, length, checksum, codec, and that the record count agrees with the
+/// offset range. Uncompressed batches also have their record framing walked, which costs a
+/// varint per record and no allocation.
+pub fn validate(batch: &[u8]) -> Result<BatchHeader, BatchError> {
+    if batch.len() > MAGIC && batch[MAGIC] as i8 != 2 {
+        return Err(BatchError::UnsupportedMagic(batch[MAGIC] as i8));
+    }
+    let header = BatchHeader::parse(batch)
+        .ok_or_else(|| BatchError::Corrupt(format!("{} bytes is shorter than a batch header", batch.len())))?;
+    if header.batch_length < (HEADER_LEN - LOG_OVERHEAD) as i32 || header.size() != batch.len() {
+        return Err(BatchError::Corrupt(format!(
+            "batch length {} does not match the {} bytes present",
+            header.batch_length,
+            batch.len()
+        )));
+    }
+    let crc = compute_crc(batch);
+    if crc != header.crc {
+        return Err(BatchError::Corrupt(format!("crc {:#010x} but computed {crc:#010x}", header.crc)));
+    }
+    if header.compression() > 4 {
+        return Err(BatchError::UnsupportedCompression(header.compression()));
+    }
+    if header.last_offset_delta < 0 || header.records_count != header.last_offset_delta + 1 {
+        return Err(BatchError::Invalid(format!(
+            "record count {} does not match last offset delta {}",
+            header.records_count, header.last_offset_delta
+        )));
+    }
+    if header.compression() == 0 {
+        let walked = count_records(&batch[HEADER_LEN..])
+            .ok_or_else(|| BatchError::Corrupt("record lengths do not add up to the batch".into()))?;
+        if walked != header.records_count as i64 {
+            return Err(BatchError::Invalid(format!(
+                "header says {} records but the batch holds {walked}",
+                header.records_count
+            )));
+        }
+    }
+    Ok(header)
+}
+
+/// Counts the length-prefixed records in an uncompressed records section; `None` if they do not
+/// exactly fill it.
+fn count_records(mut records: &[u8]) -> Option<i64> {
+    let mut count = 0i64;
+    while !records.is_empty() {
+        let (len, used) = read_varint(records)?;
+        if len < 0 {
+            return None;
+        }
+        records = records.get(used + len as usize..)?;
+        count += 1;
+    }
+    Some(count)
+}
+
+/// Reads a zig-zag varint (Kafka's `varint`), returning the value and the bytes it took.
+pub fn read_varint(bytes: &[u8]) -> Option<(i64, usize)> {
+    let mut raw: u64 = 0;
+    for (i, byte) in bytes.iter().enumerate().take(10) {
+        raw |= ((byte & 0x7f) as u64) << (7 * i);
+        if byte & 0x80 == 0 {
+            return Some((((raw >> 1) as i64) ^ -((raw & 1) as i64), i + 1));
+        }
+    }
+    None
+}
+
+/// Writes the broker-assigned base offset. Not covered by the CRC.
+pub fn set_base_offset(batch: &mut [u8], base_offset: i64) {
+    batch[BASE_OFFSET..BASE_OFFSET + 8].copy_from_slice(&base_offset.to_be_bytes());
+}
+
+/// Writes the partition leader epoch. Not covered by the CRC.
+pub fn set_partition_leader_epoch(batch: &mut [u8], epoch: i32) {
+    batch[LEADER_EPOCH..LEADER_EPOCH + 4].copy_from_slice(&epoch.to_be_bytes());
+}
+
+/// Stamps the batch with the broker's clock (`message.timestamp.type=LogAppendTime`): sets the
+/// timestamp-type attribute and the max timestamp, then recomputes the CRC they are covered by.
+pub fn set_log_append_time(batch: &mut [u8], now_ms: i64) {
+    let attributes = i16_at(batch, ATTRIBUTES) | TIMESTAMP_TYPE_BIT;
+    batch[ATTRIBUTES..ATTRIBUTES + 2].copy_from_slice(&attributes.to_be_bytes());
+    batch[MAX_TIMESTAMP..MAX_TIMESTAMP + 8].copy_from_slice(&now_ms.to_be_bytes());
+    let crc = compute_crc(batch);
+    batch[CRC..CRC + 4].copy_from_slice(&crc.to_be_bytes());
+}
+
+/// Walks consecutive batches in a buffer, yielding `(position, header)` for each complete one.
+/// Stops at the end, at a partial batch, or at a header whose length is impossible.
+pub struct Batches<'a> {
+    bytes: &'a [u8],
+    position: usize,
+}
+
+impl<'a> Batches<'a> {
+    pub fn new(bytes: &'a [u8]) -> Self {
+        Batches { bytes, position: 0 }
+    }
+    /// Where the walk stopped: the end of the last complete batch yielded so far.
+    pub fn position(&self) -> usize {
+        self.position
+    }
+}
+
+impl Iterator for Batches<'_> {
+    type Item = (usize, BatchHeader);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let header = BatchHeader::parse(&self.bytes[self.position..])?;
+        if header.batch_length < (HEADER_LEN - LOG_OVERHEAD) as i32 {
+            return None;
+        }
+        let end = self.position.checked_add(header.size())?;
+        if end > self.bytes.len() {
+            return None;
+        }
+        let at = self.position;
+        self.position = end;
+        Some((at, header))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::{Bytes, BytesMut};
+    use kafka_protocol::records::{Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType};
+
+    pub(crate) fn encode(records: usize, compression: Compression) -> Vec<u8> {
+        let records: Vec<Record> = (0..records)
+            .map(|i| Record {
+                transactional: false,
+                control: false,
+                delete_horizon: false,
+                partition_leader_epoch: -1,
+                producer_id: -1,
+                producer_epoch: -1,
+                timestamp_type: TimestampType::Creation,
+                offset: i as i64,
+                sequence: i as i32,
+                timestamp: 1_000 + i as i64,
+                key: Some(Bytes::from(format!("k{i}"))),
+                value: Some(Bytes::from(vec![b'v'; 100])),
+                headers: Default::default(),
+            })
+            .collect();
+        let mut buf = BytesMut::new();
+        RecordBatchEncoder::encode(
+            &mut buf,
+            &records,
+            &RecordEncodeOptions { version: 2, compression },
+        )
+        .unwrap();
+        buf.to_vec()
+    }
+
+    #[test]
+    fn validates_good_batches_of_every_codec() {
+        for codec in [Compression::None, Compression::Gzip, Compression::Snappy, Compression::Lz4, Compression::Zstd] {
+            let batch = encode(5, codec);
+            let header = validate(&batch).unwrap();
+            assert_eq!(header.records_count, 5);
+            assert_eq!(header.last_offset_delta, 4);
+            assert_eq!(header.max_timestamp, 1_004);
+        }
+    }
+
+    #[test]
+    fn flipped_bit_is_corrupt() {
+        let mut batch = encode(3, Compression::None);
+        let last = batch.len() - 1;
+        batch[last] ^= 0x01;
+        assert!(matches!(validate(&batch), Err(BatchError::Corrupt(_))));
+    }
+
+    #[test]
+    fn old_magic_and_bad_counts_are_refused() {
+        let mut batch = encode(3, Compression::None);
+        batch[MAGIC] = 1;
+        assert_eq!(validate(&batch), Err(BatchError::UnsupportedMagic(1)));
+
+        let mut batch = encode(3, Compression::None);
+        batch[RECORDS_COUNT..RECORDS_COUNT + 4].copy_from_slice(&7i32.to_be_bytes());
+        let crc = compute_crc(&batch);
+        batch[CRC..CRC + 4].copy_from_slice(&crc.to_be_bytes());
+        assert!(matches!(validate(&batch), Err(BatchError::Invalid(_))));
+    }
+
+    #[test]
+    fn log_append_time_keeps_the_batch_valid() {
+        let mut batch = encode(2, Compression::Lz4);
+        set_base_offset(&mut batch, 42);
+        set_partition_leader_epoch(&mut batch, 7);
+        set_log_append_time(&mut batch, 99_999);
+        let header = validate(&batch).unwrap();
+        assert_eq!((header.base_offset, header.partition_leader_epoch), (42, 7));
+        assert!(header.is_log_append_time());
+        assert_eq!(header.max_timestamp, 99_999);
+    }
+
+    #[test]
+    fn walks_consecutive_batches_and_stops_at_a_torn_one() {
+        let mut bytes = encode(2, Compression::None);
+        bytes.extend(encode(3, Compression::Gzip));
+        let whole = bytes.len();
+        bytes.extend(&encode(1, Compression::None)[..20]);
+        let mut walk = Batches::new(&bytes);
+        assert_eq!(walk.by_ref().map(|(_, h)| h.records_count).collect::<Vec<_>>(), vec![2, 3]);
+        assert_eq!(walk.position(), whole);
+    }
+
+    #[test]
+    fn sequences_wrap() {
+        let header = BatchHeader { base_sequence: i32::MAX - 1, last_offset_delta: 3, ..BatchHeader::parse(&encode(1, Compression::None)).unwrap() };
+        assert_eq!(header.last_sequence(), 1);
+    }
+}

@@ -1,0 +1,43 @@
+//! The APIs Weir implements and the version range of each. ApiVersions advertises exactly this
+//! table, and requests outside it are refused before they reach a handler.
+
+use kafka_protocol::messages::ApiKey;
+use kafka_protocol::protocol::VersionRange;
+
+/// Every API Weir serves, with the versions it serves. The ranges are the `kafka-protocol`
+/// crate's full ranges (Kafka 4's baseline, KIP-896) unless a comment says why not.
+pub const SUPPORTED_APIS: &[(ApiKey, VersionRange)] = &[
+    (ApiKey::Produce, VersionRange { min: 3, max: 13 }),
+    (ApiKey::Fetch, VersionRange { min: 4, max: 18 }),
+    (ApiKey::ListOffsets, VersionRange { min: 1, max: 10 }),
+    (ApiKey::Metadata, VersionRange { min: 0, max: 13 }),
+    (ApiKey::ApiVersions, VersionRange { min: 0, max: 4 }),
+    (ApiKey::CreateTopics, VersionRange { min: 2, max: 7 }),
+    (ApiKey::DeleteTopics, VersionRange { min: 1, max: 6 }),
+    (ApiKey::InitProducerId, VersionRange { min: 0, max: 5 }), // v6 is KIP-939 two-phase commit
+    (ApiKey::OffsetForLeaderEpoch, VersionRange { min: 2, max: 4 }),
+    (ApiKey::DescribeConfigs, VersionRange { min: 1, max: 4 }),
+    (ApiKey::CreatePartitions, VersionRange { min: 0, max: 3 }),
+    (ApiKey::DescribeCluster, VersionRange { min: 0, max: 2 }),
+];
+
+/// The versions of `api_key` Weir serves, or `None` when it does not serve that API at all.
+pub fn supported_versions(api_key: ApiKey) -> Option<VersionRange> {
+    SUPPORTED_APIS
+        .iter()
+        .find(|(key, _)| *key == api_key)
+        .map(|(_, range)| *range)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_range_is_within_what_the_codec_can_encode() {
+        for (key, range) in SUPPORTED_APIS {
+            let codec = key.valid_versions();
+            assert!(range.min >= codec.min && range.max <= codec.max, "{key:?} {range}");
+        }
+    }
+}
