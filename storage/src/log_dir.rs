@@ -1,0 +1,71 @@
+//! A data directory: one subdirectory per partition (`<topic>-<partition>`) and the
+//! clean-shutdown marker that tells the next start whether logs need recovery.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use crate::{checkpoint, Log, LogConfig, Result, StorageError};
+
+const CLEAN_SHUTDOWN_MARKER: &str = ".weir-clean-shutdown";
+
+pub struct LogDir {
+    path: PathBuf,
+    clean: bool,
+}
+
+impl LogDir {
+    /// Opens (creating) `path`. Consumes the clean-shutdown marker: it describes the previous run
+    /// only, and a crash from here on must be treated as unclean.
+    pub fn open(path: &Path) -> Result<LogDir> {
+        fs::create_dir_all(path).map_err(StorageError::io("create", path))?;
+        let marker = path.join(CLEAN_SHUTDOWN_MARKER);
+        let clean = marker.exists();
+        if clean {
+            fs::remove_file(&marker).map_err(StorageError::io("remove", &marker))?;
+            checkpoint::sync_dir(path)?;
+        }
+        Ok(LogDir { path: path.to_owned(), clean })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Whether the previous run shut down cleanly.
+    pub fn was_clean(&self) -> bool {
+        self.clean
+    }
+
+    pub fn partition_dir(&self, topic: &str, partition: i32) -> PathBuf {
+        self.path.join(format!("{topic}-{partition}"))
+    }
+
+    pub fn open_log(&self, topic: &str, partition: i32, config: LogConfig, now_ms: i64) -> Result<Log> {
+        Log::open(&self.partition_dir(topic, partition), config, self.clean, now_ms)
+    }
+
+    /// Partition directories present on disk, as `(topic, partition)`.
+    pub fn partitions_on_disk(&self) -> Result<Vec<(String, i32)>> {
+        let mut found = Vec::new();
+        for entry in fs::read_dir(&self.path).map_err(StorageError::io("list", &self.path))? {
+            let entry = entry.map_err(StorageError::io("list", &self.path))?;
+            if !entry.path().is_dir() {
+                continue;
+            }
+            let Ok(name) = entry.file_name().into_string() else { continue };
+            if let Some((topic, partition)) = name.rsplit_once('-') {
+                if let Ok(partition) = partition.parse() {
+                    found.push((topic.to_owned(), partition));
+                }
+            }
+        }
+        Ok(found)
+    }
+
+    /// Records that every log was closed cleanly. Call last, after closing them all.
+    pub fn mark_clean_shutdown(&self) -> Result<()> {
+        let marker = self.path.join(CLEAN_SHUTDOWN_MARKER);
+        fs::write(&marker, b"").map_err(StorageError::io("write", &marker))?;
+        checkpoint::sync_dir(&self.path)
+    }
+}

@@ -1,0 +1,155 @@
+//! Idempotent-producer bookkeeping per partition: for each producer id, its epoch and the last
+//! few batches it wrote, so a retried batch is recognised and answered with its original offset,
+//! and a gap in sequence numbers is refused. Rebuilt from batch headers when a log opens.
+
+use std::collections::{HashMap, VecDeque};
+
+use thiserror::Error;
+use weir_protocol::batch::BatchHeader;
+
+/// Kafka keeps the last five batches per producer: the most a client has in flight.
+const CACHED_BATCHES: usize = 5;
+
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum SequenceError {
+    #[error("producer {producer_id}: expected sequence {expected}, got {got}")]
+    OutOfOrder { producer_id: i64, expected: i32, got: i32 },
+    #[error("producer {producer_id}: epoch {got} is older than {current}")]
+    StaleEpoch { producer_id: i64, current: i16, got: i16 },
+    #[error("producer {producer_id}: a producer id with sequence {got}")]
+    InvalidSequence { producer_id: i64, got: i32 },
+}
+
+impl SequenceError {
+    pub fn error_code(&self) -> i16 {
+        match self {
+            SequenceError::OutOfOrder { .. } => 45,   // OUT_OF_ORDER_SEQUENCE_NUMBER
+            SequenceError::StaleEpoch { .. } => 47,   // INVALID_PRODUCER_EPOCH
+            SequenceError::InvalidSequence { .. } => 87, // INVALID_RECORD
+        }
+    }
+}
+
+/// Where an already-written batch landed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WrittenBatch {
+    pub first_sequence: i32,
+    pub last_sequence: i32,
+    pub base_offset: i64,
+    pub last_offset: i64,
+    pub max_timestamp: i64,
+}
+
+#[derive(Default)]
+struct ProducerEntry {
+    epoch: i16,
+    batches: VecDeque<WrittenBatch>,
+}
+
+#[derive(Default)]
+pub(crate) struct ProducerStates {
+    producers: HashMap<i64, ProducerEntry>,
+}
+
+impl ProducerStates {
+    /// `Ok(Some(batch))` if `header` repeats a batch already written; `Ok(None)` if it may be
+    /// appended; an error if it must be refused.
+    pub fn check(&self, header: &BatchHeader) -> Result<Option<WrittenBatch>, SequenceError> {
+        let producer_id = header.producer_id;
+        if producer_id < 0 {
+            return Ok(None);
+        }
+        if header.base_sequence < 0 {
+            return Err(SequenceError::InvalidSequence { producer_id, got: header.base_sequence });
+        }
+        let Some(entry) = self.producers.get(&producer_id) else {
+            // Unknown producer (new, or its state aged out with the log): any sequence starts it.
+            return Ok(None);
+        };
+        if header.producer_epoch < entry.epoch {
+            return Err(SequenceError::StaleEpoch { producer_id, current: entry.epoch, got: header.producer_epoch });
+        }
+        if header.producer_epoch > entry.epoch {
+            return match header.base_sequence {
+                0 => Ok(None),
+                got => Err(SequenceError::OutOfOrder { producer_id, expected: 0, got }),
+            };
+        }
+        if let Some(written) = entry.batches.iter().find(|b| {
+            b.first_sequence == header.base_sequence && b.last_sequence == header.last_sequence()
+        }) {
+            return Ok(Some(*written));
+        }
+        let expected = match entry.batches.back() {
+            Some(last) if last.last_sequence == i32::MAX => 0,
+            Some(last) => last.last_sequence + 1,
+            None => header.base_sequence,
+        };
+        if header.base_sequence != expected {
+            return Err(SequenceError::OutOfOrder { producer_id, expected, got: header.base_sequence });
+        }
+        Ok(None)
+    }
+
+    /// Remembers a batch that is now in the log (`header` carries its assigned offsets).
+    pub fn record(&mut self, header: &BatchHeader) {
+        if header.producer_id < 0 {
+            return;
+        }
+        let entry = self.producers.entry(header.producer_id).or_default();
+        if header.producer_epoch != entry.epoch {
+            entry.epoch = header.producer_epoch;
+            entry.batches.clear();
+        }
+        if entry.batches.len() == CACHED_BATCHES {
+            entry.batches.pop_front();
+        }
+        entry.batches.push_back(WrittenBatch {
+            first_sequence: header.base_sequence,
+            last_sequence: header.last_sequence(),
+            base_offset: header.base_offset,
+            last_offset: header.last_offset(),
+            max_timestamp: header.max_timestamp,
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn batch(producer_id: i64, epoch: i16, base_sequence: i32, records: i32, base_offset: i64) -> BatchHeader {
+        BatchHeader {
+            base_offset,
+            batch_length: 49,
+            partition_leader_epoch: 0,
+            magic: 2,
+            crc: 0,
+            attributes: 0,
+            last_offset_delta: records - 1,
+            base_timestamp: 0,
+            max_timestamp: 0,
+            producer_id,
+            producer_epoch: epoch,
+            base_sequence,
+            records_count: records,
+        }
+    }
+
+    #[test]
+    fn duplicates_gaps_and_epochs() {
+        let mut states = ProducerStates::default();
+        let first = batch(7, 0, 0, 3, 100);
+        assert_eq!(states.check(&first), Ok(None));
+        states.record(&first);
+        // A retry of the same batch is a duplicate pointing at its original offsets.
+        assert_eq!(states.check(&batch(7, 0, 0, 3, -1)).unwrap().unwrap().base_offset, 100);
+        // The next sequence is fine; a gap is not.
+        assert_eq!(states.check(&batch(7, 0, 3, 1, -1)), Ok(None));
+        assert!(matches!(states.check(&batch(7, 0, 5, 1, -1)), Err(SequenceError::OutOfOrder { expected: 3, .. })));
+        // A bumped epoch restarts at zero; an old epoch is fenced.
+        assert!(matches!(states.check(&batch(7, 1, 3, 1, -1)), Err(SequenceError::OutOfOrder { .. })));
+        states.record(&batch(7, 1, 0, 1, 103));
+        assert!(matches!(states.check(&batch(7, 0, 4, 1, -1)), Err(SequenceError::StaleEpoch { .. })));
+    }
+}
