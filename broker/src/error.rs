@@ -1,0 +1,21 @@
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum BrokerError {
+    #[error("configuration: {0}")]
+    Config(String),
+    #[error("invalid config: {0}")]
+    InvalidConfig(String),
+    #[error(transparent)]
+    Storage(#[from] weir_storage::StorageError),
+    #[error(transparent)]
+    Protocol(#[from] weir_protocol::ProtocolError),
+    #[error("{op}: {source}")]
+    Io {
+        op: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("metadata: {0}")]
+    Metadata(String),
+}

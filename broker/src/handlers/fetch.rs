@@ -1,0 +1,145 @@
+//! Fetch: whole batches straight out of the segment maps (zero-copy), long-polling until
+//! `min_bytes` are available or `max_wait_ms` passes. Sessionless: the response's session id is
+//! always 0, so clients send full fetch requests (KIP-227 allows this).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::future::select_all;
+use kafka_protocol::error::ResponseError;
+use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
+use kafka_protocol::messages::{FetchRequest, FetchResponse, RequestHeader};
+use tokio::time::Instant;
+
+use super::cluster::LEADER_EPOCH;
+use super::{encode, Reply};
+use crate::partition::Partition;
+use crate::server::Shared;
+
+pub fn handle(shared: &Arc<Shared>, header: RequestHeader, request: FetchRequest) -> Reply {
+    // Incremental sessions are not offered; a client that asks to continue one is told so.
+    if request.session_id != 0 || request.session_epoch > 0 {
+        let response = FetchResponse::default().with_error_code(ResponseError::FetchSessionIdNotFound.code());
+        return encode(&header, &response, &[]).map_or(Reply::Fail, Reply::Now);
+    }
+    let version = header.request_api_version;
+    let targets = resolve(shared, &request, version);
+    let (response, records, bytes) = read(&request, version, &targets);
+    let deadline = Instant::now() + Duration::from_millis(request.max_wait_ms.max(0) as u64);
+    let waitable: Vec<Arc<Partition>> = targets.iter().flat_map(|t| t.1.iter().filter_map(|p| p.1.clone())).collect();
+    if bytes >= request.min_bytes.max(0) as usize || request.max_wait_ms <= 0 || waitable.is_empty() {
+        return encode(&header, &response, &records).map_or(Reply::Fail, Reply::Now);
+    }
+    let mut shutdown = shared.shutdown.clone();
+    Reply::Later(Box::pin(async move {
+        loop {
+            let woken = {
+                let notified: Vec<_> = waitable.iter().map(|p| Box::pin(p.appended.notified())).collect();
+                // Re-read before sleeping: an append between the first read and here must count.
+                let (response, records, bytes) = read(&request, version, &targets);
+                if bytes >= request.min_bytes.max(0) as usize || Instant::now() >= deadline {
+                    return encode(&header, &response, &records);
+                }
+                tokio::select! {
+                    _ = select_all(notified) => true,
+                    _ = tokio::time::sleep_until(deadline) => false,
+                    _ = shutdown.changed() => false,
+                }
+            };
+            if !woken {
+                let (response, records, _) = read(&request, version, &targets);
+                return encode(&header, &response, &records);
+            }
+        }
+    }))
+}
+
+/// Each requested topic (by name or id) and partition, resolved to what the broker hosts.
+type Targets = Vec<(FetchableTopicResponse, Vec<(PartitionData, Option<Arc<Partition>>, i64, i32)>)>;
+
+fn resolve(shared: &Shared, request: &FetchRequest, version: i16) -> Targets {
+    request
+        .topics
+        .iter()
+        .map(|wanted| {
+            let topic = if version >= 13 { shared.metadata.topic_by_id(wanted.topic_id) } else { shared.metadata.topic(&wanted.topic) };
+            let mut response = FetchableTopicResponse::default();
+            response.topic = wanted.topic.clone();
+            response.topic_id = wanted.topic_id;
+            let unknown = if version >= 13 { ResponseError::UnknownTopicId } else { ResponseError::UnknownTopicOrPartition };
+            let partitions = wanted
+                .partitions
+                .iter()
+                .map(|p| {
+                    let data = PartitionData::default().with_partition_index(p.partition);
+                    let partition = topic.as_ref().and_then(|t| usize::try_from(p.partition).ok().and_then(|i| t.partitions.get(i)).cloned());
+                    let error = match &partition {
+                        None if topic.is_some() => Some(ResponseError::UnknownTopicOrPartition),
+                        None => Some(unknown),
+                        Some(_) if p.current_leader_epoch > LEADER_EPOCH => Some(ResponseError::UnknownLeaderEpoch),
+                        Some(_) if p.current_leader_epoch >= 0 && p.current_leader_epoch < LEADER_EPOCH => Some(ResponseError::FencedLeaderEpoch),
+                        Some(_) => None,
+                    };
+                    match error {
+                        Some(e) => (data.with_error_code(e.code()), None, p.fetch_offset, p.partition_max_bytes),
+                        None => (data, partition, p.fetch_offset, p.partition_max_bytes),
+                    }
+                })
+                .collect();
+            (response, partitions)
+        })
+        .collect()
+}
+
+/// One pass over every partition: the response, the record buffers in it, and their total size.
+fn read(request: &FetchRequest, version: i16, targets: &Targets) -> (FetchResponse, Vec<Bytes>, usize) {
+    let mut budget = request.max_bytes.max(0) as usize;
+    let mut total = 0;
+    let mut buffers = Vec::new();
+    let responses = targets
+        .iter()
+        .map(|(topic, partitions)| {
+            let mut topic = topic.clone();
+            topic.partitions = partitions
+                .iter()
+                .map(|(data, partition, offset, max_bytes)| {
+                    let Some(partition) = partition else { return data.clone() };
+                    let log = partition.log();
+                    let high_watermark = log.log_end_offset();
+                    let mut data = data
+                        .clone()
+                        .with_high_watermark(high_watermark)
+                        .with_last_stable_offset(high_watermark)
+                        .with_aborted_transactions((request.isolation_level == 1).then(Vec::new))
+                        .with_preferred_read_replica((-1).into());
+                    if version >= 5 {
+                        data.log_start_offset = log.log_start_offset();
+                    }
+                    // Past the response budget, partitions are answered empty; but the first
+                    // batch of the response is always whole, however large (KIP-74).
+                    let limit = if total == 0 { (*max_bytes).max(0) as usize } else { budget.min((*max_bytes).max(0) as usize) };
+                    if total > 0 && limit == 0 {
+                        return data.with_records(Some(Bytes::new()));
+                    }
+                    match log.read(*offset, limit.max(1), high_watermark) {
+                        Ok(read) => {
+                            total += read.records.len();
+                            budget = budget.saturating_sub(read.records.len());
+                            if !read.records.is_empty() {
+                                buffers.push(read.records.clone());
+                            }
+                            data.with_records(Some(read.records))
+                        }
+                        Err(e) => {
+                            let refusal = super::produce::storage_refusal(e);
+                            data.with_error_code(refusal.code()).with_records(Some(Bytes::new()))
+                        }
+                    }
+                })
+                .collect();
+            topic
+        })
+        .collect();
+    (FetchResponse::default().with_responses(responses), buffers, total)
+}

@@ -1,0 +1,83 @@
+//! One module per Kafka API family. Each handler takes a typed request and returns typed
+//! responses; `handle` routes and encodes.
+
+mod api_versions;
+mod cluster;
+mod configs;
+mod fetch;
+mod offsets;
+mod produce;
+mod producer_id;
+mod topics;
+
+use std::future::Future;
+use std::pin::Pin;
+
+use kafka_protocol::messages::{RequestHeader, RequestKind, TopicName};
+use kafka_protocol::protocol::{Encodable, HeaderVersion, StrBytes};
+use tracing::error;
+use weir_protocol::request::{api_name, Request};
+use weir_protocol::response::{encode_response, ResponseFrame};
+
+use crate::server::Shared;
+
+pub use api_versions::unsupported_version_response;
+
+/// What a request turns into.
+pub enum Reply {
+    /// No response at all (Produce with acks=0).
+    Nothing,
+    Now(ResponseFrame),
+    /// A response that must wait (a flush for acks=all, a long-polling fetch). Responses still
+    /// leave in request order; the connection keeps reading meanwhile.
+    Later(Pin<Box<dyn Future<Output = Option<ResponseFrame>> + Send>>),
+    /// Encoding failed: a bug, logged; the connection is closed.
+    Fail,
+}
+
+pub async fn handle(shared: &std::sync::Arc<Shared>, request: Request) -> Reply {
+    let header = request.header;
+    let version = header.request_api_version;
+    match request.body {
+        RequestKind::ApiVersions(_) => reply(&header, &api_versions::handle(version)),
+        RequestKind::Metadata(r) => reply(&header, &cluster::metadata(shared, r, version)),
+        RequestKind::DescribeCluster(r) => reply(&header, &cluster::describe_cluster(shared, r)),
+        RequestKind::Produce(r) => produce::handle(shared, header, r),
+        RequestKind::Fetch(r) => fetch::handle(shared, header, r),
+        RequestKind::ListOffsets(r) => reply(&header, &offsets::list_offsets(shared, r, version)),
+        RequestKind::OffsetForLeaderEpoch(r) => reply(&header, &offsets::offset_for_leader_epoch(shared, r)),
+        RequestKind::CreateTopics(r) => reply(&header, &topics::create_topics(shared, r, version)),
+        RequestKind::DeleteTopics(r) => reply(&header, &topics::delete_topics(shared, r, version)),
+        RequestKind::CreatePartitions(r) => reply(&header, &topics::create_partitions(shared, r)),
+        RequestKind::DescribeConfigs(r) => reply(&header, &configs::describe_configs(shared, r, version)),
+        RequestKind::InitProducerId(r) => reply(&header, &producer_id::init_producer_id(shared, r)),
+        _ => {
+            // `decode_request` only lets through the APIs in SUPPORTED_APIS, all routed above.
+            error!(api = api_name(request.api_key), "no handler for a supported API");
+            Reply::Fail
+        }
+    }
+}
+
+/// Encodes `body` as the response to `header`'s request.
+pub fn encode<M: Encodable + HeaderVersion>(header: &RequestHeader, body: &M, zero_copy: &[bytes::Bytes]) -> Option<ResponseFrame> {
+    match encode_response(header.correlation_id, header.request_api_version, body, zero_copy) {
+        Ok(frame) => Some(frame),
+        Err(e) => {
+            error!(api_key = header.request_api_key, version = header.request_api_version, error = %e, "cannot encode response");
+            None
+        }
+    }
+}
+
+fn reply<M: Encodable + HeaderVersion>(header: &RequestHeader, body: &M) -> Reply {
+    encode(header, body, &[]).map_or(Reply::Fail, Reply::Now)
+}
+
+pub fn topic_name(name: &str) -> TopicName {
+    TopicName(StrBytes::from_string(name.to_owned()))
+}
+
+pub fn str_bytes(s: impl Into<String>) -> StrBytes {
+    StrBytes::from_string(s.into())
+}

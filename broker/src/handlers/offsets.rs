@@ -1,0 +1,117 @@
+//! ListOffsets (earliest, latest, by timestamp, max timestamp) and OffsetForLeaderEpoch.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use kafka_protocol::error::ResponseError;
+use kafka_protocol::messages::list_offsets_response::{ListOffsetsPartitionResponse, ListOffsetsTopicResponse};
+use kafka_protocol::messages::offset_for_leader_epoch_response::{EpochEndOffset, OffsetForLeaderTopicResult};
+use kafka_protocol::messages::{ListOffsetsRequest, ListOffsetsResponse, OffsetForLeaderEpochRequest, OffsetForLeaderEpochResponse};
+use kafka_protocol::records::{RecordBatchDecoder, TimestampType};
+use weir_storage::Log;
+
+use super::cluster::LEADER_EPOCH;
+use crate::server::Shared;
+
+const LATEST: i64 = -1;
+const EARLIEST: i64 = -2;
+const MAX_TIMESTAMP: i64 = -3;
+const EARLIEST_LOCAL: i64 = -4;
+
+pub fn list_offsets(shared: &Arc<Shared>, request: ListOffsetsRequest, version: i16) -> ListOffsetsResponse {
+    let topics = request
+        .topics
+        .into_iter()
+        .map(|topic| {
+            let partitions = topic
+                .partitions
+                .iter()
+                .map(|p| {
+                    let response = ListOffsetsPartitionResponse::default().with_partition_index(p.partition_index);
+                    let Some(partition) = shared.metadata.partition(&topic.name, p.partition_index) else {
+                        return response.with_error_code(ResponseError::UnknownTopicOrPartition.code());
+                    };
+                    if p.current_leader_epoch > LEADER_EPOCH {
+                        return response.with_error_code(ResponseError::UnknownLeaderEpoch.code());
+                    }
+                    let (offset, timestamp) = lookup(&partition.log(), p.timestamp);
+                    let response = response.with_offset(offset).with_timestamp(timestamp);
+                    if version >= 4 { response.with_leader_epoch(LEADER_EPOCH) } else { response }
+                })
+                .collect();
+            ListOffsetsTopicResponse::default().with_name(topic.name).with_partitions(partitions)
+        })
+        .collect();
+    ListOffsetsResponse::default().with_topics(topics)
+}
+
+/// `(offset, timestamp)` for a ListOffsets target; `(-1, -1)` when no record qualifies.
+fn lookup(log: &Log, target: i64) -> (i64, i64) {
+    match target {
+        LATEST => (log.log_end_offset(), -1),
+        EARLIEST | EARLIEST_LOCAL => (log.log_start_offset(), -1),
+        MAX_TIMESTAMP => log
+            .batch_with_max_timestamp()
+            .and_then(|batch| first_record_at_or_after(&batch, i64::MIN, true))
+            .unwrap_or((-1, -1)),
+        t if t >= 0 => log
+            .batch_by_timestamp(t)
+            .and_then(|batch| first_record_at_or_after(&batch, t, false))
+            .map(|(offset, ts)| (offset.max(log.log_start_offset()), ts))
+            .unwrap_or((-1, -1)),
+        _ => (-1, -1),
+    }
+}
+
+/// Decodes one batch (rarely: only timestamp lookups do) to find the first record whose
+/// timestamp is at least `target`, or with `newest`, the record with the largest timestamp.
+fn first_record_at_or_after(batch: &Bytes, target: i64, newest: bool) -> Option<(i64, i64)> {
+    let mut buf = batch.clone();
+    let set = RecordBatchDecoder::decode(&mut buf).ok()?;
+    let timestamped = set.records.iter().map(|r| {
+        // LogAppendTime batches give every record the batch's timestamp.
+        let ts = if r.timestamp_type == TimestampType::LogAppend {
+            weir_protocol::batch::BatchHeader::parse(batch).map_or(r.timestamp, |h| h.max_timestamp)
+        } else {
+            r.timestamp
+        };
+        (r.offset, ts)
+    });
+    if newest {
+        timestamped.fold(None, |best: Option<(i64, i64)>, (o, ts)| match best {
+            Some((_, best_ts)) if best_ts >= ts => best,
+            _ => Some((o, ts)),
+        })
+    } else {
+        timestamped.into_iter().find(|(_, ts)| *ts >= target)
+    }
+}
+
+pub fn offset_for_leader_epoch(shared: &Arc<Shared>, request: OffsetForLeaderEpochRequest) -> OffsetForLeaderEpochResponse {
+    let topics = request
+        .topics
+        .into_iter()
+        .map(|topic| {
+            let partitions = topic
+                .partitions
+                .iter()
+                .map(|p| {
+                    let response = EpochEndOffset::default().with_partition(p.partition);
+                    let Some(partition) = shared.metadata.partition(&topic.topic, p.partition) else {
+                        return response.with_error_code(ResponseError::UnknownTopicOrPartition.code());
+                    };
+                    if p.current_leader_epoch > LEADER_EPOCH {
+                        return response.with_error_code(ResponseError::UnknownLeaderEpoch.code());
+                    }
+                    // One epoch so far: its end is the log end; later epochs are unknown.
+                    if p.leader_epoch > LEADER_EPOCH {
+                        return response.with_leader_epoch(-1).with_end_offset(-1);
+                    }
+                    response.with_leader_epoch(LEADER_EPOCH).with_end_offset(partition.high_watermark())
+                })
+                .collect();
+            OffsetForLeaderTopicResult::default().with_topic(topic.topic).with_partitions(partitions)
+        })
+        .collect();
+    OffsetForLeaderEpochResponse::default().with_topics(topics)
+}

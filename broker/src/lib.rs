@@ -1,0 +1,196 @@
+//! Weir, a Kafka-compatible log broker. `main.rs` only wraps this library: build a [`Config`],
+//! [`Broker::start`] it, read its address, and shut it down. Brokers share no global state, so
+//! several can run in one process.
+
+pub mod config;
+mod error;
+mod handlers;
+mod metadata;
+mod partition;
+mod server;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tracing::{error, info, warn};
+use weir_storage::LogDir;
+
+pub use config::Config;
+pub use error::BrokerError;
+
+use crate::metadata::Metadata;
+use crate::server::Shared;
+
+pub(crate) fn now_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+}
+
+/// A running broker.
+pub struct Broker {
+    local_addr: SocketAddr,
+    shutdown: watch::Sender<bool>,
+    task: JoinHandle<Result<(), BrokerError>>,
+    data_dir: std::path::PathBuf,
+    /// Ephemeral brokers own their data directory; it is removed when the broker stops.
+    ephemeral_dir: Option<tempfile::TempDir>,
+}
+
+impl Broker {
+    /// Opens the data directory (recovering logs after an unclean stop), binds the listener and
+    /// starts serving. Returns once connections are being accepted.
+    pub async fn start(config: Config) -> Result<Broker, BrokerError> {
+        let mut settings = config.settings()?;
+        let ephemeral_dir = if settings.ephemeral {
+            let dir = tempfile::Builder::new()
+                .prefix("weir-ephemeral-")
+                .tempdir()
+                .map_err(|e| BrokerError::Io { op: "create a temporary data directory".into(), source: e })?;
+            settings.data_dir = dir.path().to_owned();
+            Some(dir)
+        } else {
+            None
+        };
+        let log_dir = LogDir::open(&settings.data_dir)?;
+        if !log_dir.was_clean() {
+            info!(dir = %settings.data_dir.display(), "no clean-shutdown marker: logs will be recovered");
+        }
+        let metadata = Metadata::open(&settings, log_dir)?;
+        let listener = TcpListener::bind(&settings.listen)
+            .await
+            .map_err(|e| BrokerError::Io { op: format!("listen on {}", settings.listen), source: e })?;
+        let local_addr = listener.local_addr().map_err(|e| BrokerError::Io { op: "local address".into(), source: e })?;
+        let (host, port) = settings.advertised_host_port(local_addr);
+        let (shutdown, shutdown_rx) = watch::channel(false);
+        let data_dir = settings.data_dir.clone();
+        let shared = Arc::new(Shared { settings, metadata, host, port, shutdown: shutdown_rx });
+        let task = tokio::spawn(run(shared, listener));
+        info!(%local_addr, data_dir = %data_dir.display(), "weir is serving");
+        Ok(Broker { local_addr, shutdown, task, data_dir, ephemeral_dir })
+    }
+
+    /// The address the listener is bound to.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// `host:port` for a client's `bootstrap.servers`.
+    pub fn bootstrap_servers(&self) -> String {
+        self.local_addr.to_string()
+    }
+
+    pub fn data_dir(&self) -> &std::path::Path {
+        &self.data_dir
+    }
+
+    /// Stops accepting, finishes in-flight requests, flushes and closes every log, and writes
+    /// the clean-shutdown marker (or removes an ephemeral data directory).
+    pub async fn shutdown(self) -> Result<(), BrokerError> {
+        let _ = self.shutdown.send(true);
+        self.wait().await
+    }
+
+    /// Runs until a [`Stopper`] stops the broker, then finishes as [`Broker::shutdown`] does.
+    pub async fn shutdown_when_stopped(self) -> Result<(), BrokerError> {
+        self.wait().await
+    }
+
+    async fn wait(self) -> Result<(), BrokerError> {
+        let result = match self.task.await {
+            Ok(result) => result,
+            Err(e) => Err(BrokerError::Metadata(format!("broker task failed: {e}"))),
+        };
+        if let Some(dir) = self.ephemeral_dir {
+            if let Err(e) = dir.close() {
+                warn!(error = %e, "could not remove the ephemeral data directory");
+            }
+        }
+        result
+    }
+
+    /// A handle that can ask this broker to stop from another task.
+    pub fn stopper(&self) -> Stopper {
+        Stopper(self.shutdown.clone())
+    }
+}
+
+/// Asks a broker to stop.
+#[derive(Clone)]
+pub struct Stopper(watch::Sender<bool>);
+
+impl Stopper {
+    pub fn stop(&self) {
+        let _ = self.0.send(true);
+    }
+}
+
+async fn run(shared: Arc<Shared>, listener: TcpListener) -> Result<(), BrokerError> {
+    let housekeeping = tokio::spawn(housekeeping(shared.clone()));
+    server::accept_loop(shared.clone(), listener).await;
+    let _ = housekeeping.await;
+    close_logs(&shared)
+}
+
+/// Retention and recovery-point checkpoints, on Kafka's intervals.
+async fn housekeeping(shared: Arc<Shared>) {
+    let mut shutdown = shared.shutdown.clone();
+    let mut retention = tokio::time::interval(Duration::from_millis(shared.settings.retention_check_interval_ms));
+    let mut checkpoint = tokio::time::interval(Duration::from_millis(shared.settings.checkpoint_interval_ms));
+    retention.tick().await;
+    checkpoint.tick().await;
+    loop {
+        tokio::select! {
+            _ = retention.tick() => {
+                let now = now_ms();
+                for topic in shared.metadata.topics() {
+                    for partition in &topic.partitions {
+                        if let Err(e) = partition.log().enforce_retention(now) {
+                            error!(topic = %topic.name, partition = partition.index, error = %e, "retention failed");
+                        }
+                    }
+                }
+            }
+            _ = checkpoint.tick() => {
+                if shared.settings.ephemeral {
+                    continue;
+                }
+                for topic in shared.metadata.topics() {
+                    for partition in &topic.partitions {
+                        let flushed = partition.flush_now().await;
+                        if let Err(e) = flushed.and_then(|()| partition.log().checkpoint()) {
+                            error!(topic = %topic.name, partition = partition.index, error = %e, "checkpoint failed");
+                        }
+                    }
+                }
+            }
+            _ = shutdown.changed() => return,
+        }
+    }
+}
+
+fn close_logs(shared: &Shared) -> Result<(), BrokerError> {
+    if shared.settings.ephemeral {
+        return Ok(());
+    }
+    let mut first_error = None;
+    for topic in shared.metadata.topics() {
+        for partition in &topic.partitions {
+            if let Err(e) = partition.log().close() {
+                error!(topic = %topic.name, partition = partition.index, error = %e, "closing a log failed");
+                first_error.get_or_insert(e);
+            }
+        }
+    }
+    match first_error {
+        // Without a marker the next start recovers every log: the safe default.
+        Some(e) => Err(e.into()),
+        None => {
+            shared.metadata.log_dir().mark_clean_shutdown()?;
+            info!("clean shutdown");
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,329 @@
+//! The cluster metadata a single broker owns: cluster id, topics (id, partition count, config
+//! overrides) and the producer-id allocator. Persisted as one checksummed file, rewritten
+//! atomically on every change; the partitions' logs live in the data directory beside it.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use kafka_protocol::error::ResponseError;
+use parking_lot::{Mutex, RwLock};
+use serde::{Deserialize, Serialize};
+use tracing::{info, warn};
+use uuid::Uuid;
+use weir_storage::{checkpoint, LogDir};
+
+use crate::config::{validate_topic_configs, Settings, TopicSettings};
+use crate::partition::Partition;
+use crate::{now_ms, BrokerError};
+
+const METADATA_FILE: &str = "metadata.checkpoint";
+/// Producer ids are handed out from blocks persisted ahead of use, as Kafka's ProducerIdManager.
+const PRODUCER_ID_BLOCK: i64 = 1000;
+const MAX_TOPIC_NAME: usize = 249;
+
+/// A request refused with a Kafka error code and a message for the client.
+#[derive(Debug, Clone)]
+pub struct Refusal {
+    pub error: ResponseError,
+    pub message: String,
+}
+
+impl Refusal {
+    pub fn new(error: ResponseError, message: impl Into<String>) -> Refusal {
+        Refusal { error, message: message.into() }
+    }
+    pub fn code(&self) -> i16 {
+        self.error.code()
+    }
+}
+
+pub struct Topic {
+    pub name: Arc<str>,
+    pub id: Uuid,
+    pub partitions: Vec<Arc<Partition>>,
+    /// Only the configs set on this topic; the rest come from the broker.
+    pub configs: BTreeMap<String, String>,
+    pub settings: TopicSettings,
+}
+
+#[derive(Serialize, Deserialize)]
+struct PersistedTopic {
+    name: String,
+    id: Uuid,
+    partitions: i32,
+    configs: BTreeMap<String, String>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Persisted {
+    cluster_id: String,
+    producer_id_block_end: i64,
+    topics: Vec<PersistedTopic>,
+}
+
+struct ProducerIds {
+    next: i64,
+    block_end: i64,
+}
+
+pub struct Metadata {
+    settings: Settings,
+    log_dir: LogDir,
+    path: PathBuf,
+    pub cluster_id: String,
+    topics: RwLock<BTreeMap<String, Arc<Topic>>>,
+    producer_ids: Mutex<ProducerIds>,
+    /// Serialises changes, so the file always matches memory.
+    changes: Mutex<()>,
+}
+
+impl Metadata {
+    pub fn open(settings: &Settings, log_dir: LogDir) -> Result<Metadata, BrokerError> {
+        let path = log_dir.path().join(METADATA_FILE);
+        let persisted = match checkpoint::read(&path)? {
+            Some(bytes) => serde_json::from_slice::<Persisted>(&bytes).map_err(|e| BrokerError::Metadata(format!("{}: {e}", path.display())))?,
+            None => Persisted { cluster_id: new_cluster_id(), producer_id_block_end: 0, topics: Vec::new() },
+        };
+        let metadata = Metadata {
+            settings: settings.clone(),
+            path,
+            cluster_id: persisted.cluster_id.clone(),
+            topics: RwLock::new(BTreeMap::new()),
+            producer_ids: Mutex::new(ProducerIds { next: persisted.producer_id_block_end, block_end: persisted.producer_id_block_end }),
+            changes: Mutex::new(()),
+            log_dir,
+        };
+        let now = now_ms();
+        let mut topics = BTreeMap::new();
+        for t in &persisted.topics {
+            let topic = metadata.open_topic(&t.name, t.id, t.partitions, t.configs.clone(), now)?;
+            topics.insert(t.name.clone(), Arc::new(topic));
+        }
+        for (topic, partition) in metadata.log_dir.partitions_on_disk()? {
+            if topics.get(&topic).is_none_or(|t| partition >= t.partitions.len() as i32) {
+                warn!(topic, partition, "partition directory belongs to no topic; leaving it alone");
+            }
+        }
+        *metadata.topics.write() = topics;
+        metadata.persist()?;
+        Ok(metadata)
+    }
+
+    pub fn log_dir(&self) -> &LogDir {
+        &self.log_dir
+    }
+
+    fn open_topic(&self, name: &str, id: Uuid, partitions: i32, configs: BTreeMap<String, String>, now: i64) -> Result<Topic, BrokerError> {
+        let settings = self.settings.topic_settings(&configs);
+        let name: Arc<str> = name.into();
+        let partitions = (0..partitions)
+            .map(|p| {
+                let log = self.log_dir.open_log(&name, p, settings.log.clone(), now)?;
+                Ok(Arc::new(Partition::new(name.clone(), p, log)))
+            })
+            .collect::<Result<Vec<_>, BrokerError>>()?;
+        Ok(Topic { name, id, partitions, configs, settings })
+    }
+
+    fn persist(&self) -> Result<(), BrokerError> {
+        let topics = self.topics.read();
+        let persisted = Persisted {
+            cluster_id: self.cluster_id.clone(),
+            producer_id_block_end: self.producer_ids.lock().block_end,
+            topics: topics
+                .values()
+                .map(|t| PersistedTopic { name: t.name.to_string(), id: t.id, partitions: t.partitions.len() as i32, configs: t.configs.clone() })
+                .collect(),
+        };
+        let bytes = serde_json::to_vec_pretty(&persisted).map_err(|e| BrokerError::Metadata(e.to_string()))?;
+        checkpoint::write(&self.path, &bytes)?;
+        Ok(())
+    }
+
+    pub fn topic(&self, name: &str) -> Option<Arc<Topic>> {
+        self.topics.read().get(name).cloned()
+    }
+
+    pub fn topic_by_id(&self, id: Uuid) -> Option<Arc<Topic>> {
+        self.topics.read().values().find(|t| t.id == id).cloned()
+    }
+
+    pub fn topics(&self) -> Vec<Arc<Topic>> {
+        self.topics.read().values().cloned().collect()
+    }
+
+    pub fn partition(&self, topic: &str, partition: i32) -> Option<Arc<Partition>> {
+        self.topic(topic)?.partitions.get(usize::try_from(partition).ok()?).cloned()
+    }
+
+    /// The topic, created with broker defaults if `auto.create.topics.enable` allows.
+    pub fn get_or_auto_create(&self, name: &str, allowed_by_client: bool) -> Result<Arc<Topic>, Refusal> {
+        if let Some(topic) = self.topic(name) {
+            return Ok(topic);
+        }
+        validate_topic_name(name)?;
+        if !(allowed_by_client && self.settings.auto_create_topics) {
+            return Err(Refusal::new(ResponseError::UnknownTopicOrPartition, format!("topic {name} does not exist")));
+        }
+        match self.create_topic(name, -1, -1, BTreeMap::new(), false) {
+            Err(r) if r.error == ResponseError::TopicAlreadyExists => self.topic(name).ok_or(r),
+            other => other,
+        }
+    }
+
+    /// CreateTopics for one topic. `partitions`/`replication_factor` of -1 mean the defaults.
+    pub fn create_topic(
+        &self,
+        name: &str,
+        partitions: i32,
+        replication_factor: i16,
+        configs: BTreeMap<String, String>,
+        validate_only: bool,
+    ) -> Result<Arc<Topic>, Refusal> {
+        validate_topic_name(name)?;
+        let partitions = if partitions == -1 { self.settings.num_partitions } else { partitions };
+        if partitions <= 0 {
+            return Err(Refusal::new(ResponseError::InvalidPartitions, format!("number of partitions must be positive, not {partitions}")));
+        }
+        let replication_factor = if replication_factor == -1 { self.settings.default_replication_factor } else { replication_factor };
+        if replication_factor != 1 {
+            return Err(Refusal::new(
+                ResponseError::InvalidReplicationFactor,
+                format!("replication factor {replication_factor} is not possible with 1 broker"),
+            ));
+        }
+        validate_topic_configs(&configs).map_err(|e| Refusal::new(ResponseError::InvalidConfig, e.to_string()))?;
+        let _change = self.changes.lock();
+        if self.topic(name).is_some() {
+            return Err(Refusal::new(ResponseError::TopicAlreadyExists, format!("topic {name} already exists")));
+        }
+        if let Some(clash) = self.topics.read().keys().find(|t| t.replace('.', "_") == name.replace('.', "_")) {
+            return Err(Refusal::new(ResponseError::InvalidTopicException, format!("topic {name} collides with {clash}")));
+        }
+        let storage_error = |e: BrokerError| Refusal::new(ResponseError::KafkaStorageError, e.to_string());
+        let settings = self.settings.topic_settings(&configs);
+        if validate_only {
+            return Ok(Arc::new(Topic { name: name.into(), id: Uuid::nil(), partitions: Vec::new(), configs, settings }));
+        }
+        for p in 0..partitions {
+            let dir = self.log_dir.partition_dir(name, p);
+            if dir.exists() {
+                warn!(dir = %dir.display(), "removing a stale directory before creating the topic");
+                std::fs::remove_dir_all(&dir).map_err(|e| storage_error(BrokerError::Io { op: format!("remove {}", dir.display()), source: e }))?;
+            }
+        }
+        let topic = Arc::new(self.open_topic(name, Uuid::new_v4(), partitions, configs, now_ms()).map_err(storage_error)?);
+        self.topics.write().insert(name.to_owned(), topic.clone());
+        self.persist().map_err(storage_error)?;
+        info!(topic = name, partitions, "created topic");
+        Ok(topic)
+    }
+
+    pub fn delete_topic(&self, name: &str) -> Result<Uuid, Refusal> {
+        if !self.settings.delete_topic_enable {
+            return Err(Refusal::new(ResponseError::TopicDeletionDisabled, "delete.topic.enable is false"));
+        }
+        let _change = self.changes.lock();
+        let topic = self
+            .topics
+            .write()
+            .remove(name)
+            .ok_or_else(|| Refusal::new(ResponseError::UnknownTopicOrPartition, format!("topic {name} does not exist")))?;
+        self.persist().map_err(|e| Refusal::new(ResponseError::KafkaStorageError, e.to_string()))?;
+        for partition in &topic.partitions {
+            partition.appended.notify_waiters();
+            let dir = partition.log().dir().to_owned();
+            // Readers may still hold zero-copy slices of the maps; unlinking is safe for them.
+            if let Err(e) = std::fs::remove_dir_all(&dir) {
+                warn!(dir = %dir.display(), error = %e, "could not remove a deleted partition's files");
+            }
+        }
+        info!(topic = name, "deleted topic");
+        Ok(topic.id)
+    }
+
+    pub fn create_partitions(&self, name: &str, count: i32, validate_only: bool) -> Result<(), Refusal> {
+        let _change = self.changes.lock();
+        let topic = self
+            .topic(name)
+            .ok_or_else(|| Refusal::new(ResponseError::UnknownTopicOrPartition, format!("topic {name} does not exist")))?;
+        let current = topic.partitions.len() as i32;
+        if count <= current {
+            return Err(Refusal::new(
+                ResponseError::InvalidPartitions,
+                format!("topic {name} has {current} partitions; the new count must be larger, not {count}"),
+            ));
+        }
+        if validate_only {
+            return Ok(());
+        }
+        let now = now_ms();
+        let mut partitions = topic.partitions.clone();
+        for p in current..count {
+            let log = self
+                .log_dir
+                .open_log(name, p, topic.settings.log.clone(), now)
+                .map_err(|e| Refusal::new(ResponseError::KafkaStorageError, e.to_string()))?;
+            partitions.push(Arc::new(Partition::new(topic.name.clone(), p, log)));
+        }
+        let grown = Topic { name: topic.name.clone(), id: topic.id, partitions, configs: topic.configs.clone(), settings: topic.settings.clone() };
+        self.topics.write().insert(name.to_owned(), Arc::new(grown));
+        self.persist().map_err(|e| Refusal::new(ResponseError::KafkaStorageError, e.to_string()))?;
+        info!(topic = name, count, "added partitions");
+        Ok(())
+    }
+
+    /// A fresh producer id for an idempotent producer.
+    pub fn next_producer_id(&self) -> Result<i64, Refusal> {
+        let mut ids = self.producer_ids.lock();
+        if ids.next >= ids.block_end {
+            ids.block_end = ids.next + PRODUCER_ID_BLOCK;
+            drop(ids);
+            self.persist().map_err(|e| Refusal::new(ResponseError::KafkaStorageError, e.to_string()))?;
+            ids = self.producer_ids.lock();
+        }
+        let id = ids.next;
+        ids.next += 1;
+        Ok(id)
+    }
+}
+
+/// Kafka's rules: 1–249 characters from `[a-zA-Z0-9._-]`, and not `.` or `..`.
+pub fn validate_topic_name(name: &str) -> Result<(), Refusal> {
+    let invalid = |why: &str| Err(Refusal::new(ResponseError::InvalidTopicException, format!("topic name {name:?} {why}")));
+    if name.is_empty() {
+        return invalid("is empty");
+    }
+    if name == "." || name == ".." {
+        return invalid("is not allowed");
+    }
+    if name.len() > MAX_TOPIC_NAME {
+        return invalid("is longer than 249 characters");
+    }
+    if !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_' || b == b'-') {
+        return invalid("may contain only ASCII letters, digits, '.', '_' and '-'");
+    }
+    Ok(())
+}
+
+/// Kafka's cluster ids are a UUID in URL-safe base64 without padding (22 characters).
+fn new_cluster_id() -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let bits = Uuid::new_v4().as_u128();
+    (0..22).map(|i| ALPHABET[((bits >> (6 * i)) & 63) as usize] as char).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn topic_names_follow_kafka() {
+        assert!(validate_topic_name("orders.v1_x-y").is_ok());
+        for bad in ["", ".", "..", "has space", "ümlaut", &"x".repeat(250)] {
+            assert!(validate_topic_name(bad).is_err(), "{bad}");
+        }
+        assert_eq!(new_cluster_id().len(), 22);
+    }
+}

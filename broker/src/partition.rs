@@ -1,0 +1,71 @@
+//! A partition as the broker serves it: its log behind a lock, a wake-up for long-polling
+//! fetches, and group-committed flushes for acks=all.
+
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
+
+use parking_lot::{Mutex, MutexGuard};
+use tokio::sync::Notify;
+use weir_storage::{Log, StorageError};
+
+pub struct Partition {
+    pub topic: Arc<str>,
+    pub index: i32,
+    log: Mutex<Log>,
+    /// Woken whenever the high watermark moves.
+    pub appended: Notify,
+    flush_lock: tokio::sync::Mutex<()>,
+    flushed_offset: AtomicI64,
+}
+
+impl Partition {
+    pub fn new(topic: Arc<str>, index: i32, log: Log) -> Partition {
+        let flushed = log.recovery_point();
+        Partition {
+            topic,
+            index,
+            log: Mutex::new(log),
+            appended: Notify::new(),
+            flush_lock: tokio::sync::Mutex::new(()),
+            flushed_offset: AtomicI64::new(flushed),
+        }
+    }
+
+    pub fn log(&self) -> MutexGuard<'_, Log> {
+        self.log.lock()
+    }
+
+    /// With one replica, everything appended is committed.
+    pub fn high_watermark(&self) -> i64 {
+        self.log().log_end_offset()
+    }
+
+    /// Returns once every offset below `offset` is on disk. Concurrent callers share flushes:
+    /// whoever holds the flush lock flushes everything appended so far, and those queued behind
+    /// it usually find their offsets already covered (group commit).
+    pub async fn flush_to(&self, offset: i64) -> Result<(), StorageError> {
+        if self.flushed_offset.load(Ordering::Acquire) >= offset {
+            return Ok(());
+        }
+        let _turn = self.flush_lock.lock().await;
+        if self.flushed_offset.load(Ordering::Acquire) >= offset {
+            return Ok(());
+        }
+        self.flush_now().await
+    }
+
+    /// Flushes everything appended so far (the I/O runs off the async threads).
+    pub async fn flush_now(&self) -> Result<(), StorageError> {
+        let job = self.log().flush_job();
+        if job.is_empty() {
+            self.flushed_offset.fetch_max(job.end_offset, Ordering::AcqRel);
+            return Ok(());
+        }
+        let job = tokio::task::spawn_blocking(move || job.run().map(|()| job))
+            .await
+            .map_err(|e| StorageError::Io { op: "flush", path: Default::default(), source: std::io::Error::other(e) })??;
+        self.log().flush_done(&job);
+        self.flushed_offset.fetch_max(job.end_offset, Ordering::AcqRel);
+        Ok(())
+    }
+}

@@ -1,0 +1,152 @@
+//! The network side: accept connections, and per connection read frames, hand requests to the
+//! handlers in arrival order, and write responses back in that same order.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::BytesMut;
+use tokio::io::{AsyncReadExt, AsyncWriteExt, BufWriter};
+use tokio::net::tcp::OwnedWriteHalf;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::task::JoinSet;
+use tracing::{debug, info, warn};
+use weir_protocol::frame::decode_frame;
+use weir_protocol::request::decode_request;
+use weir_protocol::response::ResponseFrame;
+use weir_protocol::ProtocolError;
+
+use crate::config::Settings;
+use crate::handlers::{self, Reply};
+use crate::metadata::Metadata;
+
+/// Responses a connection may have outstanding before it stops reading (backpressure).
+const MAX_IN_FLIGHT: usize = 64;
+
+/// What every connection shares.
+pub struct Shared {
+    pub settings: Settings,
+    pub metadata: Metadata,
+    /// Advertised host and port.
+    pub host: String,
+    pub port: i32,
+    pub shutdown: watch::Receiver<bool>,
+}
+
+pub async fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
+    let mut shutdown = shared.shutdown.clone();
+    let mut connections = JoinSet::new();
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, peer)) => {
+                    connections.spawn(serve_connection(shared.clone(), stream, peer));
+                }
+                Err(e) => {
+                    // Out of descriptors and the like: back off instead of spinning.
+                    warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            },
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+            _ = shutdown.changed() => break,
+        }
+    }
+    drop(listener);
+    // In-flight requests finish; long polls end early on shutdown.
+    let drain = async { while connections.join_next().await.is_some() {} };
+    if tokio::time::timeout(Duration::from_secs(10), drain).await.is_err() {
+        warn!("connections did not finish within 10 s; closing them");
+    }
+}
+
+async fn serve_connection(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr) {
+    let _ = stream.set_nodelay(true);
+    let (mut reader, writer) = stream.into_split();
+    let (queue, queued) = mpsc::channel(MAX_IN_FLIGHT);
+    let writer = tokio::spawn(write_responses(writer, queued, peer));
+    let mut buf = BytesMut::with_capacity(64 * 1024);
+    let mut shutdown = shared.shutdown.clone();
+    'connection: loop {
+        loop {
+            match decode_frame(&mut buf, shared.settings.max_frame_bytes) {
+                Ok(Some(frame)) => {
+                    if !dispatch(&shared, frame, &queue, peer).await {
+                        break 'connection;
+                    }
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    warn!(%peer, error = %e, "closing connection");
+                    break 'connection;
+                }
+            }
+        }
+        tokio::select! {
+            read = reader.read_buf(&mut buf) => match read {
+                Ok(0) => break,
+                Ok(_) => {}
+                Err(e) => {
+                    debug!(%peer, error = %e, "read failed");
+                    break;
+                }
+            },
+            _ = shutdown.changed() => break,
+        }
+    }
+    drop(queue);
+    let _ = writer.await;
+}
+
+/// Decodes and handles one request; false when the connection must close.
+async fn dispatch(shared: &Arc<Shared>, frame: bytes::Bytes, queue: &mpsc::Sender<oneshot::Receiver<Option<ResponseFrame>>>, peer: SocketAddr) -> bool {
+    let reply = match decode_request(frame) {
+        Ok(request) => handlers::handle(shared, request).await,
+        Err(ProtocolError::UnsupportedVersion { api_key: 18, version, correlation_id }) => {
+            debug!(%peer, version, "ApiVersions version not supported; answering with the supported ranges");
+            handlers::unsupported_version_response(correlation_id).map_or(Reply::Fail, Reply::Now)
+        }
+        Err(e) => {
+            // Kafka closes the connection on requests it cannot parse or does not serve.
+            warn!(%peer, error = %e, "closing connection");
+            return false;
+        }
+    };
+    let (done, pending) = oneshot::channel();
+    match reply {
+        Reply::Nothing => return true,
+        Reply::Fail => return false,
+        Reply::Now(frame) => {
+            let _ = done.send(Some(frame));
+        }
+        Reply::Later(future) => {
+            tokio::spawn(async move {
+                let _ = done.send(future.await);
+            });
+        }
+    }
+    queue.send(pending).await.is_ok()
+}
+
+async fn write_responses(writer: OwnedWriteHalf, mut queued: mpsc::Receiver<oneshot::Receiver<Option<ResponseFrame>>>, peer: SocketAddr) {
+    let mut writer = BufWriter::with_capacity(64 * 1024, writer);
+    while let Some(pending) = queued.recv().await {
+        let Ok(Some(frame)) = pending.await else {
+            warn!(%peer, "a response could not be produced; closing connection");
+            break;
+        };
+        for chunk in frame.chunks() {
+            if writer.write_all(chunk).await.is_err() {
+                return;
+            }
+        }
+        // Flush when nothing else is ready, so pipelined responses share a write.
+        if queued.is_empty() && writer.flush().await.is_err() {
+            return;
+        }
+    }
+    let _ = writer.flush().await;
+    let _ = writer.shutdown().await;
+    info!(%peer, "connection closed");
+}

@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# Installs the real Kafka clients that the round-trip scripts in this
+# directory use, and compiles java/RoundTrip.java. Idempotent; quiet and fast
+# (well under a second) when everything is already in place.
+#
+#   - Python: confluent-kafka, kafka-python and the wheel that carries the Java
+#     kafka-clients jars (requirements.txt, exact pins)
+#   - Node:   kafkajs (node/package.json, exact pin; no lock file)
+#   - Java:   RoundTrip.class in $WEIR_CLIENTS_BUILD_DIR (default
+#             <repo>/target/clients-java/classes) plus a `classpath` file there
+#             that java/roundtrip.sh uses.
+#
+# Needs python3 + pip, node + npm, javac (JDK 17). Runs without stdin.
+set -euo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+ROOT="$(cd "$HERE/../.." && pwd)"
+PYTHON="${PYTHON:-python3}"
+BUILD="${WEIR_CLIENTS_BUILD_DIR:-$ROOT/target/clients-java}"
+# PIP_BREAK_SYSTEM_PACKAGES: a Debian system python refuses plain `pip
+# install` (PEP 668); these are test-only client libraries.
+export PIP_NO_INPUT=1 PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_BREAK_SYSTEM_PACKAGES=1 npm_config_yes=true
+
+for tool in "$PYTHON" node npm javac flock; do
+    command -v "$tool" >/dev/null || { echo "setup.sh: $tool not found" >&2; exit 1; }
+done
+
+mkdir -p "$BUILD"
+# Serialize concurrent runs (e.g. several tests calling setup at once).
+exec 9>"$BUILD/.setup.lock"
+flock -w 600 9
+
+# --- Python packages ---------------------------------------------------------
+pins_satisfied() {
+    "$PYTHON" - "$HERE/requirements.txt" <<'PY' 2>/dev/null
+import sys, importlib.metadata as md
+for line in open(sys.argv[1]):
+    line = line.split("#", 1)[0].strip()
+    if not line:
+        continue
+    name, want = line.split("==")
+    if md.version(name.strip()) != want.strip():
+        sys.exit(1)
+PY
+}
+if ! pins_satisfied; then
+    "$PYTHON" -m pip install -q --root-user-action=ignore -r "$HERE/requirements.txt"
+    pins_satisfied || { echo "setup.sh: pip packages still not at the pinned versions" >&2; exit 1; }
+fi
+
+# --- kafkajs -----------------------------------------------------------------
+want_kafkajs="$(node -p 'require(process.argv[1]).dependencies.kafkajs' "$HERE/node/package.json")"
+have_kafkajs="$(node -p 'require(process.argv[1]).version' "$HERE/node/node_modules/kafkajs/package.json" 2>/dev/null || true)"
+if [ "$want_kafkajs" != "$have_kafkajs" ]; then
+    (cd "$HERE/node" && npm install --no-audit --no-fund --no-package-lock --loglevel=error >/dev/null)
+fi
+
+# --- Java --------------------------------------------------------------------
+LIB="$("$PYTHON" - <<'PY'
+import importlib.metadata as md, os
+for f in md.distribution("shigawire-apache-flink-libraries").files or []:
+    if str(f).endswith("pyflink/lib/kafka-clients.jar"):
+        print(os.path.dirname(f.locate()))
+        break
+PY
+)"
+[ -n "$LIB" ] || { echo "setup.sh: kafka-clients.jar not found in the shigawire-apache-flink-libraries wheel" >&2; exit 1; }
+CP="$BUILD/classes"
+for jar in kafka-clients slf4j-api lz4-java snappy-java zstd-jni; do
+    [ -f "$LIB/$jar.jar" ] || { echo "setup.sh: missing $LIB/$jar.jar" >&2; exit 1; }
+    CP="$CP:$LIB/$jar.jar"
+done
+SRC="$HERE/java/RoundTrip.java"
+CLASS="$BUILD/classes/RoundTrip.class"
+if [ ! -f "$CLASS" ] || [ "$SRC" -nt "$CLASS" ] || [ "$(cat "$BUILD/classpath" 2>/dev/null)" != "$CP" ]; then
+    rm -rf "$BUILD/classes.tmp"
+    mkdir -p "$BUILD/classes.tmp"
+    javac -nowarn -encoding UTF-8 -d "$BUILD/classes.tmp" -cp "$LIB/kafka-clients.jar" "$SRC"
+    rm -rf "$BUILD/classes"
+    mv "$BUILD/classes.tmp" "$BUILD/classes"
+    printf '%s' "$CP" >"$BUILD/classpath"
+fi
