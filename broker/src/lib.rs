@@ -1,7 +1,9 @@
 //! Weir, a Kafka-compatible log broker. `main.rs` only wraps this library: build a [`Config`],
 //! [`Broker::start`] it, read its address, and shut it down. Brokers share no global state, so
-//! several can run in one process.
+//! several can run in one process. Embedders serving untrusted clients should install
+//! [`alloc_guard::ReservingAllocator`] as their global allocator, as the `weir` binary does.
 
+pub mod alloc_guard;
 pub mod config;
 mod error;
 mod handlers;

@@ -6,6 +6,9 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use weir::{Broker, Config};
 
+#[global_allocator]
+static ALLOCATOR: weir::alloc_guard::ReservingAllocator = weir::alloc_guard::ReservingAllocator;
+
 #[derive(Parser)]
 #[command(name = "weir", version, about = "A Kafka-compatible log broker")]
 struct Cli {
@@ -43,7 +46,7 @@ struct ServeArgs {
 
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("WEIR_LOG").unwrap_or_else(|_| "info".into()))
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
         .with_writer(std::io::stderr)
         .init();
     let Command::Serve(args) = Cli::parse().command.unwrap_or(Command::Serve(ServeArgs::default()));

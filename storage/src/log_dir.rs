@@ -19,8 +19,9 @@ impl LogDir {
     pub fn open(path: &Path) -> Result<LogDir> {
         fs::create_dir_all(path).map_err(StorageError::io("create", path))?;
         let marker = path.join(CLEAN_SHUTDOWN_MARKER);
-        let clean = marker.exists();
-        if clean {
+        let empty = fs::read_dir(path).map_err(StorageError::io("list", path))?.next().is_none();
+        let clean = empty || marker.exists();
+        if marker.exists() {
             fs::remove_file(&marker).map_err(StorageError::io("remove", &marker))?;
             checkpoint::sync_dir(path)?;
         }
@@ -31,7 +32,7 @@ impl LogDir {
         &self.path
     }
 
-    /// Whether the previous run shut down cleanly.
+    /// Whether the previous run shut down cleanly (a new, empty directory counts as clean).
     pub fn was_clean(&self) -> bool {
         self.clean
     }

@@ -1,0 +1,224 @@
+//! Test harness: runs the real `weir` binary as a child process on a free port, in a temporary
+//! data directory, and gives tests what they need to drive it with real clients.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use rdkafka::config::ClientConfig;
+
+/// How long a broker may take to start listening before the test fails.
+const START_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The path of the `weir` binary, built once per test process (`WEIR_BIN` overrides).
+pub fn weir_binary() -> PathBuf {
+    static BINARY: OnceLock<PathBuf> = OnceLock::new();
+    BINARY
+        .get_or_init(|| {
+            if let Ok(path) = std::env::var("WEIR_BIN") {
+                return PathBuf::from(path);
+            }
+            let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace root").to_owned();
+            let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+                .args(["build", "--quiet", "-p", "weir", "--bin", "weir"])
+                .current_dir(&root)
+                .status()
+                .expect("run cargo build");
+            assert!(status.success(), "building weir failed");
+            let target = std::env::var("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|_| root.join("target"));
+            target.join("debug").join("weir")
+        })
+        .clone()
+}
+
+/// A running `weir serve` child process.
+pub struct Weir {
+    child: Child,
+    /// `host:port` it listens on.
+    pub addr: String,
+    pub data_dir: PathBuf,
+    log: PathBuf,
+}
+
+impl Weir {
+    /// Starts a broker on a free port with its data in `data_dir`; `extra` are more CLI args.
+    pub fn start(data_dir: &Path, extra: &[&str]) -> Weir {
+        Weir::start_with_env(data_dir, extra, &[])
+    }
+
+    pub fn start_with_env(data_dir: &Path, extra: &[&str], env: &[(&str, &str)]) -> Weir {
+        let log = data_dir.with_extension("log");
+        let stderr = std::fs::OpenOptions::new().create(true).append(true).open(&log).expect("open broker log");
+        let mut child = Command::new(weir_binary())
+            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(data_dir)
+            .args(extra)
+            .envs(env.iter().copied())
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(stderr)
+            .spawn()
+            .expect("spawn weir");
+        let addr = read_listening_line(&mut child, &log);
+        Weir { child, addr, data_dir: data_dir.to_owned(), log }
+    }
+
+    pub fn pid(&self) -> i32 {
+        self.child.id() as i32
+    }
+
+    /// SIGKILL: no flush, no clean-shutdown marker.
+    pub fn kill9(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// SIGTERM, then waits (bounded) for the exit status.
+    pub fn terminate(mut self) -> ExitStatus {
+        // SAFETY: sending a signal to our own child.
+        unsafe { libc::kill(self.pid(), libc::SIGTERM) };
+        wait_with_timeout(&mut self.child, Duration::from_secs(30)).unwrap_or_else(|| panic!("weir did not exit after SIGTERM; log: {}", self.log_text()))
+    }
+
+    /// Whether the process is still running.
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// A client config pointing at this broker.
+    pub fn client_config(&self) -> ClientConfig {
+        let mut config = ClientConfig::new();
+        config.set("bootstrap.servers", &self.addr).set("broker.address.family", "v4");
+        config
+    }
+}
+
+impl Drop for Weir {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn read_listening_line(child: &mut Child, log: &Path) -> String {
+    let stdout = child.stdout.take().expect("piped stdout");
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if let Some(addr) = line.strip_prefix("listening on ") {
+                let _ = tx.send(addr.trim().to_owned());
+            }
+        }
+    });
+    rx.recv_timeout(START_TIMEOUT).unwrap_or_else(|_| {
+        let _ = child.kill();
+        panic!("weir did not print its address; log:\n{}", std::fs::read_to_string(log).unwrap_or_default())
+    })
+}
+
+fn wait_with_timeout(child: &mut Child, timeout: Duration) -> Option<ExitStatus> {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if let Ok(Some(status)) = child.try_wait() {
+            return Some(status);
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    None
+}
+
+/// Polls `check` until it returns `Some`, or panics after `timeout`.
+pub fn eventually<T>(timeout: Duration, what: &str, mut check: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(value) = check() {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Helpers over the rdkafka crate (librdkafka), the reference client of these tests.
+pub mod kafka {
+    use std::collections::BTreeMap;
+    use std::time::{Duration, Instant};
+
+    use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+    use rdkafka::client::DefaultClientContext;
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    use rdkafka::message::{Headers, Message};
+    use rdkafka::{ClientConfig, Offset, TopicPartitionList};
+
+    /// One record as read back, for comparing with what was sent.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct Received {
+        pub partition: i32,
+        pub offset: i64,
+        pub key: Option<Vec<u8>>,
+        pub value: Option<Vec<u8>>,
+        pub headers: Vec<(String, Option<Vec<u8>>)>,
+    }
+
+    pub async fn create_topic(config: &ClientConfig, name: &str, partitions: i32, configs: &[(&str, &str)]) {
+        let admin: AdminClient<DefaultClientContext> = config.create().expect("admin client");
+        let mut topic = NewTopic::new(name, partitions, TopicReplication::Fixed(1));
+        for (k, v) in configs {
+            topic = topic.set(k, v);
+        }
+        let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
+        let results = admin.create_topics(&[topic], &options).await.expect("create_topics");
+        for result in results {
+            result.unwrap_or_else(|(topic, e)| panic!("creating {topic}: {e}"));
+        }
+    }
+
+    /// Reads every partition of `topic` from the beginning (assign mode, no group) until
+    /// `expected` records arrived or `timeout` passed.
+    pub fn consume_all(config: &ClientConfig, topic: &str, partitions: i32, expected: usize, timeout: Duration) -> Vec<Received> {
+        let consumer: BaseConsumer = config
+            .clone()
+            .set("group.id", "weir-tests-assign-only")
+            .set("enable.auto.commit", "false")
+            .create()
+            .expect("consumer");
+        let mut assignment = TopicPartitionList::new();
+        for p in 0..partitions {
+            assignment.add_partition_offset(topic, p, Offset::Beginning).expect("assignment");
+        }
+        consumer.assign(&assignment).expect("assign");
+        let deadline = Instant::now() + timeout;
+        let mut received = Vec::new();
+        while received.len() < expected && Instant::now() < deadline {
+            match consumer.poll(Duration::from_millis(100)) {
+                Some(Ok(message)) => received.push(Received {
+                    partition: message.partition(),
+                    offset: message.offset(),
+                    key: message.key().map(<[u8]>::to_vec),
+                    value: message.payload().map(<[u8]>::to_vec),
+                    headers: message
+                        .headers()
+                        .map(|headers| headers.iter().map(|h| (h.key.to_owned(), h.value.map(<[u8]>::to_vec))).collect())
+                        .unwrap_or_default(),
+                }),
+                Some(Err(e)) => eprintln!("consumer error (retrying): {e}"),
+                None => {}
+            }
+        }
+        received
+    }
+
+    /// Records grouped by key, to compare sent and received independent of partitioning.
+    pub fn by_key(records: &[Received]) -> BTreeMap<Vec<u8>, Received> {
+        records.iter().map(|r| (r.key.clone().unwrap_or_default(), r.clone())).collect()
+    }
+}
