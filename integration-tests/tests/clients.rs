@@ -57,3 +57,8 @@ fn kafkajs_produce() {
     // kafkajs reads only through consumer groups; its full round trip arrives with them.
     run_stack("kafkajs", "node", "node/roundtrip.js", &["produce-only"]);
 }
+
+#[test]
+fn kcat_debian_librdkafka_2_0() {
+    run_stack("kcat", "bash", "kcat_roundtrip.sh", &[]);
+}
