@@ -10,6 +10,7 @@ mod handlers;
 mod metadata;
 mod partition;
 mod server;
+pub mod testing;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

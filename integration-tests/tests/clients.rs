@@ -62,3 +62,24 @@ fn kafkajs_produce() {
 fn kcat_debian_librdkafka_2_0() {
     run_stack("kcat", "bash", "kcat_roundtrip.sh", &[]);
 }
+
+/// The README's pytest fixture (`examples/python`), run as a user would run it.
+#[test]
+fn readme_python_fixture_example() {
+    let setup = Command::new("bash").arg(clients_dir().join("setup.sh")).output().expect("run setup.sh");
+    assert!(setup.status.success(), "setup.sh failed:\n{}", String::from_utf8_lossy(&setup.stderr));
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/python");
+    let output = Command::new("timeout")
+        .args(["-k", "5", "120", "python3", "-m", "pytest", "-q", "-p", "no:cacheprovider"])
+        .arg(&examples)
+        .env("WEIR_BIN", weir_integration_tests::weir_binary())
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run pytest");
+    assert!(
+        output.status.success(),
+        "pytest failed:\n{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
