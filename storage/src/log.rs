@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use bytes::Bytes;
 use tracing::{info, warn};
@@ -17,6 +18,8 @@ use crate::{Result, StorageError};
 
 const LOG_START_OFFSET_FILE: &str = "log-start-offset.checkpoint";
 const RECOVERY_POINT_FILE: &str = "recovery-point.checkpoint";
+/// Bytes appended or read between releases of mapped pages.
+const RELEASE_EVERY: usize = 32 << 20;
 
 /// The per-partition settings that shape the files. Defaults are Kafka's.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -72,6 +75,8 @@ pub struct Log {
     /// Everything below this offset is known to be on disk.
     recovery_point: i64,
     producers: ProducerStates,
+    /// Bytes appended or read since mapped pages were last released.
+    touched: AtomicUsize,
 }
 
 /// A flush prepared under the log's lock and run outside it, so appends continue meanwhile.
@@ -153,6 +158,7 @@ impl Log {
             log_start_offset: 0,
             recovery_point: 0,
             producers: ProducerStates::default(),
+            touched: AtomicUsize::new(0),
         };
         if log.segments.is_empty() {
             log.segments.insert(0, Segment::create(dir, 0, &log.config, now_ms)?);
@@ -246,7 +252,20 @@ impl Log {
             }
         })?;
         self.producers.record(&written);
+        self.touch(bytes.len());
         Ok(AppendInfo { base_offset, last_offset, max_timestamp: written.max_timestamp, duplicate: false })
+    }
+
+    /// Counts traffic through the maps; every `RELEASE_EVERY` bytes, unmaps the touched pages
+    /// so the broker's resident memory does not grow with the data it has moved (record data
+    /// belongs in the page cache, not in the process).
+    fn touch(&self, bytes: usize) {
+        if self.touched.fetch_add(bytes, Ordering::Relaxed) + bytes >= RELEASE_EVERY {
+            self.touched.store(0, Ordering::Relaxed);
+            for segment in self.segments.values() {
+                segment.release_pages();
+            }
+        }
     }
 
     /// Seals the active segment and starts a new one at `base_offset`.
@@ -267,7 +286,9 @@ impl Log {
         }
         for segment in self.segments.range(self.segment_base_for(offset)..).map(|(_, s)| s) {
             if let Some((position, _)) = segment.find(offset) {
-                return Ok(ReadResult { records: segment.read_from(position, max_bytes, upper_bound) });
+                let records = segment.read_from(position, max_bytes, upper_bound);
+                self.touch(records.len());
+                return Ok(ReadResult { records });
             }
         }
         Ok(ReadResult { records: Bytes::new() })

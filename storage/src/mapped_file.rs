@@ -130,6 +130,23 @@ impl MappedFile {
         Ok(())
     }
 
+    /// Drops this process's mapping of `range` (MADV_DONTNEED). The data stays in the page
+    /// cache (shared mappings lose nothing, dirty pages included) and is faulted back in if read
+    /// again, so resident memory tracks what is in use, not what was ever touched.
+    pub fn release(&self, range: Range<usize>) {
+        let range = clamp(range, self.map.len());
+        let page = 4096;
+        let start = range.start / page * page;
+        if range.end <= start {
+            return;
+        }
+        // SAFETY: the range lies inside our mapping; DONTNEED on a shared file mapping only
+        // unmaps pages, it never discards file data.
+        unsafe {
+            libc::madvise(self.map.as_ptr().add(start) as *mut libc::c_void, range.end - start, libc::MADV_DONTNEED);
+        }
+    }
+
     /// A handle that can flush part of this file without borrowing it.
     pub fn flusher(&self, range: Range<usize>) -> RangeFlush {
         RangeFlush { map: self.map.clone(), range: clamp(range, self.map.len()), path: self.path.clone() }

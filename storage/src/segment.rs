@@ -299,6 +299,11 @@ impl Segment {
             .find(|(_, header)| header.max_timestamp >= timestamp)
     }
 
+    /// Unmaps the pages this segment's log has touched (see [`MappedFile::release`]).
+    pub fn release_pages(&self) {
+        self.log.release(0..self.size);
+    }
+
     /// The first batch at or after `position`, walking headers only.
     pub fn find_from_position(&self, position: usize) -> Option<(usize, BatchHeader)> {
         Batches::new(self.log.bytes(position..self.size)).next().map(|(at, h)| (position + at, h))
