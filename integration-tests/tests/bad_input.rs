@@ -106,3 +106,64 @@ async fn corrupt_and_oversized_batches_get_kafka_error_codes() {
         .await
         .expect("a batch under message.max.bytes is accepted");
 }
+
+/// A tmpfs of fixed size mounted for one test (needs root, as CI has); unmounted on drop.
+struct SmallDisk(std::path::PathBuf);
+
+impl SmallDisk {
+    fn mount(path: &std::path::Path, size: &str) -> Option<SmallDisk> {
+        std::fs::create_dir_all(path).unwrap();
+        let status = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(path)
+            .status()
+            .ok()?;
+        status.success().then(|| SmallDisk(path.to_owned()))
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg("-l").arg(&self.0).status();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_disk_gives_kafka_storage_error_and_loses_nothing() {
+    use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+    let dir = tempfile::tempdir().unwrap();
+    let Some(disk) = SmallDisk::mount(&dir.path().join("disk"), "8m") else {
+        eprintln!("SKIPPED: mounting a tmpfs needs root");
+        return;
+    };
+    let weir = Weir::start_with_env(&disk.0.join("data"), &[], &[("WEIR_LOG_SEGMENT_BYTES", "3145728")]);
+    let producer: FutureProducer = weir
+        .client_config()
+        .set("acks", "all")
+        .set("retries", "0")
+        .set("enable.idempotence", "false")
+        .set("message.timeout.ms", "10000")
+        .create()
+        .unwrap();
+    let value = vec![b'x'; 64 * 1024];
+    let mut acked = Vec::new();
+    let mut storage_error = false;
+    for i in 0..400 {
+        match producer.send(FutureRecord::to("filling").key(&format!("{i}")).payload(&value), Duration::from_secs(20)).await {
+            Ok(delivery) => acked.push(delivery.offset),
+            Err((KafkaError::MessageProduction(RDKafkaErrorCode::KafkaStorageError), _)) => {
+                storage_error = true;
+                break;
+            }
+            Err((e, _)) => panic!("unexpected error {e}"),
+        }
+    }
+    assert!(storage_error, "8 MiB filled without KAFKA_STORAGE_ERROR ({} acked)", acked.len());
+    assert!(!acked.is_empty());
+    let mut weir = weir;
+    assert!(weir.is_running(), "the broker survives a full disk");
+    let read = consume_all(&weir.client_config(), "filling", 1, acked.len(), Duration::from_secs(30));
+    let offsets: Vec<i64> = read.iter().map(|r| r.offset).collect();
+    assert_eq!(&offsets[..acked.len()], &acked[..], "every acknowledged record is readable");
+    drop(weir);
+}
