@@ -153,10 +153,6 @@ impl Metadata {
         self.topics.read().values().cloned().collect()
     }
 
-    pub fn partition(&self, topic: &str, partition: i32) -> Option<Arc<Partition>> {
-        self.topic(topic)?.partitions.get(usize::try_from(partition).ok()?).cloned()
-    }
-
     /// The topic, created with broker defaults if `auto.create.topics.enable` allows.
     pub fn get_or_auto_create(&self, name: &str, allowed_by_client: bool) -> Result<Arc<Topic>, Refusal> {
         if let Some(topic) = self.topic(name) {

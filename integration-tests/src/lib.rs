@@ -34,6 +34,22 @@ pub fn weir_binary() -> PathBuf {
         .clone()
 }
 
+/// Benchmarks measure the release build: builds it and points [`weir_binary`] at it (unless
+/// `WEIR_BIN` already names a binary). Call before any broker starts.
+pub fn use_release_binary() {
+    if std::env::var("WEIR_BIN").is_ok() {
+        return;
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace root").to_owned();
+    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .args(["build", "--release", "--quiet", "-p", "weir", "--bin", "weir"])
+        .current_dir(&root)
+        .status()
+        .expect("run cargo build --release");
+    assert!(status.success(), "building weir (release) failed");
+    std::env::set_var("WEIR_BIN", root.join("target/release/weir"));
+}
+
 /// A running `weir serve` child process.
 pub struct Weir {
     child: Child,
@@ -213,6 +229,21 @@ pub mod kafka {
                 Some(Err(e)) => eprintln!("consumer error (retrying): {e}"),
                 None => {}
             }
+        }
+        received
+    }
+
+    /// Reads every partition of `topic` up to its high watermark at the time of the call.
+    pub fn consume_to_end(config: &ClientConfig, topic: &str, partitions: i32, timeout: Duration) -> Vec<Received> {
+        let probe: BaseConsumer = config.clone().set("group.id", "weir-tests-assign-only").create().expect("consumer");
+        let ends: Vec<i64> = (0..partitions)
+            .map(|p| probe.fetch_watermarks(topic, p, Duration::from_secs(10)).expect("watermarks").1)
+            .collect();
+        let total: i64 = ends.iter().sum();
+        let received = consume_all(config, topic, partitions, total as usize, timeout);
+        for (p, end) in ends.iter().enumerate() {
+            let last = received.iter().filter(|r| r.partition == p as i32).map(|r| r.offset).max().unwrap_or(-1);
+            assert!(last + 1 >= *end, "partition {p}: read up to {last}, high watermark {end}");
         }
         received
     }

@@ -11,6 +11,9 @@ use weir_integration_tests::Weir;
 
 const PER_CODEC: usize = 200;
 
+/// What was produced under a key: value, headers, and where it was acknowledged.
+type Sent = (Option<Vec<u8>>, Vec<(String, Option<Vec<u8>>)>, i32, i64);
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_codec_round_trips_and_survives_a_restart() {
     let dir = tempfile::tempdir().unwrap();
@@ -19,7 +22,7 @@ async fn every_codec_round_trips_and_survives_a_restart() {
     let topic = "roundtrip";
     create_topic(&weir.client_config(), topic, 3, &[]).await;
 
-    let mut sent: BTreeMap<Vec<u8>, (Option<Vec<u8>>, Vec<(String, Option<Vec<u8>>)>, i32, i64)> = BTreeMap::new();
+    let mut sent: BTreeMap<Vec<u8>, Sent> = BTreeMap::new();
     for codec in ["none", "gzip", "snappy", "lz4", "zstd"] {
         let producer: FutureProducer = weir
             .client_config()

@@ -153,7 +153,7 @@ mod tests {
         let response = FetchResponse::default().with_responses(vec![FetchableTopicResponse::default()
             .with_topic(TopicName(StrBytes::from_static_str("t")))
             .with_partitions(vec![PartitionData::default().with_records(Some(records.clone()))])]);
-        let frame = encode_response(9, 12, &response, &[records.clone()]).unwrap();
+        let frame = encode_response(9, 12, &response, std::slice::from_ref(&records)).unwrap();
         assert!(frame.chunks().iter().any(|c| c.as_ptr() == records.as_ptr()));
 
         let bytes = Bytes::from(frame.to_vec());

@@ -9,10 +9,24 @@ use kafka_protocol::messages::{BrokerId, DescribeClusterRequest, DescribeCluster
 
 use super::{str_bytes, topic_name};
 use crate::metadata::Topic;
+use crate::partition::Partition;
 use crate::server::Shared;
 
 /// Single-node: every partition's leader is this broker, at leader epoch 0.
 pub const LEADER_EPOCH: i32 = 0;
+
+/// A partition this broker leads, after checking the client's idea of the leader epoch
+/// (newer than ours: UNKNOWN_LEADER_EPOCH; older: FENCED_LEADER_EPOCH; -1: unchecked).
+pub fn led_partition(topic: Option<&Topic>, partition: i32, current_leader_epoch: i32) -> Result<Arc<Partition>, ResponseError> {
+    let partition = topic
+        .and_then(|t| t.partitions.get(usize::try_from(partition).ok()?))
+        .ok_or(ResponseError::UnknownTopicOrPartition)?;
+    match current_leader_epoch {
+        e if e > LEADER_EPOCH => Err(ResponseError::UnknownLeaderEpoch),
+        e if e < LEADER_EPOCH && e != -1 => Err(ResponseError::FencedLeaderEpoch),
+        _ => Ok(partition.clone()),
+    }
+}
 
 pub fn metadata(shared: &Arc<Shared>, request: MetadataRequest, version: i16) -> MetadataResponse {
     let node = BrokerId(shared.settings.node_id);

@@ -12,7 +12,7 @@ use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, Partition
 use kafka_protocol::messages::{FetchRequest, FetchResponse, RequestHeader};
 use tokio::time::Instant;
 
-use super::cluster::LEADER_EPOCH;
+use super::cluster::led_partition;
 use super::{encode, Reply};
 use crate::partition::Partition;
 use crate::server::Shared;
@@ -73,17 +73,10 @@ fn resolve(shared: &Shared, request: &FetchRequest, version: i16) -> Targets {
                 .iter()
                 .map(|p| {
                     let data = PartitionData::default().with_partition_index(p.partition);
-                    let partition = topic.as_ref().and_then(|t| usize::try_from(p.partition).ok().and_then(|i| t.partitions.get(i)).cloned());
-                    let error = match &partition {
-                        None if topic.is_some() => Some(ResponseError::UnknownTopicOrPartition),
-                        None => Some(unknown),
-                        Some(_) if p.current_leader_epoch > LEADER_EPOCH => Some(ResponseError::UnknownLeaderEpoch),
-                        Some(_) if p.current_leader_epoch >= 0 && p.current_leader_epoch < LEADER_EPOCH => Some(ResponseError::FencedLeaderEpoch),
-                        Some(_) => None,
-                    };
-                    match error {
-                        Some(e) => (data.with_error_code(e.code()), None, p.fetch_offset, p.partition_max_bytes),
-                        None => (data, partition, p.fetch_offset, p.partition_max_bytes),
+                    match led_partition(topic.as_deref(), p.partition, p.current_leader_epoch) {
+                        Ok(partition) => (data, Some(partition), p.fetch_offset, p.partition_max_bytes),
+                        Err(_) if topic.is_none() => (data.with_error_code(unknown.code()), None, p.fetch_offset, p.partition_max_bytes),
+                        Err(e) => (data.with_error_code(e.code()), None, p.fetch_offset, p.partition_max_bytes),
                     }
                 })
                 .collect();

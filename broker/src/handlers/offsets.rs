@@ -3,14 +3,13 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::list_offsets_response::{ListOffsetsPartitionResponse, ListOffsetsTopicResponse};
 use kafka_protocol::messages::offset_for_leader_epoch_response::{EpochEndOffset, OffsetForLeaderTopicResult};
 use kafka_protocol::messages::{ListOffsetsRequest, ListOffsetsResponse, OffsetForLeaderEpochRequest, OffsetForLeaderEpochResponse};
 use kafka_protocol::records::{RecordBatchDecoder, TimestampType};
 use weir_storage::Log;
 
-use super::cluster::LEADER_EPOCH;
+use super::cluster::{led_partition, LEADER_EPOCH};
 use crate::server::Shared;
 
 const LATEST: i64 = -1;
@@ -28,12 +27,10 @@ pub fn list_offsets(shared: &Arc<Shared>, request: ListOffsetsRequest, version: 
                 .iter()
                 .map(|p| {
                     let response = ListOffsetsPartitionResponse::default().with_partition_index(p.partition_index);
-                    let Some(partition) = shared.metadata.partition(&topic.name, p.partition_index) else {
-                        return response.with_error_code(ResponseError::UnknownTopicOrPartition.code());
+                    let partition = match led_partition(shared.metadata.topic(&topic.name).as_deref(), p.partition_index, p.current_leader_epoch) {
+                        Ok(partition) => partition,
+                        Err(error) => return response.with_error_code(error.code()),
                     };
-                    if p.current_leader_epoch > LEADER_EPOCH {
-                        return response.with_error_code(ResponseError::UnknownLeaderEpoch.code());
-                    }
                     let (offset, timestamp) = lookup(&partition.log(), p.timestamp);
                     let response = response.with_offset(offset).with_timestamp(timestamp);
                     if version >= 4 { response.with_leader_epoch(LEADER_EPOCH) } else { response }
@@ -97,12 +94,10 @@ pub fn offset_for_leader_epoch(shared: &Arc<Shared>, request: OffsetForLeaderEpo
                 .iter()
                 .map(|p| {
                     let response = EpochEndOffset::default().with_partition(p.partition);
-                    let Some(partition) = shared.metadata.partition(&topic.topic, p.partition) else {
-                        return response.with_error_code(ResponseError::UnknownTopicOrPartition.code());
+                    let partition = match led_partition(shared.metadata.topic(&topic.topic).as_deref(), p.partition, p.current_leader_epoch) {
+                        Ok(partition) => partition,
+                        Err(error) => return response.with_error_code(error.code()),
                     };
-                    if p.current_leader_epoch > LEADER_EPOCH {
-                        return response.with_error_code(ResponseError::UnknownLeaderEpoch.code());
-                    }
                     // One epoch so far: its end is the log end; later epochs are unknown.
                     if p.leader_epoch > LEADER_EPOCH {
                         return response.with_leader_epoch(-1).with_end_offset(-1);

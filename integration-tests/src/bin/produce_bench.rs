@@ -41,16 +41,7 @@ async fn main() {
     let records: u64 = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(500_000);
     let acks = args.get(2).cloned().unwrap_or_else(|| "all".into());
     let partitions: i32 = args.get(3).and_then(|a| a.parse().ok()).unwrap_or(4);
-    if std::env::var("WEIR_BIN").is_err() {
-        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_owned();
-        let status = std::process::Command::new("cargo")
-            .args(["build", "--release", "--quiet", "-p", "weir", "--bin", "weir"])
-            .current_dir(&root)
-            .status()
-            .expect("cargo build");
-        assert!(status.success());
-        std::env::set_var("WEIR_BIN", root.join("target/release/weir"));
-    }
+    weir_integration_tests::use_release_binary();
     let dir = tempfile::tempdir().unwrap();
     let weir = Weir::start(&dir.path().join("data"), &[]);
     kafka::create_topic(&weir.client_config(), "bench", partitions, &[]).await;

@@ -33,16 +33,7 @@ fn median(mut values: Vec<f64>) -> f64 {
 
 fn main() {
     let runs: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(20);
-    if std::env::var("WEIR_BIN").is_err() {
-        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_owned();
-        let status = std::process::Command::new("cargo")
-            .args(["build", "--release", "--quiet", "-p", "weir", "--bin", "weir"])
-            .current_dir(&root)
-            .status()
-            .expect("cargo build");
-        assert!(status.success());
-        std::env::set_var("WEIR_BIN", root.join("target/release/weir"));
-    }
+    weir_integration_tests::use_release_binary();
     let scratch = tempfile::tempdir().unwrap();
     let (mut ready, mut idle, mut shutdown) = (Vec::new(), Vec::new(), Vec::new());
     for run in 0..runs {
