@@ -68,6 +68,13 @@ pub const BROKER_CONFIGS: &[(&str, &str, ConfigType)] = &[
     ("log.retention.check.interval.ms", "300000", ConfigType::Long),
     ("log.flush.offset.checkpoint.interval.ms", "60000", ConfigType::Long),
     ("weir.acks.all.fsync", "true", ConfigType::Boolean),
+    ("group.initial.rebalance.delay.ms", "3000", ConfigType::Int),
+    ("group.min.session.timeout.ms", "6000", ConfigType::Int),
+    ("group.max.session.timeout.ms", "1800000", ConfigType::Int),
+    ("offsets.topic.num.partitions", "50", ConfigType::Int),
+    ("offsets.retention.minutes", "10080", ConfigType::Int),
+    ("offsets.retention.check.interval.ms", "600000", ConfigType::Long),
+    ("offset.metadata.max.bytes", "4096", ConfigType::Int),
 ];
 
 /// Kafka's alternative spellings of the same setting, lowest priority first.
@@ -194,6 +201,20 @@ impl Config {
             checkpoint_interval_ms: positive(self.parse::<i64>("log.flush.offset.checkpoint.interval.ms")?, "log.flush.offset.checkpoint.interval.ms")? as u64,
             fsync_acks_all: self.parse::<bool>("weir.acks.all.fsync")? && !self.ephemeral,
             ephemeral: self.ephemeral,
+            groups: GroupSettings {
+                offsets_partitions: positive(self.parse::<i32>("offsets.topic.num.partitions")?, "offsets.topic.num.partitions")?,
+                // Test brokers start groups at once, as Kafka's test images configure it.
+                initial_rebalance_delay_ms: if self.ephemeral && self.get("group.initial.rebalance.delay.ms").is_none() {
+                    0
+                } else {
+                    self.parse::<i64>("group.initial.rebalance.delay.ms")?.max(0)
+                },
+                min_session_timeout_ms: self.parse("group.min.session.timeout.ms")?,
+                max_session_timeout_ms: self.parse("group.max.session.timeout.ms")?,
+                offsets_retention_ms: positive(self.parse::<i64>("offsets.retention.minutes")?, "offsets.retention.minutes")?.saturating_mul(60_000),
+                retention_check_interval_ms: positive(self.parse::<i64>("offsets.retention.check.interval.ms")?, "offsets.retention.check.interval.ms")?,
+                max_metadata_bytes: self.parse::<i64>("offset.metadata.max.bytes")?.max(0) as usize,
+            },
             topic_defaults,
             explicit: self.props.clone(),
         })
@@ -259,6 +280,24 @@ pub fn validate_topic_configs(configs: &BTreeMap<String, String>) -> Result<(), 
     Ok(())
 }
 
+/// The group coordinator's settings (Kafka's names and defaults).
+#[derive(Debug, Clone, Copy)]
+pub struct GroupSettings {
+    /// `offsets.topic.num.partitions`
+    pub offsets_partitions: i32,
+    /// `group.initial.rebalance.delay.ms` (0 for ephemeral brokers unless set)
+    pub initial_rebalance_delay_ms: i64,
+    /// `group.min.session.timeout.ms` / `group.max.session.timeout.ms`
+    pub min_session_timeout_ms: i64,
+    pub max_session_timeout_ms: i64,
+    /// `offsets.retention.minutes`, in ms
+    pub offsets_retention_ms: i64,
+    /// `offsets.retention.check.interval.ms`
+    pub retention_check_interval_ms: i64,
+    /// `offset.metadata.max.bytes`
+    pub max_metadata_bytes: usize,
+}
+
 /// Resolved, typed broker settings.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -275,6 +314,7 @@ pub struct Settings {
     pub checkpoint_interval_ms: u64,
     pub fsync_acks_all: bool,
     pub ephemeral: bool,
+    pub groups: GroupSettings,
     /// Each topic config's broker-wide value (explicit or Kafka's default), by topic name.
     pub topic_defaults: BTreeMap<String, String>,
     /// Properties set explicitly (file, environment, flags), by Kafka name.

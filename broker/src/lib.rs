@@ -6,6 +6,7 @@
 pub mod alloc_guard;
 pub mod config;
 mod error;
+mod groups;
 mod handlers;
 mod metadata;
 mod partition;
@@ -25,6 +26,7 @@ use weir_storage::LogDir;
 pub use config::Config;
 pub use error::BrokerError;
 
+use crate::groups::GroupCoordinator;
 use crate::metadata::Metadata;
 use crate::server::Shared;
 
@@ -62,6 +64,7 @@ impl Broker {
             info!(dir = %settings.data_dir.display(), "no clean-shutdown marker: logs will be recovered");
         }
         let metadata = Metadata::open(&settings, log_dir)?;
+        let groups = GroupCoordinator::load(&metadata, &settings)?;
         let listener = TcpListener::bind(&settings.listen)
             .await
             .map_err(|e| BrokerError::Io { op: format!("listen on {}", settings.listen), source: e })?;
@@ -69,7 +72,7 @@ impl Broker {
         let (host, port) = settings.advertised_host_port(local_addr);
         let (shutdown, shutdown_rx) = watch::channel(false);
         let data_dir = settings.data_dir.clone();
-        let shared = Arc::new(Shared { settings, metadata, host, port, shutdown: shutdown_rx });
+        let shared = Arc::new(Shared { settings, metadata, groups, host, port, shutdown: shutdown_rx });
         let task = tokio::spawn(run(shared, listener));
         info!(%local_addr, data_dir = %data_dir.display(), "weir is serving");
         Ok(Broker { local_addr, shutdown, task, data_dir, ephemeral_dir })
@@ -142,10 +145,13 @@ async fn housekeeping(shared: Arc<Shared>) {
     let mut shutdown = shared.shutdown.clone();
     let mut retention = tokio::time::interval(Duration::from_millis(shared.settings.retention_check_interval_ms));
     let mut checkpoint = tokio::time::interval(Duration::from_millis(shared.settings.checkpoint_interval_ms));
+    // Group session and rebalance deadlines are checked at this granularity.
+    let mut groups = tokio::time::interval(Duration::from_millis(100));
     retention.tick().await;
     checkpoint.tick().await;
     loop {
         tokio::select! {
+            _ = groups.tick() => shared.groups.tick(&shared.metadata, now_ms()),
             _ = retention.tick() => {
                 let now = now_ms();
                 for topic in shared.metadata.topics() {

@@ -168,6 +168,21 @@ impl Metadata {
         }
     }
 
+    /// An internal topic (`__consumer_offsets`), created with `partitions` on first use.
+    pub fn internal_topic(&self, name: &str, partitions: i32) -> Result<Arc<Topic>, Refusal> {
+        if let Some(topic) = self.topic(name) {
+            return Ok(topic);
+        }
+        let configs = BTreeMap::from([
+            ("cleanup.policy".to_owned(), "compact".to_owned()),
+            ("segment.bytes".to_owned(), (100 << 20).to_string()),
+        ]);
+        match self.create_topic(name, partitions, 1, configs, false) {
+            Err(r) if r.error == ResponseError::TopicAlreadyExists => self.topic(name).ok_or(r),
+            other => other,
+        }
+    }
+
     /// CreateTopics for one topic. `partitions`/`replication_factor` of -1 mean the defaults.
     pub fn create_topic(
         &self,

@@ -19,6 +19,7 @@ use weir_protocol::ProtocolError;
 
 use crate::config::Settings;
 use crate::handlers::{self, Reply};
+use crate::groups::GroupCoordinator;
 use crate::metadata::Metadata;
 
 /// Responses a connection may have outstanding before it stops reading (backpressure).
@@ -28,6 +29,7 @@ const MAX_IN_FLIGHT: usize = 64;
 pub struct Shared {
     pub settings: Settings,
     pub metadata: Metadata,
+    pub groups: GroupCoordinator,
     /// Advertised host and port.
     pub host: String,
     pub port: i32,

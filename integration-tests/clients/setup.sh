@@ -70,12 +70,18 @@ for jar in kafka-clients slf4j-api lz4-java snappy-java zstd-jni; do
     [ -f "$LIB/$jar.jar" ] || { echo "setup.sh: missing $LIB/$jar.jar" >&2; exit 1; }
     CP="$CP:$LIB/$jar.jar"
 done
-SRC="$HERE/java/RoundTrip.java"
-CLASS="$BUILD/classes/RoundTrip.class"
-if [ ! -f "$CLASS" ] || [ "$SRC" -nt "$CLASS" ] || [ "$(cat "$BUILD/classpath" 2>/dev/null)" != "$CP" ]; then
+# Recompile when any source is newer than the classes, or the classpath changed.
+STAMP="$BUILD/classes/.built"
+stale=0
+[ -f "$STAMP" ] || stale=1
+for src in "$HERE"/java/*.java; do
+    [ "$stale" = 1 ] || [ "$src" -nt "$STAMP" ] && stale=1
+done
+if [ "$stale" = 1 ] || [ "$(cat "$BUILD/classpath" 2>/dev/null)" != "$CP" ]; then
     rm -rf "$BUILD/classes.tmp"
     mkdir -p "$BUILD/classes.tmp"
-    javac -nowarn -encoding UTF-8 -d "$BUILD/classes.tmp" -cp "$LIB/kafka-clients.jar" "$SRC"
+    javac -nowarn -encoding UTF-8 -d "$BUILD/classes.tmp" -cp "$LIB/kafka-clients.jar" "$HERE"/java/*.java
+    touch "$BUILD/classes.tmp/.built"
     rm -rf "$BUILD/classes"
     mv "$BUILD/classes.tmp" "$BUILD/classes"
     printf '%s' "$CP" >"$BUILD/classpath"

@@ -13,6 +13,10 @@ fn clients_dir() -> PathBuf {
 }
 
 fn run_stack(name: &str, program: &str, script: &str, extra: &[&str]) {
+    run_stack_with_env(name, program, script, extra, &[]);
+}
+
+fn run_stack_with_env(name: &str, program: &str, script: &str, extra: &[&str], env: &[(&str, &str)]) {
     let setup = Command::new("bash").arg(clients_dir().join("setup.sh")).output().expect("run setup.sh");
     assert!(setup.status.success(), "setup.sh failed:\n{}", String::from_utf8_lossy(&setup.stderr));
     let dir = tempfile::tempdir().unwrap();
@@ -24,6 +28,7 @@ fn run_stack(name: &str, program: &str, script: &str, extra: &[&str]) {
         .arg(&weir.addr)
         .arg(format!("it-{name}"))
         .args(extra)
+        .envs(env.iter().copied())
         .stdin(std::process::Stdio::null())
         .output()
         .expect("run client script");
@@ -82,4 +87,19 @@ fn readme_python_fixture_example() {
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     );
+}
+
+#[test]
+fn kafkajs_consumer_group() {
+    run_stack("kafkajs-group", "node", "node/roundtrip.js", &[]);
+}
+
+#[test]
+fn java_consumer_group_with_admin() {
+    run_stack_with_env("java-group", "bash", "java/roundtrip.sh", &[], &[("JAVA_MAIN", "GroupRoundTrip")]);
+}
+
+#[test]
+fn confluent_kafka_consumer_group() {
+    run_stack("confluent-group", "python3", "confluent_group.py", &[]);
 }

@@ -19,6 +19,18 @@ pub const SUPPORTED_APIS: &[(ApiKey, VersionRange)] = &[
     (ApiKey::DescribeConfigs, VersionRange { min: 1, max: 4 }),
     (ApiKey::CreatePartitions, VersionRange { min: 0, max: 3 }),
     (ApiKey::DescribeCluster, VersionRange { min: 0, max: 2 }),
+    (ApiKey::FindCoordinator, VersionRange { min: 0, max: 6 }),
+    (ApiKey::JoinGroup, VersionRange { min: 0, max: 9 }),
+    (ApiKey::SyncGroup, VersionRange { min: 0, max: 5 }),
+    (ApiKey::Heartbeat, VersionRange { min: 0, max: 4 }),
+    (ApiKey::LeaveGroup, VersionRange { min: 0, max: 5 }),
+    // v10 names topics by id in commits and fetches; clients fall back to v9.
+    (ApiKey::OffsetCommit, VersionRange { min: 2, max: 9 }),
+    (ApiKey::OffsetFetch, VersionRange { min: 1, max: 9 }),
+    (ApiKey::DescribeGroups, VersionRange { min: 0, max: 6 }),
+    (ApiKey::ListGroups, VersionRange { min: 0, max: 5 }),
+    (ApiKey::DeleteGroups, VersionRange { min: 0, max: 2 }),
+    (ApiKey::OffsetDelete, VersionRange { min: 0, max: 0 }),
 ];
 
 /// The versions of `api_key` Weir serves, or `None` when it does not serve that API at all.

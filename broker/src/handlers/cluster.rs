@@ -70,6 +70,7 @@ fn describe_topic(topic: &Topic, node: BrokerId, version: i16) -> MetadataRespon
     MetadataResponseTopic::default()
         .with_name(Some(topic_name(&topic.name)))
         .with_topic_id(if version >= 10 { topic.id } else { uuid::Uuid::nil() })
+        .with_is_internal(version >= 1 && &*topic.name == crate::groups::OFFSETS_TOPIC)
         .with_partitions(
             topic
                 .partitions

@@ -2,11 +2,12 @@
 //! responses; `handle` routes and encodes.
 
 mod api_versions;
-mod cluster;
+pub mod cluster;
 mod configs;
 mod fetch;
+mod groups;
 mod offsets;
-mod produce;
+pub mod produce;
 mod producer_id;
 mod topics;
 
@@ -51,6 +52,17 @@ pub async fn handle(shared: &std::sync::Arc<Shared>, request: Request) -> Reply 
         RequestKind::CreatePartitions(r) => reply(&header, &topics::create_partitions(shared, r)),
         RequestKind::DescribeConfigs(r) => reply(&header, &configs::describe_configs(shared, r, version)),
         RequestKind::InitProducerId(r) => reply(&header, &producer_id::init_producer_id(shared, r)),
+        RequestKind::FindCoordinator(r) => reply(&header, &groups::find_coordinator(shared, r, version)),
+        RequestKind::JoinGroup(r) => groups::join_group(shared, header, r),
+        RequestKind::SyncGroup(r) => groups::sync_group(shared, header, r),
+        RequestKind::Heartbeat(r) => reply(&header, &groups::heartbeat(shared, r)),
+        RequestKind::LeaveGroup(r) => reply(&header, &groups::leave_group(shared, r, version)),
+        RequestKind::OffsetCommit(r) => groups::offset_commit(shared, header, r),
+        RequestKind::OffsetFetch(r) => reply(&header, &groups::offset_fetch(shared, r, version)),
+        RequestKind::DescribeGroups(r) => reply(&header, &groups::describe_groups(shared, r, version)),
+        RequestKind::ListGroups(r) => reply(&header, &groups::list_groups(shared, r, version)),
+        RequestKind::DeleteGroups(r) => reply(&header, &groups::delete_groups(shared, r)),
+        RequestKind::OffsetDelete(r) => reply(&header, &groups::offset_delete(shared, r)),
         _ => {
             // `decode_request` only lets through the APIs in SUPPORTED_APIS, all routed above.
             error!(api = api_name(request.api_key), "no handler for a supported API");

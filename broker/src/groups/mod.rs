@@ -1,0 +1,215 @@
+//! The group coordinator: consumer groups (classic protocol) and their committed offsets.
+//! A single broker coordinates every group. Membership lives in memory; committed offsets and
+//! each group's generation are written to the internal topic `__consumer_offsets` (through the
+//! same log as any topic) and read back from it when the broker starts.
+
+mod group;
+pub mod records;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use bytes::{Bytes, BytesMut};
+use kafka_protocol::error::ResponseError;
+use kafka_protocol::records::{Compression, Record, RecordBatchDecoder, RecordBatchEncoder, RecordEncodeOptions, TimestampType};
+use parking_lot::Mutex;
+use tracing::{info, warn};
+
+pub use group::{Group, GroupState, JoinOutcome, JoinRequest, SyncOutcome};
+use records::{partition_for, CommittedOffset, GroupRecord, RecordKey};
+
+use crate::config::{GroupSettings, Settings};
+use crate::handlers::cluster::LEADER_EPOCH;
+use crate::metadata::{Metadata, Refusal};
+use crate::partition::Partition;
+use crate::{now_ms, BrokerError};
+
+pub const OFFSETS_TOPIC: &str = "__consumer_offsets";
+
+pub struct GroupCoordinator {
+    groups: Mutex<HashMap<String, Group>>,
+    settings: GroupSettings,
+    next_expiry_check: Mutex<i64>,
+}
+
+/// A batch of `__consumer_offsets` records appended for one group; durable once flushed.
+pub struct Written {
+    pub partition: Arc<Partition>,
+    pub end_offset: i64,
+}
+
+impl GroupCoordinator {
+    /// Rebuilds groups and committed offsets from `__consumer_offsets`, if it exists.
+    pub fn load(metadata: &Metadata, settings: &Settings) -> Result<GroupCoordinator, BrokerError> {
+        let now = now_ms();
+        let mut groups: HashMap<String, Group> = HashMap::new();
+        if let Some(topic) = metadata.topic(OFFSETS_TOPIC) {
+            let mut applied = 0usize;
+            for partition in &topic.partitions {
+                let log = partition.log();
+                let (mut offset, end) = (log.log_start_offset(), log.log_end_offset());
+                while offset < end {
+                    let mut chunk = log.read(offset, 1 << 20, end)?.records;
+                    if chunk.is_empty() {
+                        break;
+                    }
+                    let batches = RecordBatchDecoder::decode_all(&mut chunk)
+                        .map_err(|e| BrokerError::Metadata(format!("{OFFSETS_TOPIC}-{}: {e}", partition.index)))?;
+                    for record in batches.iter().flat_map(|b| &b.records) {
+                        offset = record.offset + 1;
+                        applied += 1;
+                        apply(&mut groups, record, now);
+                    }
+                }
+            }
+            info!(groups = groups.len(), records = applied, "loaded consumer groups");
+        }
+        Ok(GroupCoordinator { groups: Mutex::new(groups), settings: settings.groups, next_expiry_check: Mutex::new(0) })
+    }
+
+    pub fn settings(&self) -> GroupSettings {
+        self.settings
+    }
+
+    /// Runs `f` on the group, creating it (empty) if `create` and it does not exist.
+    pub fn with_group<R>(&self, id: &str, create: bool, f: impl FnOnce(&mut Group) -> R) -> Option<R> {
+        let mut groups = self.groups.lock();
+        if create && !groups.contains_key(id) {
+            groups.insert(id.to_owned(), Group::new(id, now_ms()));
+        }
+        groups.get_mut(id).map(f)
+    }
+
+    /// Every group's id, protocol type and state.
+    pub fn list(&self) -> Vec<(String, String, GroupState)> {
+        self.groups.lock().values().map(|g| (g.id.clone(), g.protocol_type.clone().unwrap_or_default(), g.state)).collect()
+    }
+
+    /// Deletes an empty group with its offsets.
+    pub fn delete(&self, metadata: &Metadata, id: &str) -> Result<(), ResponseError> {
+        let mut groups = self.groups.lock();
+        let group = groups.get(id).ok_or(ResponseError::GroupIdNotFound)?;
+        if !group.members.is_empty() {
+            return Err(ResponseError::NonEmptyGroup);
+        }
+        let mut tombstones: Vec<(RecordKey, Option<Bytes>)> = group
+            .offsets
+            .keys()
+            .map(|(topic, partition)| (RecordKey::Offset { group: id.to_owned(), topic: topic.clone(), partition: *partition }, None))
+            .collect();
+        tombstones.push((RecordKey::Group { group: id.to_owned() }, None));
+        self.append(metadata, id, &tombstones).map_err(|r| r.error)?;
+        groups.remove(id);
+        Ok(())
+    }
+
+    /// Appends records for `group` to its `__consumer_offsets` partition (created on first use).
+    pub fn append(&self, metadata: &Metadata, group: &str, entries: &[(RecordKey, Option<Bytes>)]) -> Result<Written, Refusal> {
+        let topic = metadata.internal_topic(OFFSETS_TOPIC, self.settings.offsets_partitions)?;
+        let index = partition_for(group, topic.partitions.len() as i32) as usize;
+        let partition = topic.partitions[index].clone();
+        let now = now_ms();
+        let records: Vec<Record> = entries
+            .iter()
+            .enumerate()
+            .map(|(i, (key, value))| Record {
+                transactional: false,
+                control: false,
+                delete_horizon: false,
+                partition_leader_epoch: LEADER_EPOCH,
+                producer_id: -1,
+                producer_epoch: -1,
+                timestamp_type: TimestampType::Creation,
+                offset: i as i64,
+                sequence: i as i32,
+                timestamp: now,
+                key: Some(key.encode()),
+                value: value.clone(),
+                headers: Default::default(),
+            })
+            .collect();
+        let mut batch = BytesMut::new();
+        RecordBatchEncoder::encode(&mut batch, &records, &RecordEncodeOptions { version: 2, compression: Compression::None })
+            .map_err(|e| Refusal::new(ResponseError::UnknownServerError, e.to_string()))?;
+        let info = partition
+            .log()
+            .append(&batch, LEADER_EPOCH, None, now)
+            .map_err(crate::handlers::produce::storage_refusal)?;
+        partition.appended.notify_waiters();
+        Ok(Written { partition, end_offset: info.last_offset + 1 })
+    }
+
+    /// Records a group's new generation (fire and forget: it only keeps generations increasing
+    /// across restarts; offsets carry the durability promise).
+    pub fn record_generation(&self, metadata: &Metadata, group: &Group) {
+        let record = GroupRecord {
+            protocol_type: group.protocol_type.clone().unwrap_or_default(),
+            generation: group.generation,
+            protocol: group.protocol.clone().unwrap_or_default(),
+        };
+        if let Err(e) = self.append(metadata, &group.id, &[(RecordKey::Group { group: group.id.clone() }, Some(record.encode()))]) {
+            warn!(group = group.id, error = e.message, "could not record the group's generation");
+        }
+    }
+
+    /// Session expiry, rebalance deadlines, and offset expiry for empty groups.
+    pub fn tick(&self, metadata: &Metadata, now: i64) {
+        let mut groups = self.groups.lock();
+        for group in groups.values_mut() {
+            if group.tick(now) {
+                self.record_generation(metadata, group);
+            }
+        }
+        let mut next = self.next_expiry_check.lock();
+        if now < *next {
+            return;
+        }
+        *next = now + self.settings.retention_check_interval_ms;
+        let retention = self.settings.offsets_retention_ms;
+        for group in groups.values_mut().filter(|g| g.state == GroupState::Empty && now - g.empty_since > retention) {
+            let expired: Vec<(String, i32)> =
+                group.offsets.iter().filter(|(_, c)| now - c.commit_timestamp > retention).map(|(k, _)| k.clone()).collect();
+            if expired.is_empty() {
+                continue;
+            }
+            let tombstones: Vec<(RecordKey, Option<Bytes>)> = expired
+                .iter()
+                .map(|(topic, partition)| (RecordKey::Offset { group: group.id.clone(), topic: topic.clone(), partition: *partition }, None))
+                .collect();
+            if self.append(metadata, &group.id, &tombstones).is_ok() {
+                for key in &expired {
+                    group.offsets.remove(key);
+                }
+                info!(group = group.id, partitions = expired.len(), "expired committed offsets");
+            }
+        }
+        groups.retain(|_, g| !(g.state == GroupState::Empty && g.offsets.is_empty() && now - g.empty_since > retention));
+    }
+}
+
+fn apply(groups: &mut HashMap<String, Group>, record: &Record, now: i64) {
+    let Some(key) = record.key.clone().and_then(RecordKey::decode) else { return };
+    match key {
+        RecordKey::Offset { group, topic, partition } => {
+            let entry = groups.entry(group.clone()).or_insert_with(|| Group::new(&group, now));
+            match record.value.clone().and_then(CommittedOffset::decode) {
+                Some(committed) => {
+                    entry.offsets.insert((topic, partition), committed);
+                }
+                None => {
+                    entry.offsets.remove(&(topic, partition));
+                }
+            }
+        }
+        RecordKey::Group { group } => match record.value.clone().and_then(GroupRecord::decode) {
+            Some(saved) => {
+                let entry = groups.entry(group.clone()).or_insert_with(|| Group::new(&group, now));
+                entry.generation = entry.generation.max(saved.generation);
+                entry.protocol_type = Some(saved.protocol_type).filter(|p| !p.is_empty());
+            }
+            None => {
+                groups.remove(&group);
+            }
+        },
+    }
+}

@@ -1,0 +1,156 @@
+//! The records of `__consumer_offsets`, modelled on Kafka's layout: a versioned key naming what
+//! the record is about (a committed offset, or a group's metadata), and a versioned value, or no
+//! value (a tombstone) when it was deleted. Later records for a key replace earlier ones.
+
+use bytes::{Buf, BufMut, Bytes, BytesMut};
+
+const OFFSET_KEY: i16 = 1;
+const GROUP_KEY: i16 = 2;
+const OFFSET_VALUE_VERSION: i16 = 3;
+const GROUP_VALUE_VERSION: i16 = 0;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RecordKey {
+    Offset { group: String, topic: String, partition: i32 },
+    Group { group: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommittedOffset {
+    pub offset: i64,
+    pub leader_epoch: i32,
+    pub metadata: String,
+    pub commit_timestamp: i64,
+}
+
+/// What survives of a group across restarts: enough to keep generations increasing and to
+/// describe it while it has no members.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupRecord {
+    pub protocol_type: String,
+    pub generation: i32,
+    pub protocol: String,
+}
+
+fn put_string(buf: &mut BytesMut, s: &str) {
+    buf.put_i16(s.len().min(i16::MAX as usize) as i16);
+    buf.put_slice(&s.as_bytes()[..s.len().min(i16::MAX as usize)]);
+}
+
+fn get_string(buf: &mut Bytes) -> Option<String> {
+    if buf.remaining() < 2 {
+        return None;
+    }
+    let len = buf.get_i16();
+    if len < 0 || buf.remaining() < len as usize {
+        return None;
+    }
+    String::from_utf8(buf.split_to(len as usize).to_vec()).ok()
+}
+
+fn get<T>(buf: &mut Bytes, size: usize, read: impl FnOnce(&mut Bytes) -> T) -> Option<T> {
+    (buf.remaining() >= size).then(|| read(buf))
+}
+
+impl RecordKey {
+    pub fn encode(&self) -> Bytes {
+        let mut buf = BytesMut::new();
+        match self {
+            RecordKey::Offset { group, topic, partition } => {
+                buf.put_i16(OFFSET_KEY);
+                put_string(&mut buf, group);
+                put_string(&mut buf, topic);
+                buf.put_i32(*partition);
+            }
+            RecordKey::Group { group } => {
+                buf.put_i16(GROUP_KEY);
+                put_string(&mut buf, group);
+            }
+        }
+        buf.freeze()
+    }
+
+    pub fn decode(mut buf: Bytes) -> Option<RecordKey> {
+        match get(&mut buf, 2, Bytes::get_i16)? {
+            OFFSET_KEY => Some(RecordKey::Offset {
+                group: get_string(&mut buf)?,
+                topic: get_string(&mut buf)?,
+                partition: get(&mut buf, 4, Bytes::get_i32)?,
+            }),
+            GROUP_KEY => Some(RecordKey::Group { group: get_string(&mut buf)? }),
+            _ => None,
+        }
+    }
+}
+
+impl CommittedOffset {
+    pub fn encode(&self) -> Bytes {
+        let mut buf = BytesMut::new();
+        buf.put_i16(OFFSET_VALUE_VERSION);
+        buf.put_i64(self.offset);
+        buf.put_i32(self.leader_epoch);
+        put_string(&mut buf, &self.metadata);
+        buf.put_i64(self.commit_timestamp);
+        buf.freeze()
+    }
+
+    pub fn decode(mut buf: Bytes) -> Option<CommittedOffset> {
+        (get(&mut buf, 2, Bytes::get_i16)? == OFFSET_VALUE_VERSION).then_some(())?;
+        Some(CommittedOffset {
+            offset: get(&mut buf, 8, Bytes::get_i64)?,
+            leader_epoch: get(&mut buf, 4, Bytes::get_i32)?,
+            metadata: get_string(&mut buf)?,
+            commit_timestamp: get(&mut buf, 8, Bytes::get_i64)?,
+        })
+    }
+}
+
+impl GroupRecord {
+    pub fn encode(&self) -> Bytes {
+        let mut buf = BytesMut::new();
+        buf.put_i16(GROUP_VALUE_VERSION);
+        put_string(&mut buf, &self.protocol_type);
+        buf.put_i32(self.generation);
+        put_string(&mut buf, &self.protocol);
+        buf.freeze()
+    }
+
+    pub fn decode(mut buf: Bytes) -> Option<GroupRecord> {
+        (get(&mut buf, 2, Bytes::get_i16)? == GROUP_VALUE_VERSION).then_some(())?;
+        Some(GroupRecord {
+            protocol_type: get_string(&mut buf)?,
+            generation: get(&mut buf, 4, Bytes::get_i32)?,
+            protocol: get_string(&mut buf)?,
+        })
+    }
+}
+
+/// The `__consumer_offsets` partition of a group: Java's `String.hashCode`, as Kafka computes it,
+/// so a group lands where Kafka would put it.
+pub fn partition_for(group: &str, partitions: i32) -> i32 {
+    let hash = group.encode_utf16().fold(0i32, |h, unit| h.wrapping_mul(31).wrapping_add(unit as i32));
+    (hash & i32::MAX) % partitions.max(1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_round_trip() {
+        let key = RecordKey::Offset { group: "g".into(), topic: "t".into(), partition: 3 };
+        assert_eq!(RecordKey::decode(key.encode()), Some(key));
+        let value = CommittedOffset { offset: 42, leader_epoch: 0, metadata: "m".into(), commit_timestamp: 7 };
+        assert_eq!(CommittedOffset::decode(value.encode()), Some(value));
+        let group = GroupRecord { protocol_type: "consumer".into(), generation: 5, protocol: "range".into() };
+        assert_eq!(GroupRecord::decode(group.encode()), Some(group));
+        assert_eq!(RecordKey::decode(Bytes::from_static(&[0, 9, 1])), None);
+    }
+
+    #[test]
+    fn partitions_match_java_hash_code() {
+        // "test-group".hashCode() == 627841412; Kafka takes (hash & 0x7fffffff) % partitions.
+        assert_eq!(partition_for("test-group", 50), 12);
+        assert_eq!(partition_for("", 50), 0);
+    }
+}

@@ -1,0 +1,482 @@
+//! The consumer-group APIs: FindCoordinator, JoinGroup, SyncGroup, Heartbeat, LeaveGroup,
+//! OffsetCommit, OffsetFetch, DescribeGroups, ListGroups, DeleteGroups, OffsetDelete.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::{Buf, Bytes};
+use kafka_protocol::error::ResponseError;
+use kafka_protocol::messages::describe_groups_response::{DescribedGroup, DescribedGroupMember};
+use kafka_protocol::messages::find_coordinator_response::Coordinator;
+use kafka_protocol::messages::join_group_response::JoinGroupResponseMember;
+use kafka_protocol::messages::leave_group_response::MemberResponse;
+use kafka_protocol::messages::list_groups_response::ListedGroup;
+use kafka_protocol::messages::offset_commit_response::{OffsetCommitResponsePartition, OffsetCommitResponseTopic};
+use kafka_protocol::messages::offset_delete_response::{OffsetDeleteResponsePartition, OffsetDeleteResponseTopic};
+use kafka_protocol::messages::offset_fetch_response::{
+    OffsetFetchResponseGroup, OffsetFetchResponsePartition, OffsetFetchResponsePartitions, OffsetFetchResponseTopic,
+    OffsetFetchResponseTopics,
+};
+use kafka_protocol::messages::*;
+use kafka_protocol::protocol::{Decodable, StrBytes};
+use tokio::sync::oneshot;
+
+use super::{encode, str_bytes, topic_name, Reply};
+use crate::groups::records::{CommittedOffset, RecordKey};
+use crate::groups::{Group, JoinOutcome, JoinRequest, SyncOutcome};
+use crate::now_ms;
+use crate::server::Shared;
+
+const GROUP_KEY_TYPE: i8 = 0;
+
+pub fn find_coordinator(shared: &Arc<Shared>, request: FindCoordinatorRequest, version: i16) -> FindCoordinatorResponse {
+    let node = BrokerId(shared.settings.node_id);
+    let error = (request.key_type != GROUP_KEY_TYPE).then_some(ResponseError::CoordinatorNotAvailable);
+    if version >= 4 {
+        let coordinators = request
+            .coordinator_keys
+            .into_iter()
+            .map(|key| {
+                let c = Coordinator::default().with_key(key);
+                match error {
+                    Some(e) => c.with_error_code(e.code()).with_node_id(BrokerId(-1)).with_port(-1),
+                    None => c.with_node_id(node).with_host(str_bytes(shared.host.clone())).with_port(shared.port),
+                }
+            })
+            .collect();
+        return FindCoordinatorResponse::default().with_coordinators(coordinators);
+    }
+    match error {
+        Some(e) => FindCoordinatorResponse::default().with_error_code(e.code()).with_node_id(BrokerId(-1)).with_port(-1),
+        None => FindCoordinatorResponse::default().with_node_id(node).with_host(str_bytes(shared.host.clone())).with_port(shared.port),
+    }
+}
+
+pub fn join_group(shared: &Arc<Shared>, header: RequestHeader, request: JoinGroupRequest) -> Reply {
+    let version = header.request_api_version;
+    let settings = shared.groups.settings();
+    let session = request.session_timeout_ms as i64;
+    let rebalance = if version >= 1 { request.rebalance_timeout_ms as i64 } else { session };
+    let (reply, outcome) = oneshot::channel();
+    if session < settings.min_session_timeout_ms || session > settings.max_session_timeout_ms {
+        let _ = reply.send(JoinOutcome { error: ResponseError::InvalidSessionTimeout.code(), generation: -1, ..Default::default() });
+    } else {
+        let join = JoinRequest {
+            member_id: request.member_id.to_string(),
+            instance_id: request.group_instance_id.as_ref().map(|s| s.to_string()),
+            client_id: header.client_id.as_ref().map(|s| s.to_string()).unwrap_or_default(),
+            client_host: String::new(),
+            session_timeout_ms: session,
+            rebalance_timeout_ms: rebalance,
+            protocol_type: request.protocol_type.to_string(),
+            protocols: request.protocols.iter().map(|p| (p.name.to_string(), p.metadata.clone())).collect(),
+            require_known_member_id: version >= 4,
+        };
+        let now = now_ms();
+        shared.groups.with_group(&request.group_id, true, |group| {
+            if group.join(join, reply, now, settings.initial_rebalance_delay_ms) {
+                shared.groups.record_generation(&shared.metadata, group);
+            }
+        });
+    }
+    let wait = Duration::from_millis(rebalance.max(0) as u64 + 10_000);
+    Reply::Later(Box::pin(async move {
+        let outcome = match tokio::time::timeout(wait, outcome).await {
+            Ok(Ok(outcome)) => outcome,
+            _ => JoinOutcome { error: ResponseError::RebalanceInProgress.code(), generation: -1, ..Default::default() },
+        };
+        let mut response = JoinGroupResponse::default()
+            .with_error_code(outcome.error)
+            .with_generation_id(outcome.generation)
+            .with_protocol_name(outcome.protocol.map(StrBytes::from_string).or(if version >= 7 { None } else { Some(StrBytes::default()) }))
+            .with_leader(str_bytes(outcome.leader))
+            .with_member_id(str_bytes(outcome.member_id))
+            .with_members(
+                outcome
+                    .members
+                    .into_iter()
+                    .map(|(id, instance, metadata)| {
+                        let member = JoinGroupResponseMember::default().with_member_id(str_bytes(id)).with_metadata(metadata);
+                        if version >= 5 { member.with_group_instance_id(instance.map(StrBytes::from_string)) } else { member }
+                    })
+                    .collect(),
+            );
+        if version >= 7 {
+            response.protocol_type = outcome.protocol_type.map(StrBytes::from_string);
+        }
+        encode(&header, &response, &[])
+    }))
+}
+
+pub fn sync_group(shared: &Arc<Shared>, header: RequestHeader, request: SyncGroupRequest) -> Reply {
+    let version = header.request_api_version;
+    let (reply, outcome) = oneshot::channel();
+    let assignments = request.assignments.into_iter().map(|a| (a.member_id.to_string(), a.assignment)).collect();
+    let instance = request.group_instance_id.as_ref().map(|s| s.to_string());
+    let found = shared.groups.with_group(&request.group_id, false, |group| {
+        group.sync(&request.member_id, instance.as_deref(), request.generation_id, assignments, reply)
+    });
+    if found.is_none() {
+        let response = SyncGroupResponse::default().with_error_code(ResponseError::UnknownMemberId.code());
+        return encode(&header, &response, &[]).map_or(Reply::Fail, Reply::Now);
+    }
+    Reply::Later(Box::pin(async move {
+        let outcome = match tokio::time::timeout(Duration::from_secs(300), outcome).await {
+            Ok(Ok(outcome)) => outcome,
+            _ => SyncOutcome { error: ResponseError::RebalanceInProgress.code(), ..Default::default() },
+        };
+        let mut response = SyncGroupResponse::default().with_error_code(outcome.error).with_assignment(outcome.assignment);
+        if version >= 5 {
+            response.protocol_type = outcome.protocol_type.map(StrBytes::from_string);
+            response.protocol_name = outcome.protocol.map(StrBytes::from_string);
+        }
+        encode(&header, &response, &[])
+    }))
+}
+
+pub fn heartbeat(shared: &Arc<Shared>, request: HeartbeatRequest) -> HeartbeatResponse {
+    let instance = request.group_instance_id.as_ref().map(|s| s.to_string());
+    let error = shared
+        .groups
+        .with_group(&request.group_id, false, |g| g.heartbeat(&request.member_id, instance.as_deref(), request.generation_id, now_ms()))
+        .unwrap_or(ResponseError::UnknownMemberId);
+    HeartbeatResponse::default().with_error_code(error.code())
+}
+
+pub fn leave_group(shared: &Arc<Shared>, request: LeaveGroupRequest, version: i16) -> LeaveGroupResponse {
+    let leaving: Vec<(String, Option<String>)> = if version >= 3 {
+        request.members.iter().map(|m| (m.member_id.to_string(), m.group_instance_id.as_ref().map(|s| s.to_string()))).collect()
+    } else {
+        vec![(request.member_id.to_string(), None)]
+    };
+    let now = now_ms();
+    let results: Vec<(String, Option<String>, ResponseError)> = shared
+        .groups
+        .with_group(&request.group_id, false, |group| {
+            let results = leaving
+                .iter()
+                .map(|(id, instance)| {
+                    let error = match group.leave(id, instance.as_deref(), now) {
+                        Ok(true) => {
+                            shared.groups.record_generation(&shared.metadata, group);
+                            ResponseError::Unknown(0)
+                        }
+                        Ok(false) => ResponseError::Unknown(0),
+                        Err(e) => e,
+                    };
+                    (id.clone(), instance.clone(), error)
+                })
+                .collect();
+            results
+        })
+        .unwrap_or_else(|| leaving.iter().map(|(id, i)| (id.clone(), i.clone(), ResponseError::UnknownMemberId)).collect());
+    if version >= 3 {
+        let members = results
+            .into_iter()
+            .map(|(id, instance, e)| {
+                MemberResponse::default()
+                    .with_member_id(str_bytes(id))
+                    .with_group_instance_id(instance.map(StrBytes::from_string))
+                    .with_error_code(e.code())
+            })
+            .collect();
+        LeaveGroupResponse::default().with_members(members)
+    } else {
+        LeaveGroupResponse::default().with_error_code(results.first().map_or(0, |r| r.2.code()))
+    }
+}
+
+pub fn offset_commit(shared: &Arc<Shared>, header: RequestHeader, request: OffsetCommitRequest) -> Reply {
+    let instance = request.group_instance_id.as_ref().map(|s| s.to_string());
+    let simple = request.generation_id_or_member_epoch < 0 && request.member_id.is_empty();
+    let allowed = shared
+        .groups
+        .with_group(&request.group_id, simple, |g| g.accepts_commit(&request.member_id, instance.as_deref(), request.generation_id_or_member_epoch))
+        .unwrap_or(Err(ResponseError::IllegalGeneration));
+    let now = now_ms();
+    let max_metadata = shared.groups.settings().max_metadata_bytes;
+    let mut to_write = Vec::new();
+    let mut topics: Vec<OffsetCommitResponseTopic> = request
+        .topics
+        .iter()
+        .map(|t| {
+            let exists = shared.metadata.topic(&t.name);
+            let partitions = t
+                .partitions
+                .iter()
+                .map(|p| {
+                    let metadata = p.committed_metadata.as_ref().map(|m| m.to_string()).unwrap_or_default();
+                    let error = match &allowed {
+                        Err(e) => Some(*e),
+                        Ok(()) if exists.as_ref().is_none_or(|t| p.partition_index < 0 || p.partition_index as usize >= t.partitions.len()) => {
+                            Some(ResponseError::UnknownTopicOrPartition)
+                        }
+                        Ok(()) if metadata.len() > max_metadata => Some(ResponseError::OffsetMetadataTooLarge),
+                        Ok(()) => None,
+                    };
+                    if error.is_none() {
+                        let key = RecordKey::Offset { group: request.group_id.to_string(), topic: t.name.to_string(), partition: p.partition_index };
+                        let value = CommittedOffset { offset: p.committed_offset, leader_epoch: p.committed_leader_epoch, metadata, commit_timestamp: now };
+                        to_write.push((key, value));
+                    }
+                    OffsetCommitResponsePartition::default().with_partition_index(p.partition_index).with_error_code(error.map_or(0, |e| e.code()))
+                })
+                .collect();
+            OffsetCommitResponseTopic::default().with_name(t.name.clone()).with_partitions(partitions)
+        })
+        .collect();
+    if to_write.is_empty() {
+        let response = OffsetCommitResponse::default().with_topics(topics);
+        return encode(&header, &response, &[]).map_or(Reply::Fail, Reply::Now);
+    }
+    let entries: Vec<(RecordKey, Option<Bytes>)> = to_write.iter().map(|(k, v)| (k.clone(), Some(v.encode()))).collect();
+    let written = shared.groups.append(&shared.metadata, &request.group_id, &entries);
+    let shared = shared.clone();
+    let group_id = request.group_id.to_string();
+    Reply::Later(Box::pin(async move {
+        // A commit is acknowledged only once it is on disk, like an acks=all produce.
+        let result = match written {
+            Ok(w) if shared.settings.fsync_acks_all => w.partition.flush_to(w.end_offset).await.map_err(|_| ResponseError::KafkaStorageError),
+            Ok(_) => Ok(()),
+            Err(refusal) => Err(refusal.error),
+        };
+        match result {
+            Ok(()) => {
+                shared.groups.with_group(&group_id, true, |group| {
+                    for (key, value) in to_write {
+                        if let RecordKey::Offset { topic, partition, .. } = key {
+                            group.offsets.insert((topic, partition), value);
+                        }
+                    }
+                });
+            }
+            Err(error) => {
+                for topic in &mut topics {
+                    for partition in &mut topic.partitions {
+                        if partition.error_code == 0 {
+                            partition.error_code = error.code();
+                        }
+                    }
+                }
+            }
+        }
+        encode(&header, &OffsetCommitResponse::default().with_topics(topics), &[])
+    }))
+}
+
+/// Committed offsets of `group` for the requested partitions (`None`: all it has).
+fn committed(shared: &Shared, group: &str, wanted: Option<Vec<(TopicName, Vec<i32>)>>) -> Vec<(TopicName, Vec<(i32, Option<CommittedOffset>)>)> {
+    shared
+        .groups
+        .with_group(group, false, |g| match wanted {
+            Some(wanted) => wanted
+                .into_iter()
+                .map(|(topic, partitions)| {
+                    let found = partitions.into_iter().map(|p| (p, g.offsets.get(&(topic.to_string(), p)).cloned())).collect();
+                    (topic, found)
+                })
+                .collect(),
+            None => {
+                let mut by_topic: Vec<(TopicName, Vec<(i32, Option<CommittedOffset>)>)> = Vec::new();
+                for ((topic, partition), offset) in &g.offsets {
+                    match by_topic.last_mut() {
+                        Some((t, list)) if t.0.as_str() == topic => list.push((*partition, Some(offset.clone()))),
+                        _ => by_topic.push((topic_name(topic), vec![(*partition, Some(offset.clone()))])),
+                    }
+                }
+                by_topic
+            }
+        })
+        .unwrap_or_else(|| Vec::new())
+}
+
+pub fn offset_fetch(shared: &Arc<Shared>, request: OffsetFetchRequest, version: i16) -> OffsetFetchResponse {
+    if version >= 8 {
+        let groups = request
+            .groups
+            .into_iter()
+            .map(|g| {
+                let wanted = g.topics.map(|ts| ts.into_iter().map(|t| (t.name, t.partition_indexes)).collect());
+                let topics = committed(shared, &g.group_id, wanted)
+                    .into_iter()
+                    .map(|(name, partitions)| {
+                        OffsetFetchResponseTopics::default().with_name(name).with_partitions(
+                            partitions
+                                .into_iter()
+                                .map(|(p, c)| {
+                                    let (offset, epoch, metadata) = c.map_or((-1, -1, String::new()), |c| (c.offset, c.leader_epoch, c.metadata));
+                                    OffsetFetchResponsePartitions::default()
+                                        .with_partition_index(p)
+                                        .with_committed_offset(offset)
+                                        .with_committed_leader_epoch(epoch)
+                                        .with_metadata(Some(str_bytes(metadata)))
+                                })
+                                .collect(),
+                        )
+                    })
+                    .collect();
+                OffsetFetchResponseGroup::default().with_group_id(g.group_id).with_topics(topics)
+            })
+            .collect();
+        return OffsetFetchResponse::default().with_groups(groups);
+    }
+    let wanted = request.topics.map(|ts| ts.into_iter().map(|t| (t.name, t.partition_indexes)).collect());
+    let topics = committed(shared, &request.group_id, wanted)
+        .into_iter()
+        .map(|(name, partitions)| {
+            OffsetFetchResponseTopic::default().with_name(name).with_partitions(
+                partitions
+                    .into_iter()
+                    .map(|(p, c)| {
+                        let (offset, epoch, metadata) = c.map_or((-1, -1, String::new()), |c| (c.offset, c.leader_epoch, c.metadata));
+                        let partition = OffsetFetchResponsePartition::default()
+                            .with_partition_index(p)
+                            .with_committed_offset(offset)
+                            .with_metadata(Some(str_bytes(metadata)));
+                        if version >= 5 { partition.with_committed_leader_epoch(epoch) } else { partition }
+                    })
+                    .collect(),
+            )
+        })
+        .collect();
+    OffsetFetchResponse::default().with_topics(topics)
+}
+
+fn describe(group: &Group) -> DescribedGroup {
+    let protocol = group.protocol.clone().unwrap_or_default();
+    DescribedGroup::default()
+        .with_group_id(GroupId(str_bytes(group.id.clone())))
+        .with_group_state(str_bytes(group.state.name()))
+        .with_protocol_type(str_bytes(group.protocol_type.clone().unwrap_or_default()))
+        .with_protocol_data(str_bytes(protocol.clone()))
+        .with_members(
+            group
+                .members
+                .values()
+                .map(|m| {
+                    DescribedGroupMember::default()
+                        .with_member_id(str_bytes(m.id.clone()))
+                        .with_group_instance_id(m.instance_id.clone().map(StrBytes::from_string))
+                        .with_client_id(str_bytes(m.client_id.clone()))
+                        .with_client_host(str_bytes(m.client_host.clone()))
+                        .with_member_metadata(m.metadata_for(&protocol))
+                        .with_member_assignment(m.assignment.clone())
+                })
+                .collect(),
+        )
+}
+
+pub fn describe_groups(shared: &Arc<Shared>, request: DescribeGroupsRequest, version: i16) -> DescribeGroupsResponse {
+    let groups = request
+        .groups
+        .into_iter()
+        .map(|id| {
+            shared.groups.with_group(&id, false, |g| {
+                let mut d = describe(g);
+                if version < 4 {
+                    for m in &mut d.members {
+                        m.group_instance_id = None;
+                    }
+                }
+                d
+            })
+            .unwrap_or_else(|| {
+                let dead = DescribedGroup::default().with_group_id(id).with_group_state(str_bytes("Dead"));
+                if version >= 6 { dead.with_error_code(ResponseError::GroupIdNotFound.code()) } else { dead }
+            })
+        })
+        .collect();
+    DescribeGroupsResponse::default().with_groups(groups)
+}
+
+pub fn list_groups(shared: &Arc<Shared>, request: ListGroupsRequest, version: i16) -> ListGroupsResponse {
+    let states: BTreeSet<String> = request.states_filter.iter().map(|s| s.to_lowercase()).collect();
+    let types_ok = request.types_filter.is_empty() || request.types_filter.iter().any(|t| t.eq_ignore_ascii_case("classic"));
+    let groups = shared
+        .groups
+        .list()
+        .into_iter()
+        .filter(|(_, _, state)| types_ok && (states.is_empty() || states.contains(&state.name().to_lowercase())))
+        .map(|(id, protocol_type, state)| {
+            let listed = ListedGroup::default().with_group_id(GroupId(str_bytes(id))).with_protocol_type(str_bytes(protocol_type));
+            let listed = if version >= 4 { listed.with_group_state(str_bytes(state.name())) } else { listed };
+            if version >= 5 { listed.with_group_type(str_bytes("classic")) } else { listed }
+        })
+        .collect();
+    ListGroupsResponse::default().with_groups(groups)
+}
+
+pub fn delete_groups(shared: &Arc<Shared>, request: DeleteGroupsRequest) -> DeleteGroupsResponse {
+    let results = request
+        .groups_names
+        .into_iter()
+        .map(|id| {
+            let error = shared.groups.delete(&shared.metadata, &id).err().map_or(0, |e| e.code());
+            kafka_protocol::messages::delete_groups_response::DeletableGroupResult::default().with_group_id(id).with_error_code(error)
+        })
+        .collect();
+    DeleteGroupsResponse::default().with_results(results)
+}
+
+/// Topics the group's members subscribe to, from their consumer-protocol metadata.
+fn subscribed_topics(group: &Group) -> BTreeSet<String> {
+    let protocol = group.protocol.clone().unwrap_or_default();
+    group
+        .members
+        .values()
+        .filter_map(|m| {
+            let mut metadata = m.metadata_for(&protocol);
+            if metadata.remaining() < 2 {
+                return None;
+            }
+            let version = metadata.get_i16();
+            ConsumerProtocolSubscription::decode(&mut metadata, version.min(3)).ok()
+        })
+        .flat_map(|s| s.topics.into_iter().map(|t| t.to_string()))
+        .collect()
+}
+
+pub fn offset_delete(shared: &Arc<Shared>, request: OffsetDeleteRequest) -> OffsetDeleteResponse {
+    let group_id = request.group_id.to_string();
+    let Some((subscribed, present)) = shared.groups.with_group(&group_id, false, |g| (subscribed_topics(g), g.offsets.keys().cloned().collect::<BTreeSet<_>>())) else {
+        return OffsetDeleteResponse::default().with_error_code(ResponseError::GroupIdNotFound.code());
+    };
+    let mut tombstones = Vec::new();
+    let topics = request
+        .topics
+        .into_iter()
+        .map(|t| {
+            let busy = subscribed.contains(t.name.as_str());
+            let partitions = t
+                .partitions
+                .iter()
+                .map(|p| {
+                    let error = if busy {
+                        ResponseError::GroupSubscribedToTopic.code()
+                    } else {
+                        if present.contains(&(t.name.to_string(), p.partition_index)) {
+                            tombstones.push((RecordKey::Offset { group: group_id.clone(), topic: t.name.to_string(), partition: p.partition_index }, None));
+                        }
+                        0
+                    };
+                    OffsetDeleteResponsePartition::default().with_partition_index(p.partition_index).with_error_code(error)
+                })
+                .collect();
+            OffsetDeleteResponseTopic::default().with_name(t.name).with_partitions(partitions)
+        })
+        .collect();
+    if !tombstones.is_empty() {
+        if let Err(refusal) = shared.groups.append(&shared.metadata, &group_id, &tombstones) {
+            return OffsetDeleteResponse::default().with_error_code(refusal.code());
+        }
+        shared.groups.with_group(&group_id, false, |g| {
+            for (key, _) in &tombstones {
+                if let RecordKey::Offset { topic, partition, .. } = key {
+                    g.offsets.remove(&(topic.clone(), *partition));
+                }
+            }
+        });
+    }
+    OffsetDeleteResponse::default().with_topics(topics)
+}
