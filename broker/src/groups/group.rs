@@ -518,3 +518,99 @@ impl Group {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(member_id: &str, instance: Option<&str>) -> JoinRequest {
+        JoinRequest {
+            member_id: member_id.to_owned(),
+            instance_id: instance.map(str::to_owned),
+            client_id: "c".into(),
+            client_host: String::new(),
+            session_timeout_ms: 10_000,
+            rebalance_timeout_ms: 30_000,
+            protocol_type: "consumer".into(),
+            protocols: vec![("range".into(), Bytes::from_static(b"m"))],
+            require_known_member_id: true,
+        }
+    }
+
+    /// Joins a new dynamic member through KIP-394's two steps; returns its id and join receiver.
+    fn join_new(group: &mut Group, now: i64) -> (String, oneshot::Receiver<JoinOutcome>) {
+        let (tx, mut rx) = oneshot::channel();
+        group.join(request("", None), tx, now, 0);
+        let first = rx.try_recv().expect("answered at once");
+        assert_eq!(first.error, ResponseError::MemberIdRequired.code());
+        let (tx, rx) = oneshot::channel();
+        group.join(request(&first.member_id, None), tx, now, 0);
+        (first.member_id, rx)
+    }
+
+    #[test]
+    fn two_members_join_sync_and_rebalance_when_one_leaves() {
+        let mut group = Group::new("g", 0);
+        let (a, mut a_join) = join_new(&mut group, 0);
+        // Alone and with no delay, a's join completes at once: generation 1, a leads.
+        let joined = a_join.try_recv().unwrap();
+        assert_eq!((joined.error, joined.generation, joined.leader.as_str()), (0, 1, a.as_str()));
+        assert_eq!(joined.members.len(), 1);
+        let (tx, mut synced) = oneshot::channel();
+        group.sync(&a, None, 1, vec![(a.clone(), Bytes::from_static(b"all"))], tx);
+        assert_eq!(&synced.try_recv().unwrap().assignment[..], b"all");
+        assert_eq!(group.state, GroupState::Stable);
+
+        // b joins: a must rejoin before the generation completes.
+        let (b, mut b_join) = join_new(&mut group, 100);
+        assert!(b_join.try_recv().is_err());
+        assert_eq!(group.heartbeat(&a, None, 1, 100), ResponseError::RebalanceInProgress);
+        let (tx, mut a_rejoin) = oneshot::channel();
+        assert!(group.join(request(&a, None), tx, 200, 0));
+        let (a_out, b_out) = (a_rejoin.try_recv().unwrap(), b_join.try_recv().unwrap());
+        assert_eq!((a_out.generation, b_out.generation), (2, 2));
+        assert_eq!((a_out.members.len(), b_out.members.len()), (2, 0), "only the leader sees members");
+        // A follower's sync waits for the leader's.
+        let (tx, mut b_sync) = oneshot::channel();
+        group.sync(&b, None, 2, vec![], tx);
+        assert!(b_sync.try_recv().is_err());
+        let (tx, _a_sync) = oneshot::channel();
+        group.sync(&a, None, 2, vec![(b.clone(), Bytes::from_static(b"half"))], tx);
+        assert_eq!(&b_sync.try_recv().unwrap().assignment[..], b"half");
+        assert_eq!(group.heartbeat(&b, None, 1, 300), ResponseError::IllegalGeneration);
+
+        // a leaves: b alone forms generation 3 once it rejoins.
+        assert!(!group.leave(&a, None, 400).unwrap());
+        let (tx, mut b_again) = oneshot::channel();
+        assert!(group.join(request(&b, None), tx, 500, 0));
+        let out = b_again.try_recv().unwrap();
+        assert_eq!((out.generation, out.leader.as_str()), (3, b.as_str()));
+    }
+
+    #[test]
+    fn silent_members_expire_and_static_members_return_quietly() {
+        let mut group = Group::new("g", 0);
+        let (tx, mut a_join) = oneshot::channel();
+        group.join(request("", Some("a")), tx, 0, 0);
+        let a = a_join.try_recv().unwrap().member_id;
+        let (tx, _) = oneshot::channel();
+        group.sync(&a, Some("a"), 1, vec![(a.clone(), Bytes::from_static(b"x"))], tx);
+        assert_eq!(group.state, GroupState::Stable);
+
+        // The same instance returns under a new id: no rebalance, same generation, old id fenced.
+        let (tx, mut back) = oneshot::channel();
+        assert!(!group.join(request("", Some("a")), tx, 1_000, 0));
+        let back = back.try_recv().unwrap();
+        assert_eq!((back.error, back.generation), (0, 1));
+        assert_ne!(back.member_id, a);
+        assert_eq!(group.heartbeat(&a, Some("a"), 1, 1_000), ResponseError::FencedInstanceId);
+        let (tx, mut synced) = oneshot::channel();
+        group.sync(&back.member_id, Some("a"), 1, vec![], tx);
+        assert_eq!(&synced.try_recv().unwrap().assignment[..], b"x", "the assignment is kept");
+
+        // No heartbeat for longer than the session timeout: gone, and the group is empty.
+        assert!(group.tick(20_000));
+        assert_eq!(group.state, GroupState::Empty);
+        assert!(group.members.is_empty());
+    }
+}
