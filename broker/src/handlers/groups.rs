@@ -265,8 +265,17 @@ pub fn offset_commit(shared: &Arc<Shared>, header: RequestHeader, request: Offse
     }))
 }
 
+/// Per topic, each partition's committed offset (if any).
+type CommittedByTopic = Vec<(TopicName, Vec<(i32, Option<CommittedOffset>)>)>;
+
+/// `(offset, leader epoch, metadata)` as OffsetFetch reports them; -1s when nothing is committed.
+fn offset_fields(committed: Option<CommittedOffset>) -> (i64, i32, Option<StrBytes>) {
+    let (offset, epoch, metadata) = committed.map_or((-1, -1, String::new()), |c| (c.offset, c.leader_epoch, c.metadata));
+    (offset, epoch, Some(str_bytes(metadata)))
+}
+
 /// Committed offsets of `group` for the requested partitions (`None`: all it has).
-fn committed(shared: &Shared, group: &str, wanted: Option<Vec<(TopicName, Vec<i32>)>>) -> Vec<(TopicName, Vec<(i32, Option<CommittedOffset>)>)> {
+fn committed(shared: &Shared, group: &str, wanted: Option<Vec<(TopicName, Vec<i32>)>>) -> CommittedByTopic {
     shared
         .groups
         .with_group(group, false, |g| match wanted {
@@ -278,7 +287,7 @@ fn committed(shared: &Shared, group: &str, wanted: Option<Vec<(TopicName, Vec<i3
                 })
                 .collect(),
             None => {
-                let mut by_topic: Vec<(TopicName, Vec<(i32, Option<CommittedOffset>)>)> = Vec::new();
+                let mut by_topic: CommittedByTopic = Vec::new();
                 for ((topic, partition), offset) in &g.offsets {
                     match by_topic.last_mut() {
                         Some((t, list)) if t.0.as_str() == topic => list.push((*partition, Some(offset.clone()))),
@@ -288,7 +297,7 @@ fn committed(shared: &Shared, group: &str, wanted: Option<Vec<(TopicName, Vec<i3
                 by_topic
             }
         })
-        .unwrap_or_else(|| Vec::new())
+        .unwrap_or_default()
 }
 
 pub fn offset_fetch(shared: &Arc<Shared>, request: OffsetFetchRequest, version: i16) -> OffsetFetchResponse {
@@ -305,12 +314,12 @@ pub fn offset_fetch(shared: &Arc<Shared>, request: OffsetFetchRequest, version: 
                             partitions
                                 .into_iter()
                                 .map(|(p, c)| {
-                                    let (offset, epoch, metadata) = c.map_or((-1, -1, String::new()), |c| (c.offset, c.leader_epoch, c.metadata));
+                                    let (offset, epoch, metadata) = offset_fields(c);
                                     OffsetFetchResponsePartitions::default()
                                         .with_partition_index(p)
                                         .with_committed_offset(offset)
                                         .with_committed_leader_epoch(epoch)
-                                        .with_metadata(Some(str_bytes(metadata)))
+                                        .with_metadata(metadata)
                                 })
                                 .collect(),
                         )
@@ -329,11 +338,9 @@ pub fn offset_fetch(shared: &Arc<Shared>, request: OffsetFetchRequest, version: 
                 partitions
                     .into_iter()
                     .map(|(p, c)| {
-                        let (offset, epoch, metadata) = c.map_or((-1, -1, String::new()), |c| (c.offset, c.leader_epoch, c.metadata));
-                        let partition = OffsetFetchResponsePartition::default()
-                            .with_partition_index(p)
-                            .with_committed_offset(offset)
-                            .with_metadata(Some(str_bytes(metadata)));
+                        let (offset, epoch, metadata) = offset_fields(c);
+                        let partition =
+                            OffsetFetchResponsePartition::default().with_partition_index(p).with_committed_offset(offset).with_metadata(metadata);
                         if version >= 5 { partition.with_committed_leader_epoch(epoch) } else { partition }
                     })
                     .collect(),
