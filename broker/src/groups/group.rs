@@ -484,11 +484,14 @@ impl Group {
     pub fn tick(&mut self, now: i64) -> bool {
         self.pending_member_ids.retain(|_, until| *until > now);
         let mut completed = self.maybe_complete_join(now);
-        if matches!(self.state, GroupState::Stable | GroupState::CompletingRebalance) {
+        if self.state != GroupState::Empty {
+            // As in Kafka, a member parked on a join or sync is alive; any other member must
+            // heartbeat within its session timeout, in every state, or a crashed member would
+            // hold a rebalance until its (much longer) rebalance timeout.
             let expired: Vec<String> = self
                 .members
                 .values()
-                .filter(|m| now - m.last_heartbeat > m.session_timeout_ms)
+                .filter(|m| m.pending_join.is_none() && m.pending_sync.is_none() && now - m.last_heartbeat > m.session_timeout_ms)
                 .map(|m| m.id.clone())
                 .collect();
             if !expired.is_empty() {
@@ -608,8 +611,17 @@ mod tests {
         group.sync(&back.member_id, Some("a"), 1, vec![], tx);
         assert_eq!(&synced.try_recv().unwrap().assignment[..], b"x", "the assignment is kept");
 
+        // A member that crashes during a rebalance is dropped at its session timeout, not at the
+        // rebalance deadline.
+        let (c, _c_join) = join_new(&mut group, 2_000);
+        assert_eq!(group.state, GroupState::PreparingRebalance);
+        assert!(group.tick(13_000), "the silent static member expired and the rebalance completed");
+        assert_eq!(group.members.keys().collect::<Vec<_>>(), vec![&c]);
+        let (tx, _) = oneshot::channel();
+        group.sync(&c, None, group.generation, vec![], tx);
+
         // No heartbeat for longer than the session timeout: gone, and the group is empty.
-        assert!(group.tick(20_000));
+        assert!(group.tick(30_000));
         assert_eq!(group.state, GroupState::Empty);
         assert!(group.members.is_empty());
     }
