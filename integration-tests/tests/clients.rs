@@ -103,3 +103,8 @@ fn java_consumer_group_with_admin() {
 fn confluent_kafka_consumer_group() {
     run_stack("confluent-group", "python3", "confluent_group.py", &[]);
 }
+
+#[test]
+fn aiokafka() {
+    run_stack("aiokafka", "python3", "aiokafka_roundtrip.py", &[]);
+}
