@@ -152,8 +152,8 @@ impl Segment {
             expected = header.next_offset();
             position = end;
         }
-        let used = Batches::new(segment.log.bytes(0..file_len)).map(|(at, h)| at + h.size()).last().unwrap_or(0);
-        let truncated_bytes = used.saturating_sub(segment.size);
+        // What lies past the valid prefix in batch shape: torn or corrupt data being dropped.
+        let truncated_bytes = Batches::new(segment.log.bytes(segment.size..file_len)).map(|(at, h)| at + h.size()).last().unwrap_or(0);
         // Zero everything past the valid prefix (as holes), so a later scan cannot mistake stale
         // bytes for batches.
         segment.log.truncate_file(segment.size)?;
