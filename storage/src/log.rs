@@ -243,8 +243,9 @@ impl Log {
         if !active.is_empty() && (expired || !active.fits(bytes.len(), last_offset)) {
             self.roll(now_ms, base_offset)?;
         }
-        let config = self.config.clone();
-        let written = self.active_mut().append(bytes, &config, |b| {
+        let Log { segments, config, .. } = self;
+        let active = segments.values_mut().next_back().expect("a log always has an active segment");
+        let written = active.append(bytes, config, |b| {
             batch::set_base_offset(b, base_offset);
             batch::set_partition_leader_epoch(b, leader_epoch);
             if let Some(now) = log_append_time {
