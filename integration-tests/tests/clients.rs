@@ -12,13 +12,18 @@ fn clients_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("clients")
 }
 
+/// Runs `clients/setup.sh` (idempotent; fast once everything is installed).
+fn install_clients() {
+    let setup = Command::new("bash").arg(clients_dir().join("setup.sh")).output().expect("run setup.sh");
+    assert!(setup.status.success(), "setup.sh failed:\n{}", String::from_utf8_lossy(&setup.stderr));
+}
+
 fn run_stack(name: &str, program: &str, script: &str, extra: &[&str]) {
     run_stack_with_env(name, program, script, extra, &[]);
 }
 
 fn run_stack_with_env(name: &str, program: &str, script: &str, extra: &[&str], env: &[(&str, &str)]) {
-    let setup = Command::new("bash").arg(clients_dir().join("setup.sh")).output().expect("run setup.sh");
-    assert!(setup.status.success(), "setup.sh failed:\n{}", String::from_utf8_lossy(&setup.stderr));
+    install_clients();
     let dir = tempfile::tempdir().unwrap();
     let weir = Weir::start(&dir.path().join("data"), &[]);
     let started = Instant::now();
@@ -71,8 +76,7 @@ fn kcat_debian_librdkafka_2_0() {
 /// The README's pytest fixture (`examples/python`), run as a user would run it.
 #[test]
 fn readme_python_fixture_example() {
-    let setup = Command::new("bash").arg(clients_dir().join("setup.sh")).output().expect("run setup.sh");
-    assert!(setup.status.success(), "setup.sh failed:\n{}", String::from_utf8_lossy(&setup.stderr));
+    install_clients();
     let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/python");
     let output = Command::new("timeout")
         .args(["-k", "5", "120", "python3", "-m", "pytest", "-q", "-p", "no:cacheprovider"])
