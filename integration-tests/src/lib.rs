@@ -13,24 +13,13 @@ use rdkafka::config::ClientConfig;
 /// How long a broker may take to start listening before the test fails.
 const START_TIMEOUT: Duration = Duration::from_secs(30);
 
+pub mod compat;
+
 /// The path of the `weir` binary, built once per test process (`WEIR_BIN` overrides).
 pub fn weir_binary() -> PathBuf {
     static BINARY: OnceLock<PathBuf> = OnceLock::new();
     BINARY
-        .get_or_init(|| {
-            if let Ok(path) = std::env::var("WEIR_BIN") {
-                return PathBuf::from(path);
-            }
-            let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace root").to_owned();
-            let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-                .args(["build", "--quiet", "-p", "weir", "--bin", "weir"])
-                .current_dir(&root)
-                .status()
-                .expect("run cargo build");
-            assert!(status.success(), "building weir failed");
-            let target = std::env::var("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|_| root.join("target"));
-            target.join("debug").join("weir")
-        })
+        .get_or_init(|| std::env::var("WEIR_BIN").map(PathBuf::from).unwrap_or_else(|_| cargo_build(&["-p", "weir", "--bin", "weir"]).join("weir")))
         .clone()
 }
 
@@ -40,14 +29,27 @@ pub fn use_release_binary() {
     if std::env::var("WEIR_BIN").is_ok() {
         return;
     }
+    let dir = cargo_build(&["--release", "-p", "weir", "--bin", "weir"]);
+    std::env::set_var("WEIR_BIN", dir.join("weir"));
+}
+
+/// Builds the Rust client drivers of the compatibility matrix; returns their directory.
+pub fn build_rust_drivers() -> PathBuf {
+    cargo_build(&["-p", "weir-integration-tests", "--bin", "compat-rdkafka", "--bin", "compat-rskafka"])
+}
+
+/// `cargo build --quiet ARGS` in the workspace; returns the directory the binaries land in.
+fn cargo_build(args: &[&str]) -> PathBuf {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace root").to_owned();
     let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-        .args(["build", "--release", "--quiet", "-p", "weir", "--bin", "weir"])
+        .args(["build", "--quiet"])
+        .args(args)
         .current_dir(&root)
         .status()
-        .expect("run cargo build --release");
-    assert!(status.success(), "building weir (release) failed");
-    std::env::set_var("WEIR_BIN", root.join("target/release/weir"));
+        .expect("run cargo build");
+    assert!(status.success(), "cargo build {args:?} failed");
+    let target = std::env::var("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|_| root.join("target"));
+    target.join(if args.contains(&"--release") { "release" } else { "debug" })
 }
 
 /// A running `weir serve` child process.
