@@ -162,13 +162,18 @@ pub fn compute_crc(batch: &[u8]) -> u32 {
     crc32c::crc32c(&batch[ATTRIBUTES..])
 }
 
+/// The magic byte (record format version) of the batch at the front of `bytes`, if it has one.
+pub fn magic(bytes: &[u8]) -> Option<i8> {
+    bytes.get(MAGIC).map(|&m| m as i8)
+}
+
 /// Checks one complete batch (`batch.len()` must be exactly its size) the way a broker must before
 /// appending it: magic, length, checksum, codec, and that the record count agrees with the
 /// offset range. Uncompressed batches also have their record framing walked, which costs a
 /// varint per record and no allocation.
 pub fn validate(batch: &[u8]) -> Result<BatchHeader, BatchError> {
-    if batch.len() > MAGIC && batch[MAGIC] as i8 != 2 {
-        return Err(BatchError::UnsupportedMagic(batch[MAGIC] as i8));
+    if let Some(old) = magic(batch).filter(|&m| m != 2) {
+        return Err(BatchError::UnsupportedMagic(old));
     }
     let header = BatchHeader::parse(batch)
         .ok_or_else(|| BatchError::Corrupt(format!("{} bytes is shorter than a batch header", batch.len())))?;

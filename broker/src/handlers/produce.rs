@@ -131,8 +131,9 @@ fn validate(records: &[u8], max_message_bytes: usize) -> Result<batch::BatchHead
     let mut walk = Batches::new(records);
     let first = walk.next();
     let (Some((_, header)), None, true) = (first, walk.next(), first.is_some_and(|(_, h)| h.size() == records.len())) else {
-        if records.len() > batch::HEADER_LEN && records[16] != 2 {
-            return Err(Refusal::new(ResponseError::UnsupportedForMessageFormat, format!("record format magic {}", records[16] as i8)));
+        // Old formats (magic 0/1) do not parse as v2 batches; say so rather than "invalid".
+        if let Some(old) = batch::magic(records).filter(|&m| m != 2 && records.len() > batch::HEADER_LEN) {
+            return Err(Refusal::new(ResponseError::UnsupportedForMessageFormat, format!("record format magic {old}")));
         }
         return Err(Refusal::new(ResponseError::InvalidRecord, "a produce request must carry exactly one record batch per partition"));
     };
