@@ -192,6 +192,9 @@ fn run_driver(stack: &'static Stack, bootstrap: &str, prefix: &str, paths: &Path
         .args(["-k", "5", &DRIVER_DEADLINE_SECS.to_string()])
         .args(stack.command.iter().map(|word| paths.expand(word)))
         .args([bootstrap, prefix])
+        // `cargo run`/`cargo test` put build dirs holding their own librdkafka on the library
+        // path; a stack must load the libraries it ships with, as it would for a user.
+        .env_remove("LD_LIBRARY_PATH")
         .envs(stack.env.iter().map(|(k, v)| (*k, paths.expand(v))))
         .current_dir(&paths.clients)
         .stdin(Stdio::null())
@@ -253,11 +256,11 @@ pub fn markdown_table(runs: &[StackRun]) -> String {
             let cell = match run.outcomes.get(id) {
                 Some(Outcome { status: Status::Pass, .. }) => "✅".to_owned(),
                 Some(Outcome { status: Status::Unsupported, detail }) => {
-                    let note = format!("{}: {}", run.label, detail);
-                    let number = match notes.iter().position(|n| *n == note) {
+                    // Reasons name their client, so stacks sharing a client share a note.
+                    let number = match notes.iter().position(|n| n == detail) {
                         Some(i) => i + 1,
                         None => {
-                            notes.push(note);
+                            notes.push(detail.clone());
                             notes.len()
                         }
                     };

@@ -1,0 +1,378 @@
+#!/usr/bin/env python3
+"""Compatibility-matrix driver for aiokafka 0.14.0 (asyncio; codecs through cramjam).
+Usage: aiokafka_driver.py BOOTSTRAP PREFIX. The scenarios are in ../SCENARIOS.md.
+Each scenario runs its own event loop (asyncio.run) and its own clients."""
+
+import asyncio
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewPartitions, NewTopic
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+from aiokafka.errors import for_code
+
+import matrix
+from matrix import T0, Rec, check_acked, compare, compare_exactly_once, fail, keyed_records
+
+BOOT, PREFIX = matrix.args()
+TIMEOUT = matrix.STEP_TIMEOUT
+TIMEOUT_MS = int(TIMEOUT * 1000)
+ADMIN_TOPIC = f"{PREFIX}-admin"
+GROUP_TOPIC = f"{PREFIX}-group"
+GROUP = f"{PREFIX}-group"
+TOPIC_ALREADY_EXISTS = 36
+state = {}  # what group_commit leaves for committed_offsets
+
+
+def scenario(coro_fn):
+    """A scenario function for matrix.run: runs the coroutine in a fresh event loop."""
+    def run():
+        return asyncio.run(coro_fn())
+    run.__name__ = coro_fn.__name__
+    return run
+
+
+async def step(what, aw, timeout=TIMEOUT):
+    try:
+        return await asyncio.wait_for(aw, timeout)
+    except asyncio.TimeoutError:
+        fail(f"{what}: no answer within {timeout:.0f}s")
+
+
+class Admin:
+    async def __aenter__(self):
+        self.client = AIOKafkaAdminClient(bootstrap_servers=BOOT, request_timeout_ms=TIMEOUT_MS)
+        await step("admin start", self.client.start())
+        return self.client
+
+    async def __aexit__(self, *exc):
+        await self.client.close()
+
+
+def error_name(code):
+    return for_code(code).__name__
+
+
+async def create_topic(admin, topic, partitions=1, config=None):
+    resp = await step(f"create {topic}", admin.create_topics(
+        [NewTopic(topic, partitions, 1, topic_configs=config or {})], timeout_ms=TIMEOUT_MS))
+    errors = topic_errors(resp.to_object(), "topic_errors")
+    code, msg = errors.get(topic, (None, None))
+    if code is None:
+        fail(f"CreateTopics answer has no entry for {topic}: {resp.to_object()}")
+    return code, msg
+
+
+def topic_errors(obj, field):
+    out = {}
+    for t in obj.get(field, []):
+        out[t["topic"]] = (t["error_code"], t.get("error_message"))
+    return out
+
+
+async def metadata_topic(admin, topic):
+    topics = await step("metadata", admin.describe_topics([topic]))
+    for t in topics:
+        if t["topic"] == topic:
+            return t
+    fail(f"metadata has no entry for {topic}: {topics}")
+
+
+async def produce(topic, recs, partition=0, **settings):
+    """Sends recs in order (to `partition`, or by key if None), waits for every ack;
+    returns the acked (partition, offset) of each, in send order (None with acks=0)."""
+    p = AIOKafkaProducer(bootstrap_servers=BOOT, request_timeout_ms=TIMEOUT_MS, linger_ms=5, **settings)
+    await step("producer start", p.start())
+    try:
+        futs = []
+        for r in recs:
+            futs.append(await step("send", p.send(topic, r.value, key=r.key, partition=partition,
+                                                  headers=r.headers or None,
+                                                  timestamp_ms=r.timestamp)))
+        metas = await step(f"acks from {topic}", asyncio.gather(*futs))
+    finally:
+        await p.stop()
+    # acks=0: aiokafka resolves each send with None (nothing was acknowledged).
+    return [None if m is None else (m.partition, m.offset) for m in metas]
+
+
+def to_rec(r):
+    if r.timestamp_type != 0:
+        fail(f"record {r.partition}/{r.offset}: timestamp type {r.timestamp_type}, want CreateTime (0)")
+    return Rec(r.key, r.value, list(r.headers or []), r.timestamp, r.partition, r.offset)
+
+
+async def drain(consumer, n, what, linger=0.5):
+    """getmany() until n records arrived, then `linger` more seconds for extra ones."""
+    got = []
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + TIMEOUT
+    while len(got) < n:
+        if loop.time() > deadline:
+            fail(f"received {len(got)} of {n} {what} within {TIMEOUT:.0f}s")
+        batch = await consumer.getmany(timeout_ms=200)
+        for records in batch.values():
+            got.extend(to_rec(r) for r in records)
+    end = loop.time() + linger
+    while loop.time() < end:
+        batch = await consumer.getmany(timeout_ms=100)
+        for records in batch.values():
+            got.extend(to_rec(r) for r in records)
+    return got
+
+
+def reader():
+    return AIOKafkaConsumer(bootstrap_servers=BOOT, enable_auto_commit=False,
+                            auto_offset_reset="none", request_timeout_ms=TIMEOUT_MS)
+
+
+async def read(topic, partition, offset, n):
+    """Manual assignment (no group), seek to `offset`, read n records (and catch extras)."""
+    c = reader()
+    await step("consumer start", c.start())
+    try:
+        tp = TopicPartition(topic, partition)
+        c.assign([tp])
+        c.seek(tp, offset)
+        return await drain(c, n, f"records of {topic}")
+    finally:
+        await c.stop()
+
+
+async def roundtrip(topic, recs, **settings):
+    acks = await produce(topic, recs, **settings)
+    compare(recs, await read(topic, 0, 0, len(recs)))
+    return acks
+
+
+# --- admin -------------------------------------------------------------------------------
+
+@scenario
+async def create_topics():
+    async with Admin() as admin:
+        code, msg = await create_topic(admin, ADMIN_TOPIC, 3, {"retention.ms": "3600000"})
+        if code != 0:
+            fail(f"create {ADMIN_TOPIC}: {error_name(code)} {msg}")
+        code, msg = await create_topic(admin, ADMIN_TOPIC, 3)
+        if code != TOPIC_ALREADY_EXISTS:
+            fail(f"second create of {ADMIN_TOPIC}: error {code} ({error_name(code)}), want TOPIC_ALREADY_EXISTS")
+    return "3 partitions + retention.ms; second create -> TopicAlreadyExistsError"
+
+
+async def check_partitions(admin, want):
+    cluster = await step("describe_cluster", admin.describe_cluster())
+    brokers = {b["node_id"] for b in cluster["brokers"]}
+    t = await metadata_topic(admin, ADMIN_TOPIC)
+    if t["error_code"]:
+        fail(f"metadata of {ADMIN_TOPIC}: {error_name(t['error_code'])}")
+    parts = sorted(t["partitions"], key=lambda p: p["partition"])
+    ids = [p["partition"] for p in parts]
+    if ids != list(range(want)):
+        fail(f"partitions {ids}, want 0..{want - 1}")
+    for p in parts:
+        if p["error_code"] or p["leader"] not in brokers:
+            fail(f"partition {p['partition']}: error {p['error_code']}, leader {p['leader']} not in brokers {sorted(brokers)}")
+    return f"partitions 0..{want - 1}, leaders in brokers {sorted(brokers)}"
+
+
+@scenario
+async def describe_topics():
+    async with Admin() as admin:
+        return await check_partitions(admin, 3)
+
+
+@scenario
+async def describe_configs():
+    async with Admin() as admin:
+        resps = await step("describe_configs", admin.describe_configs(
+            [ConfigResource(ConfigResourceType.TOPIC, ADMIN_TOPIC)]))
+        configs = {}
+        for resp in resps:
+            for res in resp.to_object()["resources"]:
+                if res["error_code"]:
+                    fail(f"describe_configs {res['resource_name']}: {error_name(res['error_code'])} {res['error_message']}")
+                for e in res["config_entries"]:
+                    configs[e["config_names"]] = e["config_value"]
+    want = {"retention.ms": "3600000", "cleanup.policy": "delete"}
+    bad = {k: configs.get(k) for k in want if configs.get(k) != want[k]}
+    if bad:
+        fail(f"configs {bad}, want {want}")
+    return f"retention.ms=3600000, cleanup.policy=delete ({len(configs)} entries)"
+
+
+@scenario
+async def create_partitions():
+    async with Admin() as admin:
+        resp = await step("create_partitions", admin.create_partitions(
+            {ADMIN_TOPIC: NewPartitions(total_count=5)}, timeout_ms=TIMEOUT_MS))
+        for topic, code, msg in resp.topic_errors:
+            if code:
+                fail(f"create_partitions {topic}: {error_name(code)} {msg}")
+        return await check_partitions(admin, 5)
+
+
+@scenario
+async def describe_cluster():
+    async with Admin() as admin:
+        cluster = await step("describe_cluster", admin.describe_cluster())
+    brokers = [f"{b['host']}:{b['port']}" for b in cluster["brokers"]]
+    if brokers != [BOOT]:
+        fail(f"brokers {brokers}, want exactly [{BOOT}]")
+    if not cluster.get("cluster_id"):
+        fail(f"empty cluster id: {cluster}")
+    return f"one broker {BOOT}, cluster id {cluster['cluster_id']}, controller {cluster.get('controller_id')}"
+
+
+@scenario
+async def delete_topics():
+    async with Admin() as admin:
+        resp = await step("delete_topics", admin.delete_topics([ADMIN_TOPIC], timeout_ms=TIMEOUT_MS))
+        code, _ = topic_errors(resp.to_object(), "topic_error_codes").get(ADMIN_TOPIC, (None, None))
+        if code != 0:
+            fail(f"delete {ADMIN_TOPIC}: error {code} in {resp.to_object()}")
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 10
+        while ADMIN_TOPIC in await step("list_topics", admin.list_topics()):
+            if loop.time() > deadline:
+                fail(f"{ADMIN_TOPIC} still listed 10s after delete")
+            await asyncio.sleep(0.2)
+    return "deleted; gone from list_topics"
+
+
+# --- produce -----------------------------------------------------------------------------
+
+@scenario
+async def keys_headers_nulls():
+    recs = matrix.tricky_records()
+    await roundtrip(f"{PREFIX}-records", recs)
+    return "30 records: null key, null/empty value, repeated + null-valued headers, CreateTime"
+
+
+def codec(name):
+    @scenario
+    async def run():
+        recs = keyed_records(f"codec-{name}", 50)
+        await roundtrip(f"{PREFIX}-codec-{name}", recs,
+                        compression_type=None if name == "none" else name)
+        return f"50 records compression_type={name}"
+    return run
+
+
+def acks(value):
+    @scenario
+    async def run():
+        recs = keyed_records(f"acks-{value}", 50)
+        await roundtrip(f"{PREFIX}-acks-{value}", recs, acks=value if value == "all" else int(value))
+        return f"50 records acks={value}"
+    return run
+
+
+@scenario
+async def idempotent():
+    recs = keyed_records("idem", 200)
+    offsets = await roundtrip(f"{PREFIX}-idempotent", recs, enable_idempotence=True, acks="all")
+    check_acked([o for _, o in offsets])
+    return "200 records enable_idempotence=True: acked 0..199 in order, no duplicates"
+
+
+# --- consume -----------------------------------------------------------------------------
+
+@scenario
+async def assign_seek():
+    topic = f"{PREFIX}-seek"
+    recs = keyed_records("seek", 20)
+    await produce(topic, recs)
+    compare(recs[7:], await read(topic, 0, 7, 13), first_offset=7)
+    return "assign(p0) + seek(7) -> records 7..19"
+
+
+@scenario
+async def offsets_for_times():
+    topic = f"{PREFIX}-times"
+    recs = keyed_records("times", 10, base_ts=T0)
+    await produce(topic, recs)
+    c = reader()
+    await step("consumer start", c.start())
+    try:
+        tp = TopicPartition(topic, 0)
+        c.assign([tp])
+        found = await step("offsets_for_times", c.offsets_for_times({tp: T0 + 4500}))
+        hit = found.get(tp)
+        if hit is None or hit.offset != 5 or hit.timestamp != T0 + 5000:
+            fail(f"offsets_for_times(T0+4500) = {hit}, want offset 5 at T0+5000")
+        after = await step("offsets_for_times", c.offsets_for_times({tp: T0 + 100000}))
+        if after.get(tp) is not None:
+            fail(f"offsets_for_times(T0+100000) = {after.get(tp)}, want None")
+        c.seek(tp, hit.offset)
+        got = await drain(c, 5, f"records of {topic}")
+    finally:
+        await c.stop()
+    compare(recs[5:], got, first_offset=5)
+    return "T0+4500 -> offset 5 (ts T0+5000), T0+100000 -> None, records 5..9 from there"
+
+
+@scenario
+async def group_commit():
+    async with Admin() as admin:
+        code, msg = await create_topic(admin, GROUP_TOPIC, 2)
+        if code != 0:
+            fail(f"create {GROUP_TOPIC}: {error_name(code)} {msg}")
+    recs = keyed_records("group", 40)
+    for p in (0, 1):
+        await produce(GROUP_TOPIC, recs[p::2], partition=p)
+    c = AIOKafkaConsumer(GROUP_TOPIC, bootstrap_servers=BOOT, group_id=GROUP,
+                         enable_auto_commit=False, auto_offset_reset="earliest",
+                         request_timeout_ms=TIMEOUT_MS)
+    await step("consumer start", c.start())
+    try:
+        got = await drain(c, 40, f"records of {GROUP_TOPIC} in group {GROUP}", linger=1.0)
+        compare_exactly_once(recs, got)
+        assigned = sorted(tp.partition for tp in c.assignment())
+        await step("commit", c.commit())
+    finally:
+        await c.stop()
+    if assigned != [0, 1]:
+        fail(f"assigned partitions {assigned}, want [0, 1]")
+    state["ends"] = {0: 20, 1: 20}
+    return "2 partitions, 40 records exactly once, commit() with auto-commit off, left group"
+
+
+@scenario
+async def committed_offsets():
+    tps = [TopicPartition(GROUP_TOPIC, p) for p in (0, 1)]
+    c = AIOKafkaConsumer(bootstrap_servers=BOOT, group_id=GROUP, enable_auto_commit=False,
+                         request_timeout_ms=TIMEOUT_MS)
+    await step("consumer start", c.start())
+    try:
+        ends = await step("end_offsets", c.end_offsets(tps))
+        ends = {tp.partition: o for tp, o in ends.items()}
+        committed = {tp.partition: await step("committed", c.committed(tp)) for tp in tps}
+    finally:
+        await c.stop()
+    if ends != state["ends"]:
+        fail(f"end offsets {ends}, want {state['ends']}")
+    if committed != ends:
+        fail(f"consumer.committed() {committed}, want end offsets {ends}")
+    async with Admin() as admin:
+        listed = await step("list_consumer_group_offsets", admin.list_consumer_group_offsets(GROUP))
+    listed = {tp.partition: om.offset for tp, om in listed.items() if tp.topic == GROUP_TOPIC}
+    if listed != ends:
+        fail(f"admin list_consumer_group_offsets {listed}, want end offsets {ends}")
+    return f"committed() and admin list_consumer_group_offsets = end offsets {ends}"
+
+
+matrix.run("aiokafka", {
+    "create_topics": create_topics,
+    "describe_topics": describe_topics,
+    "describe_configs": describe_configs,
+    "create_partitions": create_partitions,
+    "describe_cluster": describe_cluster,
+    "delete_topics": delete_topics,
+    "keys_headers_nulls": keys_headers_nulls,
+    **{f"codec_{n}": codec(n) for n in ("none", "gzip", "snappy", "lz4", "zstd")},
+    **{f"acks_{a}": acks(a) for a in ("0", "1", "all")},
+    "idempotent": idempotent,
+    "assign_seek": assign_seek,
+    "offsets_for_times": offsets_for_times,
+    "group_commit": group_commit,
+    "committed_offsets": committed_offsets,
+})

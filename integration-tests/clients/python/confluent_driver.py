@@ -1,0 +1,277 @@
+#!/usr/bin/env python3
+"""Compatibility-matrix driver for confluent-kafka 2.16.1 (librdkafka 2.16).
+Usage: confluent_driver.py BOOTSTRAP PREFIX. The scenarios are in ../SCENARIOS.md."""
+
+from confluent_kafka import (OFFSET_BEGINNING, TIMESTAMP_CREATE_TIME, Consumer, KafkaError,
+                             KafkaException, Producer, TopicCollection, TopicPartition)
+from confluent_kafka.admin import (AdminClient, ConfigResource, NewPartitions, NewTopic,
+                                   ResourceType)
+
+import matrix
+from matrix import T0, Rec, check_acked, collect, compare, fail, keyed_records, wait_until
+
+BOOT, PREFIX = matrix.args()
+TIMEOUT = matrix.STEP_TIMEOUT
+ADMIN_TOPIC = f"{PREFIX}-admin"
+GROUP_TOPIC = f"{PREFIX}-group"
+_admin = []
+
+
+def admin():
+    if not _admin:
+        _admin.append(AdminClient({"bootstrap.servers": BOOT}))
+    return _admin[0]
+state = {}  # what group_commit leaves for committed_offsets
+
+
+def create_topic(topic, partitions=1, config=None):
+    fut = admin().create_topics([NewTopic(topic, partitions, 1, config=config or {})],
+                              request_timeout=TIMEOUT)[topic]
+    fut.result(timeout=TIMEOUT)
+
+
+def produce(topic, recs, settings=None, partition=0):
+    """Sends recs in order (to `partition`, or by key if None); returns the acked
+    (partition, offset) of each, in send order."""
+    acks, errors = [None] * len(recs), []
+
+    def on_error(err):
+        if err.fatal():
+            errors.append(f"fatal producer error: {err}")
+
+    p = Producer({"bootstrap.servers": BOOT, "linger.ms": 5, "message.timeout.ms": int(TIMEOUT * 1000),
+                  "error_cb": on_error, **(settings or {})})
+    for i, r in enumerate(recs):
+        def cb(err, msg, i=i):
+            if err is not None:
+                errors.append(f"record {i}: {err}")
+            else:
+                acks[i] = (msg.partition(), msg.offset())
+        kw = {"key": r.key, "value": r.value, "on_delivery": cb}
+        if r.headers:
+            kw["headers"] = r.headers
+        if r.timestamp is not None:
+            kw["timestamp"] = r.timestamp
+        if partition is not None:
+            kw["partition"] = partition
+        p.produce(topic, **kw)
+        p.poll(0)
+    left = p.flush(TIMEOUT)
+    if errors or left:
+        fail(f"produce to {topic}: {left} undelivered; " + "; ".join(errors[:3]))
+    return acks
+
+
+def to_rec(msg):
+    if msg.error():
+        fail(f"consumer error: {msg.error()}")
+    ts_type, ts = msg.timestamp()
+    if ts_type != TIMESTAMP_CREATE_TIME:
+        fail(f"record {msg.partition()}/{msg.offset()}: timestamp type {ts_type}, want CreateTime")
+    return Rec(msg.key(), msg.value(), msg.headers() or [], ts, msg.partition(), msg.offset())
+
+
+def reader(**extra):
+    return Consumer({"bootstrap.servers": BOOT, "group.id": f"{PREFIX}-reader",  # required, never joined
+                     "enable.auto.commit": False, "auto.offset.reset": "error",
+                     "enable.partition.eof": False, **extra})
+
+
+def read(topic, partition, offset, n, seek=False):
+    """Reads partition from offset (assigned there, or assigned at the start and then
+    seek()) until n records have come, plus a short linger for extras."""
+    c = reader()
+    try:
+        if seek:
+            c.assign([TopicPartition(topic, partition, OFFSET_BEGINNING)])
+            c.seek(TopicPartition(topic, partition, offset))
+        else:
+            c.assign([TopicPartition(topic, partition, offset)])
+        return collect(lambda: [to_rec(m) for m in c.consume(500, 0.2)], n)
+    finally:
+        c.close()
+
+
+def roundtrip(name, recs, settings, check_offsets=True):
+    topic = f"{PREFIX}-{name}"
+    create_topic(topic)
+    acks = produce(topic, recs, settings)
+    if check_offsets:
+        if any(p != 0 for p, _ in acks):
+            fail(f"acked partitions {sorted({p for p, _ in acks})}, sent to 0")
+        check_acked([o for _, o in acks])
+    compare(recs, read(topic, 0, 0, len(recs)))
+    acked = f"acked at 0..{len(recs) - 1}, " if check_offsets else ""
+    return f"{len(recs)} records, producer {settings or 'defaults'}: {acked}read back equal"
+
+
+# --- admin -------------------------------------------------------------------
+
+def create_topics():
+    create_topic(ADMIN_TOPIC, 3, {"retention.ms": "3600000"})
+    try:
+        create_topic(ADMIN_TOPIC, 3)
+    except KafkaException as e:
+        if e.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
+            fail(f"second create failed with {e.args[0]}, want TOPIC_ALREADY_EXISTS")
+    else:
+        fail("second create of the same topic succeeded")
+    return "created with 3 partitions + retention.ms; second create -> TOPIC_ALREADY_EXISTS"
+
+
+def describe(topic):
+    return admin().describe_topics(TopicCollection([topic]), request_timeout=TIMEOUT)[topic].result(TIMEOUT)
+
+
+def partitions_are(topic, n):
+    def check():
+        d = describe(topic)
+        ids = sorted(p.id for p in d.partitions)
+        brokers = set(admin().list_topics(timeout=10).brokers)
+        leaders = {p.id: p.leader.id if p.leader else None for p in d.partitions}
+        if ids != list(range(n)) or not set(leaders.values()) <= brokers:
+            raise AssertionError(f"partitions {ids}, leaders {leaders}, brokers {sorted(brokers)}")
+        return True
+    wait_until(f"{topic} has partitions 0..{n - 1} with leaders", check)
+
+
+def describe_topics():
+    partitions_are(ADMIN_TOPIC, 3)
+    return "partitions 0,1,2, each led by a cluster broker"
+
+
+def describe_configs():
+    res = admin().describe_configs([ConfigResource(ResourceType.TOPIC, ADMIN_TOPIC)],
+                                 request_timeout=TIMEOUT)
+    configs = list(res.values())[0].result(TIMEOUT)
+    got = {k: configs[k].value if k in configs else None for k in ("retention.ms", "cleanup.policy")}
+    if got != {"retention.ms": "3600000", "cleanup.policy": "delete"}:
+        fail(f"configs {got}")
+    return "retention.ms=3600000, cleanup.policy=delete"
+
+
+def create_partitions():
+    admin().create_partitions([NewPartitions(ADMIN_TOPIC, 5)], request_timeout=TIMEOUT)[ADMIN_TOPIC].result(TIMEOUT)
+    partitions_are(ADMIN_TOPIC, 5)
+    return "grown to 5; describe shows 0..4 with leaders"
+
+
+def describe_cluster():
+    d = admin().describe_cluster(request_timeout=TIMEOUT).result(TIMEOUT)
+    nodes = [f"{n.host}:{n.port}" for n in d.nodes]
+    if nodes != [BOOT]:
+        fail(f"brokers {nodes}, want [{BOOT}]")
+    if not d.cluster_id:
+        fail(f"cluster id {d.cluster_id!r}")
+    return f"one broker {nodes[0]} (id {d.nodes[0].id}), cluster id {d.cluster_id}, controller {d.controller.id if d.controller else None}"
+
+
+def delete_topics():
+    admin().delete_topics([ADMIN_TOPIC], request_timeout=TIMEOUT)[ADMIN_TOPIC].result(TIMEOUT)
+    wait_until(f"{ADMIN_TOPIC} gone from metadata",
+               lambda: ADMIN_TOPIC not in admin().list_topics(timeout=5).topics, timeout=10)
+    return "deleted; gone from metadata"
+
+
+# --- produce -----------------------------------------------------------------
+
+def keys_headers_nulls():
+    return roundtrip("records", matrix.tricky_records(), {}) + \
+        " (null key/value, empty value, repeated + null headers, CreateTime)"
+
+
+def codec(c):
+    return lambda: roundtrip(f"codec-{c}", keyed_records(c, 50), {"compression.type": c})
+
+
+def acks(a):
+    return lambda: roundtrip(f"acks-{a}", keyed_records(f"acks{a}", 50), {"acks": a}, check_offsets=a != "0")
+
+
+def idempotent():
+    return roundtrip("idempotent", keyed_records("idem", 200), {"enable.idempotence": True})
+
+
+# --- consume -----------------------------------------------------------------
+
+def assign_seek():
+    topic = f"{PREFIX}-seek"
+    create_topic(topic)
+    recs = keyed_records("seek", 20)
+    check_acked([o for _, o in produce(topic, recs)])
+    compare(recs[7:], read(topic, 0, 7, 13, seek=True), first_offset=7)
+    return "assign(0) + seek(7) -> exactly records 7..19"
+
+
+def offsets_for_times():
+    topic = f"{PREFIX}-times"
+    create_topic(topic)
+    recs = keyed_records("times", 10, base_ts=T0)
+    check_acked([o for _, o in produce(topic, recs)])
+    c = reader()
+    try:
+        found = c.offsets_for_times([TopicPartition(topic, 0, T0 + 4500)], timeout=TIMEOUT)[0]
+        none = c.offsets_for_times([TopicPartition(topic, 0, T0 + 100000)], timeout=TIMEOUT)[0]
+    finally:
+        c.close()
+    if found.error or found.offset != 5:
+        fail(f"offset for T0+4500: {found.offset} (error {found.error}), want 5")
+    if none.error or none.offset != -1:
+        fail(f"offset for T0+100000: {none.offset} (error {none.error}), want -1")
+    compare(recs[5:], read(topic, 0, found.offset, 5), first_offset=5)
+    return "T0+4500 -> 5, T0+100000 -> -1, records 5..9 from there"
+
+
+def group_commit():
+    create_topic(GROUP_TOPIC, 2)
+    recs = keyed_records("group", 40)
+    where = dict(zip((r.key for r in recs), produce(GROUP_TOPIC, recs, partition=None)))
+    c = Consumer({"bootstrap.servers": BOOT, "group.id": GROUP_TOPIC, "enable.auto.commit": False,
+                  "auto.offset.reset": "earliest", "session.timeout.ms": 6000,
+                  "heartbeat.interval.ms": 500})
+    try:
+        c.subscribe([GROUP_TOPIC])
+        got = collect(lambda: [to_rec(m) for m in c.consume(500, 0.2)], 40)
+        matrix.compare_exactly_once(recs, got)
+        moved = [(r.key, where[r.key], (r.partition, r.offset)) for r in got
+                 if where[r.key] != (r.partition, r.offset)]
+        if moved:
+            fail(f"records not where acked: {moved[:3]}")
+        committed = c.commit(asynchronous=False)
+    finally:
+        c.close()
+    bad = [tp for tp in committed if tp.error]
+    if bad:
+        fail(f"commit errors: {bad}")
+    end = {}
+    for p, o in where.values():
+        end[p] = max(end.get(p, 0), o + 1)
+    state["end"] = end
+    return f"40 records once each over partitions {sorted(end)}; sync commit {[(tp.partition, tp.offset) for tp in committed]}"
+
+
+def committed_offsets():
+    end = state["end"]
+    c = Consumer({"bootstrap.servers": BOOT, "group.id": GROUP_TOPIC, "enable.auto.commit": False})
+    try:
+        tps = c.committed([TopicPartition(GROUP_TOPIC, p) for p in range(2)], timeout=TIMEOUT)
+        high = {p: c.get_watermark_offsets(TopicPartition(GROUP_TOPIC, p), timeout=TIMEOUT)[1] for p in range(2)}
+    finally:
+        c.close()
+    got = {tp.partition: tp.offset for tp in tps}
+    want = {p: end.get(p, 0) for p in range(2)}
+    if any(tp.error for tp in tps) or got != want or high != want:
+        fail(f"committed {got} (errors {[tp.error for tp in tps if tp.error]}), end offsets {high}, acked ends {want}")
+    return f"committed() = end offsets {got}"
+
+
+matrix.run("confluent-kafka", {
+    "create_topics": create_topics, "describe_topics": describe_topics,
+    "describe_configs": describe_configs, "create_partitions": create_partitions,
+    "describe_cluster": describe_cluster, "delete_topics": delete_topics,
+    "keys_headers_nulls": keys_headers_nulls,
+    **{f"codec_{c}": codec(c) for c in ("none", "gzip", "snappy", "lz4", "zstd")},
+    **{f"acks_{a}": acks(a) for a in ("0", "1", "all")},
+    "idempotent": idempotent, "assign_seek": assign_seek, "offsets_for_times": offsets_for_times,
+    "group_commit": group_commit, "committed_offsets": committed_offsets,
+})

@@ -1,0 +1,259 @@
+#!/usr/bin/env python3
+"""Compatibility-matrix driver for kafka-python 3.0.12 (snappy/lz4/zstd through the optional
+python-snappy, lz4 and zstandard packages). Usage: kafka_python_driver.py BOOTSTRAP PREFIX.
+The scenarios are in ../SCENARIOS.md."""
+
+import kafka.errors as Errors
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.admin import ConfigResource
+
+import matrix
+from matrix import T0, Rec, check_acked, collect, compare, fail, keyed_records, wait_until
+
+BOOT, PREFIX = matrix.args()
+TIMEOUT = matrix.STEP_TIMEOUT
+MS = int(TIMEOUT * 1000)
+COMMON = {"bootstrap_servers": BOOT, "request_timeout_ms": MS, "bootstrap_timeout_ms": MS}
+ADMIN_TOPIC = f"{PREFIX}-admin"
+GROUP_TOPIC = f"{PREFIX}-group"
+_admin = []
+
+
+def admin():
+    """One admin client, made on first use (so that a dead broker fails scenarios, not the driver)."""
+    if not _admin:
+        _admin.append(KafkaAdminClient(**COMMON))
+    return _admin[0]
+state = {}  # what group_commit leaves for committed_offsets
+
+
+def create_topic(topic, partitions=1, configs=None):
+    admin().create_topics({topic: {"num_partitions": partitions, "replication_factor": 1,
+                                 "configs": configs or {}}}, timeout_ms=MS, wait_for_metadata=True)
+
+
+def produce(topic, recs, settings=None, partition=0):
+    """Sends recs in order (to `partition`, or by key if None); returns the acked
+    (partition, offset) of each, in send order."""
+    p = KafkaProducer(linger_ms=5, max_block_ms=MS, **COMMON, **(settings or {}))
+    try:
+        futures = [p.send(topic, key=r.key, value=r.value, headers=r.headers, partition=partition,
+                          timestamp_ms=r.timestamp) for r in recs]
+        p.flush(timeout=TIMEOUT)
+        acks = []
+        for i, f in enumerate(futures):
+            try:
+                md = f.get(timeout=TIMEOUT)
+            except Exception as e:
+                fail(f"produce to {topic}: record {i}: {type(e).__name__}: {e}")
+            acks.append((md.partition, md.offset))
+        return acks
+    finally:
+        p.close(timeout=5)
+
+
+def to_recs(batches):
+    out = []
+    for msgs in batches.values():
+        for m in msgs:
+            if m.timestamp_type != 0:
+                fail(f"record {m.partition}/{m.offset}: timestamp type {m.timestamp_type}, want 0 (CreateTime)")
+            out.append(Rec(m.key, m.value, m.headers or [], m.timestamp, m.partition, m.offset))
+    return out
+
+
+def reader():
+    return KafkaConsumer(group_id=None, enable_auto_commit=False, auto_offset_reset="none", **COMMON)
+
+
+def read(topic, partition, offset, n):
+    """Assigns partition, seeks to offset and reads until n records have come, plus a short
+    linger for extras."""
+    c = reader()
+    try:
+        tp = TopicPartition(topic, partition)
+        c.assign([tp])
+        c.seek(tp, offset)
+        return collect(lambda: to_recs(c.poll(timeout_ms=200)), n)
+    finally:
+        c.close(autocommit=False)
+
+
+def roundtrip(name, recs, settings, check_offsets=True):
+    topic = f"{PREFIX}-{name}"
+    create_topic(topic)
+    acks = produce(topic, recs, settings)
+    if check_offsets:
+        if any(p != 0 for p, _ in acks):
+            fail(f"acked partitions {sorted({p for p, _ in acks})}, sent to 0")
+        check_acked([o for _, o in acks])
+    compare(recs, read(topic, 0, 0, len(recs)))
+    acked = f"acked at 0..{len(recs) - 1}, " if check_offsets else ""
+    return f"{len(recs)} records, producer {settings or 'defaults'}: {acked}read back equal"
+
+
+# --- admin -------------------------------------------------------------------
+
+def create_topics():
+    create_topic(ADMIN_TOPIC, 3, {"retention.ms": "3600000"})
+    try:
+        create_topic(ADMIN_TOPIC, 3)
+    except Errors.TopicAlreadyExistsError:
+        pass
+    else:
+        fail("second create of the same topic succeeded")
+    return "created with 3 partitions + retention.ms; second create -> TopicAlreadyExistsError"
+
+
+def partitions_are(topic, n):
+    def check():
+        [d] = admin().describe_topics([topic])
+        ids = sorted(p["partition_index"] for p in d["partitions"])
+        brokers = {b["broker_id"] for b in admin().describe_cluster()["brokers"]}
+        leaders = {p["partition_index"]: p["leader_id"] for p in d["partitions"]}
+        if d["error_code"] or ids != list(range(n)) or not set(leaders.values()) <= brokers:
+            raise AssertionError(f"error {d['error_code']}, partitions {ids}, leaders {leaders}, brokers {sorted(brokers)}")
+        return True
+    wait_until(f"{topic} has partitions 0..{n - 1} with leaders", check)
+
+
+def describe_topics():
+    partitions_are(ADMIN_TOPIC, 3)
+    return "partitions 0,1,2, each led by a cluster broker"
+
+
+def describe_configs():
+    res = admin().describe_configs([ConfigResource("TOPIC", ADMIN_TOPIC)], config_filter="all")
+    configs = res["topic"][ADMIN_TOPIC]
+    got = {k: configs[k]["value"] if k in configs else None for k in ("retention.ms", "cleanup.policy")}
+    if got != {"retention.ms": "3600000", "cleanup.policy": "delete"}:
+        fail(f"configs {got}")
+    return "retention.ms=3600000, cleanup.policy=delete"
+
+
+def create_partitions():
+    admin().create_partitions({ADMIN_TOPIC: 5}, timeout_ms=MS)
+    partitions_are(ADMIN_TOPIC, 5)
+    return "grown to 5; describe shows 0..4 with leaders"
+
+
+def describe_cluster():
+    d = admin().describe_cluster()
+    nodes = [f"{b['host']}:{b['port']}" for b in d["brokers"]]
+    if nodes != [BOOT]:
+        fail(f"brokers {nodes}, want [{BOOT}]")
+    if not d.get("cluster_id"):
+        fail(f"cluster id {d.get('cluster_id')!r}")
+    return f"one broker {nodes[0]} (id {d['brokers'][0]['broker_id']}), cluster id {d['cluster_id']}, controller {d.get('controller_id')}"
+
+
+def delete_topics():
+    admin().delete_topics([ADMIN_TOPIC], timeout_ms=MS)
+    wait_until(f"{ADMIN_TOPIC} gone from metadata", lambda: ADMIN_TOPIC not in admin().list_topics(), timeout=10)
+    return "deleted; gone from the topic list"
+
+
+# --- produce -----------------------------------------------------------------
+
+def keys_headers_nulls():
+    # send() only takes (str, bytes) headers: no null header values.
+    return roundtrip("records", matrix.tricky_records(null_header_values=False), {}) + \
+        " (null key/value, empty value, repeated headers, CreateTime)"
+
+
+def codec(c):
+    return lambda: roundtrip(f"codec-{c}", keyed_records(c, 50),
+                             {"compression_type": None if c == "none" else c})
+
+
+def acks(a):
+    # Idempotence (on by default) needs acks=all; the plain acks scenarios turn it off.
+    return lambda: roundtrip(f"acks-{a}", keyed_records(f"acks{a}", 50),
+                             {"acks": "all" if a == "all" else int(a), "enable_idempotence": False},
+                             check_offsets=a != "0")
+
+
+def idempotent():
+    return roundtrip("idempotent", keyed_records("idem", 200), {"enable_idempotence": True})
+
+
+# --- consume -----------------------------------------------------------------
+
+def assign_seek():
+    topic = f"{PREFIX}-seek"
+    create_topic(topic)
+    recs = keyed_records("seek", 20)
+    check_acked([o for _, o in produce(topic, recs)])
+    compare(recs[7:], read(topic, 0, 7, 13), first_offset=7)
+    return "assign(0) + seek(7) -> exactly records 7..19"
+
+
+def offsets_for_times():
+    topic = f"{PREFIX}-times"
+    create_topic(topic)
+    recs = keyed_records("times", 10, base_ts=T0)
+    check_acked([o for _, o in produce(topic, recs)])
+    tp = TopicPartition(topic, 0)
+    c = reader()
+    try:
+        found = c.offsets_for_times({tp: T0 + 4500}, timeout_ms=MS)[tp]
+        none = c.offsets_for_times({tp: T0 + 100000}, timeout_ms=MS)[tp]
+    finally:
+        c.close(autocommit=False)
+    if found is None or found.offset != 5 or found.timestamp != T0 + 5000:
+        fail(f"offset for T0+4500: {found}, want 5 at T0+5000")
+    if none is not None:
+        fail(f"offset for T0+100000: {none}, want None")
+    compare(recs[5:], read(topic, 0, found.offset, 5), first_offset=5)
+    return "T0+4500 -> 5 (timestamp T0+5000), T0+100000 -> None, records 5..9 from there"
+
+
+def group_commit():
+    create_topic(GROUP_TOPIC, 2)
+    recs = keyed_records("group", 40)
+    where = dict(zip((r.key for r in recs), produce(GROUP_TOPIC, recs, partition=None)))
+    c = KafkaConsumer(GROUP_TOPIC, group_id=GROUP_TOPIC, enable_auto_commit=False,
+                      auto_offset_reset="earliest", session_timeout_ms=6000,
+                      heartbeat_interval_ms=500, **COMMON)
+    try:
+        got = collect(lambda: to_recs(c.poll(timeout_ms=200)), 40)
+        matrix.compare_exactly_once(recs, got)
+        moved = [(r.key, where[r.key], (r.partition, r.offset)) for r in got
+                 if where[r.key] != (r.partition, r.offset)]
+        if moved:
+            fail(f"records not where acked: {moved[:3]}")
+        c.commit(timeout_ms=MS)
+    finally:
+        c.close(autocommit=False)
+    end = {}
+    for p, o in where.values():
+        end[p] = max(end.get(p, 0), o + 1)
+    state["end"] = end
+    return f"40 records once each over partitions {sorted(end)}; sync commit() then close"
+
+
+def committed_offsets():
+    end = state["end"]
+    tps = [TopicPartition(GROUP_TOPIC, p) for p in range(2)]
+    c = KafkaConsumer(group_id=GROUP_TOPIC, enable_auto_commit=False, **COMMON)
+    try:
+        got = {tp.partition: c.committed(tp, timeout_ms=MS) for tp in tps}
+        high = {tp.partition: o for tp, o in c.end_offsets(tps, timeout_ms=MS).items()}
+    finally:
+        c.close(autocommit=False)
+    want = {p: end.get(p, 0) for p in range(2)}
+    if got != want or high != want:
+        fail(f"committed {got}, end offsets {high}, acked ends {want}")
+    return f"committed() = end offsets {got}"
+
+
+matrix.run("kafka-python", {
+    "create_topics": create_topics, "describe_topics": describe_topics,
+    "describe_configs": describe_configs, "create_partitions": create_partitions,
+    "describe_cluster": describe_cluster, "delete_topics": delete_topics,
+    "keys_headers_nulls": keys_headers_nulls,
+    **{f"codec_{c}": codec(c) for c in ("none", "gzip", "snappy", "lz4", "zstd")},
+    **{f"acks_{a}": acks(a) for a in ("0", "1", "all")},
+    "idempotent": idempotent, "assign_seek": assign_seek, "offsets_for_times": offsets_for_times,
+    "group_commit": group_commit, "committed_offsets": committed_offsets,
+})

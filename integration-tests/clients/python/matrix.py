@@ -1,0 +1,235 @@
+"""What every Python driver shares: the scenario list, the RESULT lines, the
+records each scenario sends and the record-by-record comparison.
+The contract is in ../SCENARIOS.md."""
+
+import os
+import sys
+import threading
+import time
+import traceback
+from dataclasses import dataclass, field
+from typing import Callable, Optional, Union
+
+SCENARIOS = [
+    "create_topics", "describe_topics", "describe_configs", "create_partitions",
+    "describe_cluster", "delete_topics",
+    "keys_headers_nulls", "codec_none", "codec_gzip", "codec_snappy", "codec_lz4",
+    "codec_zstd", "acks_0", "acks_1", "acks_all", "idempotent",
+    "assign_seek", "offsets_for_times", "group_commit", "committed_offsets",
+]
+NEEDS = {
+    "describe_topics": "create_topics",
+    "describe_configs": "create_topics",
+    "create_partitions": "create_topics",
+    "delete_topics": "create_topics",
+    "committed_offsets": "group_commit",
+}
+STEP_TIMEOUT = 20.0
+DRIVER_TIMEOUT = 120.0
+# CreateTime of the records that carry explicit timestamps: an hour ago, whole seconds.
+T0 = (int(time.time()) - 3600) * 1000
+
+
+class Failure(Exception):
+    pass
+
+
+class Unsupported(Exception):
+    """The client library has no way to do this (its message is shown in the README)."""
+
+
+def fail(msg):
+    raise Failure(msg)
+
+
+@dataclass
+class Rec:
+    """A record as sent, or as received (then partition/offset are set)."""
+    key: Optional[bytes]
+    value: Optional[bytes]
+    headers: list = field(default_factory=list)  # [(str, bytes | None)]
+    timestamp: Optional[int] = None  # CreateTime in ms, None = not set / not exposed
+    partition: Optional[int] = None
+    offset: Optional[int] = None
+
+
+def keyed_records(tag, n, *, base_ts=None):
+    """n plain keyed records; with base_ts, record i has CreateTime base_ts + i*1000."""
+    return [Rec(f"{tag}-key-{i}".encode(), f"{tag}-value-{i}".encode(),
+                timestamp=None if base_ts is None else base_ts + i * 1000)
+            for i in range(n)]
+
+
+def tricky_records(*, null_header_values=True, timestamps=True):
+    """The 30 records of keys_headers_nulls."""
+    out = []
+    for i in range(30):
+        key = f"key-{i}".encode()
+        value = f"value-{i}-".encode() + bytes([i * 7 % 256]) * i
+        headers = []
+        if i % 3 != 0:
+            headers = [("seq", str(i).encode()), ("dup", b"first"), ("dup", b"second")]
+            if i % 4 == 1 and null_header_values:
+                headers.append(("null-value", None))
+        if i == 3:
+            key = None
+        if i == 4:
+            value = None
+        if i == 5:
+            value = b""
+        out.append(Rec(key, value, headers, T0 + i if timestamps else None))
+    return out
+
+
+def compare(sent, got, *, partition=0, first_offset=0):
+    """All of `sent` (in send order) must be `got` on one partition at consecutive offsets
+    from first_offset, field by field, with nothing extra."""
+    got = sorted(got, key=lambda r: (r.partition, r.offset))
+    problems = []
+    if len(got) != len(sent):
+        problems.append(f"got {len(got)} records, sent {len(sent)}")
+    for i, (want, have) in enumerate(zip(sent, got)):
+        where = f"record {i}"
+        if have.partition != partition or have.offset != first_offset + i:
+            problems.append(f"{where}: at {have.partition}/{have.offset}, want {partition}/{first_offset + i}")
+        if have.key != want.key:
+            problems.append(f"{where}: key {have.key!r} != {want.key!r}")
+        if have.value != want.value:
+            problems.append(f"{where}: value {short(have.value)} != {short(want.value)}")
+        if norm_headers(have.headers) != norm_headers(want.headers):
+            problems.append(f"{where}: headers {have.headers!r} != {want.headers!r}")
+        if want.timestamp is not None and have.timestamp is not None and have.timestamp != want.timestamp:
+            problems.append(f"{where}: timestamp {have.timestamp} != {want.timestamp}")
+    if problems:
+        fail("; ".join(problems[:5]) + (f" (+{len(problems) - 5} more)" if len(problems) > 5 else ""))
+
+
+def compare_exactly_once(sent, got):
+    """For reads across partitions (groups): every sent record arrives once, by key."""
+    want = {r.key: r for r in sent}
+    seen = set()
+    for r in got:
+        if r.key in seen:
+            fail(f"record {r.key!r} received twice")
+        seen.add(r.key)
+        w = want.get(r.key)
+        if w is None:
+            fail(f"unexpected record {r.key!r} at {r.partition}/{r.offset}")
+        if r.value != w.value:
+            fail(f"record {r.key!r}: value {short(r.value)} != {short(w.value)}")
+    missing = [k for k in want if k not in seen]
+    if missing:
+        fail(f"{len(missing)} of {len(sent)} records never received, e.g. {missing[:3]}")
+
+
+def norm_headers(headers):
+    return [(k if isinstance(k, str) else k.decode(), None if v is None else bytes(v))
+            for k, v in (headers or [])]
+
+
+def short(v):
+    return "None" if v is None else f"{len(v)} bytes {bytes(v[:20])!r}"
+
+
+def wait_until(what, check, timeout=STEP_TIMEOUT, interval=0.2):
+    """Polls check() until it returns a truthy value; fails with `what` and the last answer."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while True:
+        try:
+            result = check()
+            if result:
+                return result
+        except Exception as e:  # the client may raise while the broker catches up
+            result = f"{type(e).__name__}: {e}"
+        last = result
+        if time.monotonic() > deadline:
+            fail(f"{what} not true after {timeout:.0f}s (last: {last!r})")
+        time.sleep(interval)
+
+
+
+def collect(poll, n, what="records", timeout=STEP_TIMEOUT, linger=0.5):
+    """Calls poll() (returns a list of Rec, may be empty) until n records have arrived, then
+    keeps polling for `linger` seconds so that extra or duplicate records show up too."""
+    got = []
+    deadline = time.monotonic() + timeout
+    while len(got) < n:
+        if time.monotonic() > deadline:
+            fail(f"received {len(got)} of {n} {what} within {timeout:.0f}s")
+        got.extend(poll())
+    end = time.monotonic() + linger
+    while time.monotonic() < end:
+        got.extend(poll())
+    return got
+
+
+def check_acked(offsets, first=0):
+    """Acknowledged offsets (in send order, one partition) must be first, first+1, ..."""
+    want = list(range(first, first + len(offsets)))
+    if list(offsets) != want:
+        bad = next(i for i, (a, b) in enumerate(zip(offsets, want)) if a != b)
+        fail(f"acked offsets not {first}..{want[-1]} in send order: record {bad} got "
+             f"{offsets[bad]}, e.g. {list(offsets[max(0, bad - 2):bad + 3])}")
+
+Scenario = Union[Callable[[], Optional[str]], str]
+
+
+def run(stack, scenarios, needs=None):
+    """Runs every scenario in SCENARIOS order and prints its RESULT line.
+
+    `scenarios` maps an id to a function (returns a one-line summary of what it checked,
+    raises Failure/Unsupported/anything) or to a string: the reason the client can't.
+    `needs` overrides NEEDS for this driver: {id: other id, or None to drop the dependency}
+    (e.g. a client that can't create topics describes an auto-created one)."""
+    needs = {**NEEDS, **(needs or {})}
+    unknown = set(scenarios) - set(SCENARIOS)
+    if unknown:
+        raise SystemExit(f"{stack}: unknown scenario ids {sorted(unknown)}")
+    start_watchdog(stack)
+    passed = set()
+    for sid in SCENARIOS:
+        impl = scenarios.get(sid, "not implemented by this driver")
+        started = time.monotonic()
+        if isinstance(impl, str):
+            report(sid, "UNSUPPORTED", impl)
+            continue
+        need = needs.get(sid)
+        if need and need not in passed:
+            report(sid, "FAIL", f"needs {need}")
+            continue
+        try:
+            summary = impl() or "ok"
+            passed.add(sid)
+            report(sid, "PASS", f"{summary} ({time.monotonic() - started:.1f}s)")
+        except Unsupported as e:
+            report(sid, "UNSUPPORTED", str(e))
+        except Failure as e:
+            report(sid, "FAIL", str(e))
+        except Exception as e:
+            traceback.print_exc()
+            report(sid, "FAIL", f"{type(e).__name__}: {e}")
+    sys.stdout.flush()
+    # Some clients leave non-daemon threads behind; the results are out, so leave now.
+    os._exit(0)
+
+
+def report(sid, status, detail):
+    detail = " ".join(str(detail).split())[:400]
+    print(f"RESULT {sid} {status} {detail}", flush=True)
+
+
+def start_watchdog(stack, seconds=DRIVER_TIMEOUT):
+    def expire():
+        print(f"[{stack}] driver timed out after {seconds:.0f}s", file=sys.stderr, flush=True)
+        os._exit(3)
+    t = threading.Timer(seconds, expire)
+    t.daemon = True
+    t.start()
+
+
+def args():
+    """(bootstrap, prefix) from the command line."""
+    if len(sys.argv) != 3:
+        raise SystemExit(f"usage: {os.path.basename(sys.argv[0])} BOOTSTRAP PREFIX")
+    return sys.argv[1], sys.argv[2]
