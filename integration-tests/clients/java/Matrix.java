@@ -381,11 +381,17 @@ public final class Matrix {
             throw fail((sent.size() - seen.size()) + " of " + sent.size() + " records never received");
     }
 
-    static String roundtrip(String name, List<Rec> recs, Map<String, Object> settings, boolean checkOffsets) throws Exception {
-        String topic = prefix + "-" + name;
+    /** Creates topic (1 partition), sends recs to partition 0; acks on 0, with checkOffsets at 0..n-1 in order. */
+    static List<RecordMetadata> produceToNew(String topic, List<Rec> recs, Map<String, Object> settings, boolean checkOffsets) throws Exception {
         createTopic(topic, 1, Map.of());
         List<RecordMetadata> acks = produce(topic, recs, 0, settings);
         checkAcked(acks, 0, checkOffsets);
+        return acks;
+    }
+
+    static String roundtrip(String name, List<Rec> recs, Map<String, Object> settings, boolean checkOffsets) throws Exception {
+        String topic = prefix + "-" + name;
+        List<RecordMetadata> acks = produceToNew(topic, recs, settings, checkOffsets);
         compare(recs, acks, read(topic, 0, 0, recs.size()), 0, 0);
         return recs.size() + " records, producer " + (settings.isEmpty() ? "defaults" : settings) + ": "
             + (checkOffsets ? "acked at 0.." + (recs.size() - 1) + ", " : "") + "read back equal";
@@ -459,20 +465,16 @@ public final class Matrix {
 
     static String assignSeek() throws Exception {
         String topic = prefix + "-seek";
-        createTopic(topic, 1, Map.of());
         List<Rec> recs = keyed("seek", 20, null);
-        List<RecordMetadata> acks = produce(topic, recs, 0, settings());
-        checkAcked(acks, 0, true);
+        List<RecordMetadata> acks = produceToNew(topic, recs, settings(), true);
         compare(recs.subList(7, 20), acks.subList(7, 20), read(topic, 0, 7, 13), 0, 7);
         return "assign(0) + seek(7) -> exactly records 7..19";
     }
 
     static String offsetsForTimes() throws Exception {
         String topic = prefix + "-times";
-        createTopic(topic, 1, Map.of());
         List<Rec> recs = keyed("times", 10, T0);
-        List<RecordMetadata> acks = produce(topic, recs, 0, settings());
-        checkAcked(acks, 0, true);
+        List<RecordMetadata> acks = produceToNew(topic, recs, settings(), true);
         TopicPartition tp = new TopicPartition(topic, 0);
         OffsetAndTimestamp found, none;
         KafkaConsumer<byte[], byte[]> c = consumer(null, "none");

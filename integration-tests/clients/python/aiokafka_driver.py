@@ -11,7 +11,7 @@ from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import for_code
 
 import matrix
-from matrix import T0, Rec, check_acked, compare, compare_exactly_once, fail, keyed_records
+from matrix import T0, Rec, compare, compare_exactly_once, fail, keyed_records
 
 BOOT, PREFIX = matrix.args()
 TIMEOUT = matrix.STEP_TIMEOUT
@@ -79,7 +79,7 @@ async def metadata_topic(admin, topic):
 
 async def produce(topic, recs, partition=0, **settings):
     """Sends recs in order (to `partition`, or by key if None), waits for every ack;
-    returns the acked (partition, offset) of each, in send order (None with acks=0)."""
+    returns the acked offset of each, in send order (None with acks=0)."""
     p = AIOKafkaProducer(bootstrap_servers=BOOT, request_timeout_ms=TIMEOUT_MS, linger_ms=5, **settings)
     await step("producer start", p.start())
     try:
@@ -92,7 +92,7 @@ async def produce(topic, recs, partition=0, **settings):
     finally:
         await p.stop()
     # acks=0: aiokafka resolves each send with None (nothing was acknowledged).
-    return [None if m is None else (m.partition, m.offset) for m in metas]
+    return [None if m is None else m.offset for m in metas]
 
 
 def to_rec(r):
@@ -136,12 +136,6 @@ async def read(topic, partition, offset, n):
         return await drain(c, n, f"records of {topic}")
     finally:
         await c.stop()
-
-
-async def roundtrip(topic, recs, **settings):
-    acks = await produce(topic, recs, **settings)
-    compare(recs, await read(topic, 0, 0, len(recs)))
-    return acks
 
 
 # --- admin -------------------------------------------------------------------------------
@@ -238,42 +232,6 @@ async def delete_topics():
     return "deleted; gone from list_topics"
 
 
-# --- produce -----------------------------------------------------------------------------
-
-@scenario
-async def keys_headers_nulls():
-    recs = matrix.tricky_records()
-    await roundtrip(f"{PREFIX}-records", recs)
-    return "30 records: null key, null/empty value, repeated + null-valued headers, CreateTime"
-
-
-def codec(name):
-    @scenario
-    async def run():
-        recs = keyed_records(f"codec-{name}", 50)
-        await roundtrip(f"{PREFIX}-codec-{name}", recs,
-                        compression_type=None if name == "none" else name)
-        return f"50 records compression_type={name}"
-    return run
-
-
-def acks(value):
-    @scenario
-    async def run():
-        recs = keyed_records(f"acks-{value}", 50)
-        await roundtrip(f"{PREFIX}-acks-{value}", recs, acks=value if value == "all" else int(value))
-        return f"50 records acks={value}"
-    return run
-
-
-@scenario
-async def idempotent():
-    recs = keyed_records("idem", 200)
-    offsets = await roundtrip(f"{PREFIX}-idempotent", recs, enable_idempotence=True, acks="all")
-    check_acked([o for _, o in offsets])
-    return "200 records enable_idempotence=True: acked 0..199 in order, no duplicates"
-
-
 # --- consume -----------------------------------------------------------------------------
 
 @scenario
@@ -361,18 +319,15 @@ async def committed_offsets():
 
 
 matrix.run("aiokafka", {
-    "create_topics": create_topics,
-    "describe_topics": describe_topics,
-    "describe_configs": describe_configs,
-    "create_partitions": create_partitions,
-    "describe_cluster": describe_cluster,
-    "delete_topics": delete_topics,
-    "keys_headers_nulls": keys_headers_nulls,
-    **{f"codec_{n}": codec(n) for n in ("none", "gzip", "snappy", "lz4", "zstd")},
-    **{f"acks_{a}": acks(a) for a in ("0", "1", "all")},
-    "idempotent": idempotent,
-    "assign_seek": assign_seek,
-    "offsets_for_times": offsets_for_times,
-    "group_commit": group_commit,
-    "committed_offsets": committed_offsets,
+    **matrix.by_name(create_topics, describe_topics, describe_configs, create_partitions,
+                     describe_cluster, delete_topics),
+    # Each produce and each read runs in its own event loop, with its own client.
+    **matrix.produce_scenarios(
+        PREFIX, lambda topic, recs, settings: asyncio.run(produce(topic, recs, **settings)),
+        lambda topic, n: asyncio.run(read(topic, 0, 0, n)),
+        tricky=(matrix.tricky_records(), "null key, null/empty value, repeated + null-valued headers, CreateTime"),
+        codec=lambda c: {"compression_type": None if c == "none" else c},
+        acks=lambda a: {"acks": a if a == "all" else int(a)},
+        idempotent={"enable_idempotence": True, "acks": "all"}, checked=["idempotent"]),
+    **matrix.by_name(assign_seek, offsets_for_times, group_commit, committed_offsets),
 })

@@ -2,6 +2,8 @@
 """Compatibility-matrix driver for confluent-kafka 2.16.1 (librdkafka 2.16).
 Usage: confluent_driver.py BOOTSTRAP PREFIX. The scenarios are in ../SCENARIOS.md."""
 
+import functools
+
 from confluent_kafka import (OFFSET_BEGINNING, TIMESTAMP_CREATE_TIME, Consumer, KafkaError,
                              KafkaException, Producer, TopicCollection, TopicPartition)
 from confluent_kafka.admin import (AdminClient, ConfigResource, NewPartitions, NewTopic,
@@ -14,14 +16,13 @@ BOOT, PREFIX = matrix.args()
 TIMEOUT = matrix.STEP_TIMEOUT
 ADMIN_TOPIC = f"{PREFIX}-admin"
 GROUP_TOPIC = f"{PREFIX}-group"
-_admin = []
-
-
-def admin():
-    if not _admin:
-        _admin.append(AdminClient({"bootstrap.servers": BOOT}))
-    return _admin[0]
 state = {}  # what group_commit leaves for committed_offsets
+
+
+@functools.cache
+def admin():
+    """One admin client, made on first use (so that a dead broker fails scenarios, not the driver)."""
+    return AdminClient({"bootstrap.servers": BOOT})
 
 
 def create_topic(topic, partitions=1, config=None):
@@ -92,19 +93,6 @@ def read(topic, partition, offset, n, seek=False):
         c.close()
 
 
-def roundtrip(name, recs, settings, check_offsets=True):
-    topic = f"{PREFIX}-{name}"
-    create_topic(topic)
-    acks = produce(topic, recs, settings)
-    if check_offsets:
-        if any(p != 0 for p, _ in acks):
-            fail(f"acked partitions {sorted({p for p, _ in acks})}, sent to 0")
-        check_acked([o for _, o in acks])
-    compare(recs, read(topic, 0, 0, len(recs)))
-    acked = f"acked at 0..{len(recs) - 1}, " if check_offsets else ""
-    return f"{len(recs)} records, producer {settings or 'defaults'}: {acked}read back equal"
-
-
 # --- admin -------------------------------------------------------------------
 
 def create_topics():
@@ -173,25 +161,6 @@ def delete_topics():
     return "deleted; gone from metadata"
 
 
-# --- produce -----------------------------------------------------------------
-
-def keys_headers_nulls():
-    return roundtrip("records", matrix.tricky_records(), {}) + \
-        " (null key/value, empty value, repeated + null headers, CreateTime)"
-
-
-def codec(c):
-    return lambda: roundtrip(f"codec-{c}", keyed_records(c, 50), {"compression.type": c})
-
-
-def acks(a):
-    return lambda: roundtrip(f"acks-{a}", keyed_records(f"acks{a}", 50), {"acks": a}, check_offsets=a != "0")
-
-
-def idempotent():
-    return roundtrip("idempotent", keyed_records("idem", 200), {"enable.idempotence": True})
-
-
 # --- consume -----------------------------------------------------------------
 
 def assign_seek():
@@ -225,27 +194,20 @@ def offsets_for_times():
 def group_commit():
     create_topic(GROUP_TOPIC, 2)
     recs = keyed_records("group", 40)
-    where = dict(zip((r.key for r in recs), produce(GROUP_TOPIC, recs, partition=None)))
+    acks = produce(GROUP_TOPIC, recs, partition=None)
     c = Consumer({"bootstrap.servers": BOOT, "group.id": GROUP_TOPIC, "enable.auto.commit": False,
                   "auto.offset.reset": "earliest", "session.timeout.ms": 6000,
                   "heartbeat.interval.ms": 500})
     try:
         c.subscribe([GROUP_TOPIC])
         got = collect(lambda: [to_rec(m) for m in c.consume(500, 0.2)], 40)
-        matrix.compare_exactly_once(recs, got)
-        moved = [(r.key, where[r.key], (r.partition, r.offset)) for r in got
-                 if where[r.key] != (r.partition, r.offset)]
-        if moved:
-            fail(f"records not where acked: {moved[:3]}")
+        end = matrix.check_group_read(recs, acks, got)
         committed = c.commit(asynchronous=False)
     finally:
         c.close()
     bad = [tp for tp in committed if tp.error]
     if bad:
         fail(f"commit errors: {bad}")
-    end = {}
-    for p, o in where.values():
-        end[p] = max(end.get(p, 0), o + 1)
     state["end"] = end
     return f"40 records once each over partitions {sorted(end)}; sync commit {[(tp.partition, tp.offset) for tp in committed]}"
 
@@ -266,12 +228,12 @@ def committed_offsets():
 
 
 matrix.run("confluent-kafka", {
-    "create_topics": create_topics, "describe_topics": describe_topics,
-    "describe_configs": describe_configs, "create_partitions": create_partitions,
-    "describe_cluster": describe_cluster, "delete_topics": delete_topics,
-    "keys_headers_nulls": keys_headers_nulls,
-    **{f"codec_{c}": codec(c) for c in ("none", "gzip", "snappy", "lz4", "zstd")},
-    **{f"acks_{a}": acks(a) for a in ("0", "1", "all")},
-    "idempotent": idempotent, "assign_seek": assign_seek, "offsets_for_times": offsets_for_times,
-    "group_commit": group_commit, "committed_offsets": committed_offsets,
+    **matrix.by_name(create_topics, describe_topics, describe_configs, create_partitions,
+                     describe_cluster, delete_topics),
+    **matrix.produce_scenarios(
+        PREFIX, produce, lambda topic, n: read(topic, 0, 0, n), create=create_topic,
+        tricky=(matrix.tricky_records(), "null key/value, empty value, repeated + null headers, CreateTime"),
+        codec=lambda c: {"compression.type": c}, acks=lambda a: {"acks": a},
+        idempotent={"enable.idempotence": True}, check_acks=matrix.check_acked_on_0),
+    **matrix.by_name(assign_seek, offsets_for_times, group_commit, committed_offsets),
 })

@@ -3,6 +3,8 @@
 python-snappy, lz4 and zstandard packages). Usage: kafka_python_driver.py BOOTSTRAP PREFIX.
 The scenarios are in ../SCENARIOS.md."""
 
+import functools
+
 import kafka.errors as Errors
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import ConfigResource
@@ -16,15 +18,13 @@ MS = int(TIMEOUT * 1000)
 COMMON = {"bootstrap_servers": BOOT, "request_timeout_ms": MS, "bootstrap_timeout_ms": MS}
 ADMIN_TOPIC = f"{PREFIX}-admin"
 GROUP_TOPIC = f"{PREFIX}-group"
-_admin = []
+state = {}  # what group_commit leaves for committed_offsets
 
 
+@functools.cache
 def admin():
     """One admin client, made on first use (so that a dead broker fails scenarios, not the driver)."""
-    if not _admin:
-        _admin.append(KafkaAdminClient(**COMMON))
-    return _admin[0]
-state = {}  # what group_commit leaves for committed_offsets
+    return KafkaAdminClient(**COMMON)
 
 
 def create_topic(topic, partitions=1, configs=None):
@@ -77,19 +77,6 @@ def read(topic, partition, offset, n):
         return collect(lambda: to_recs(c.poll(timeout_ms=200)), n)
     finally:
         c.close(autocommit=False)
-
-
-def roundtrip(name, recs, settings, check_offsets=True):
-    topic = f"{PREFIX}-{name}"
-    create_topic(topic)
-    acks = produce(topic, recs, settings)
-    if check_offsets:
-        if any(p != 0 for p, _ in acks):
-            fail(f"acked partitions {sorted({p for p, _ in acks})}, sent to 0")
-        check_acked([o for _, o in acks])
-    compare(recs, read(topic, 0, 0, len(recs)))
-    acked = f"acked at 0..{len(recs) - 1}, " if check_offsets else ""
-    return f"{len(recs)} records, producer {settings or 'defaults'}: {acked}read back equal"
 
 
 # --- admin -------------------------------------------------------------------
@@ -153,30 +140,6 @@ def delete_topics():
     return "deleted; gone from the topic list"
 
 
-# --- produce -----------------------------------------------------------------
-
-def keys_headers_nulls():
-    # send() only takes (str, bytes) headers: no null header values.
-    return roundtrip("records", matrix.tricky_records(null_header_values=False), {}) + \
-        " (null key/value, empty value, repeated headers, CreateTime)"
-
-
-def codec(c):
-    return lambda: roundtrip(f"codec-{c}", keyed_records(c, 50),
-                             {"compression_type": None if c == "none" else c})
-
-
-def acks(a):
-    # Idempotence (on by default) needs acks=all; the plain acks scenarios turn it off.
-    return lambda: roundtrip(f"acks-{a}", keyed_records(f"acks{a}", 50),
-                             {"acks": "all" if a == "all" else int(a), "enable_idempotence": False},
-                             check_offsets=a != "0")
-
-
-def idempotent():
-    return roundtrip("idempotent", keyed_records("idem", 200), {"enable_idempotence": True})
-
-
 # --- consume -----------------------------------------------------------------
 
 def assign_seek():
@@ -211,23 +174,16 @@ def offsets_for_times():
 def group_commit():
     create_topic(GROUP_TOPIC, 2)
     recs = keyed_records("group", 40)
-    where = dict(zip((r.key for r in recs), produce(GROUP_TOPIC, recs, partition=None)))
+    acks = produce(GROUP_TOPIC, recs, partition=None)
     c = KafkaConsumer(GROUP_TOPIC, group_id=GROUP_TOPIC, enable_auto_commit=False,
                       auto_offset_reset="earliest", session_timeout_ms=6000,
                       heartbeat_interval_ms=500, **COMMON)
     try:
         got = collect(lambda: to_recs(c.poll(timeout_ms=200)), 40)
-        matrix.compare_exactly_once(recs, got)
-        moved = [(r.key, where[r.key], (r.partition, r.offset)) for r in got
-                 if where[r.key] != (r.partition, r.offset)]
-        if moved:
-            fail(f"records not where acked: {moved[:3]}")
+        end = matrix.check_group_read(recs, acks, got)
         c.commit(timeout_ms=MS)
     finally:
         c.close(autocommit=False)
-    end = {}
-    for p, o in where.values():
-        end[p] = max(end.get(p, 0), o + 1)
     state["end"] = end
     return f"40 records once each over partitions {sorted(end)}; sync commit() then close"
 
@@ -248,12 +204,16 @@ def committed_offsets():
 
 
 matrix.run("kafka-python", {
-    "create_topics": create_topics, "describe_topics": describe_topics,
-    "describe_configs": describe_configs, "create_partitions": create_partitions,
-    "describe_cluster": describe_cluster, "delete_topics": delete_topics,
-    "keys_headers_nulls": keys_headers_nulls,
-    **{f"codec_{c}": codec(c) for c in ("none", "gzip", "snappy", "lz4", "zstd")},
-    **{f"acks_{a}": acks(a) for a in ("0", "1", "all")},
-    "idempotent": idempotent, "assign_seek": assign_seek, "offsets_for_times": offsets_for_times,
-    "group_commit": group_commit, "committed_offsets": committed_offsets,
+    **matrix.by_name(create_topics, describe_topics, describe_configs, create_partitions,
+                     describe_cluster, delete_topics),
+    **matrix.produce_scenarios(
+        PREFIX, produce, lambda topic, n: read(topic, 0, 0, n), create=create_topic,
+        # send() only takes (str, bytes) headers: no null header values.
+        tricky=(matrix.tricky_records(null_header_values=False),
+                "null key/value, empty value, repeated headers, CreateTime"),
+        codec=lambda c: {"compression_type": None if c == "none" else c},
+        # Idempotence (on by default) needs acks=all; the plain acks scenarios turn it off.
+        acks=lambda a: {"acks": "all" if a == "all" else int(a), "enable_idempotence": False},
+        idempotent={"enable_idempotence": True}, check_acks=matrix.check_acked_on_0),
+    **matrix.by_name(assign_seek, offsets_for_times, group_commit, committed_offsets),
 })

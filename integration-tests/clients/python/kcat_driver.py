@@ -21,7 +21,7 @@ import sys
 import time
 
 import matrix
-from matrix import Rec, check_acked, compare, fail, keyed_records
+from matrix import Rec, compare, fail, keyed_records
 
 BOOT, PREFIX = matrix.args()
 KCAT = os.environ.get("KCAT", "kcat")
@@ -74,14 +74,9 @@ print(f"[kcat] kcat runs librdkafka {VERSION}"
       f"{' from ' + LIBDIR if LIBDIR else ' (system library)'}", file=sys.stderr, flush=True)
 
 
-def scenario(fn):
-    """Fails the scenario when kcat runs another librdkafka than WEIR_KCAT_EXPECT_LIBRDKAFKA."""
-    def run():
-        if EXPECT and VERSION != EXPECT:
-            fail(f"kcat runs librdkafka {VERSION}, want {EXPECT} (WEIR_KCAT_EXPECT_LIBRDKAFKA)")
-        return fn()
-    run.__name__ = fn.__name__
-    return run
+def wrong_library():
+    """Every scenario, when kcat runs another librdkafka than WEIR_KCAT_EXPECT_LIBRDKAFKA."""
+    fail(f"kcat runs librdkafka {VERSION}, want {EXPECT} (WEIR_KCAT_EXPECT_LIBRDKAFKA)")
 
 
 # --- produce -----------------------------------------------------------------------------
@@ -170,12 +165,6 @@ def read(topic, partition=0, offset="0"):
     return parse(out)
 
 
-def roundtrip(topic, recs, extra=()):
-    offsets = produce(topic, recs, extra)
-    compare(recs, read(topic))
-    return offsets
-
-
 def group_read(group, topic):
     """A balanced-consumer member (-G) that reads to the end of its assignment and leaves;
     kcat has no explicit commit, so librdkafka auto-commits the offsets when it closes."""
@@ -193,7 +182,6 @@ def metadata(topic=None):
     return json.loads(out)
 
 
-@scenario
 def describe_topics():
     produce(ADMIN_TOPIC, keyed_records("admin", 1))
     md = metadata(ADMIN_TOPIC)
@@ -214,7 +202,6 @@ def describe_topics():
             f"leader in brokers {sorted(brokers)}")
 
 
-@scenario
 def describe_cluster():
     md = metadata()
     brokers = [b["name"] for b in md["brokers"]]
@@ -223,46 +210,8 @@ def describe_cluster():
     return f"kcat -L -J: one broker {BOOT}, controller {md.get('controllerid')} (cluster id not exposed)"
 
 
-# --- produce scenarios -------------------------------------------------------------------
-
-@scenario
-def keys_headers_nulls():
-    recs = matrix.tricky_records(timestamps=False)
-    produce(f"{PREFIX}-records", recs)
-    compare(recs, read(f"{PREFIX}-records"))
-    return ("30 records: null key, null (-Z)/empty value, repeated + null-valued headers (-H); "
-            "no explicit CreateTime (kcat can't set timestamps)")
-
-
-def codec(name):
-    @scenario
-    def run():
-        recs = keyed_records(f"codec-{name}", 50)
-        roundtrip(f"{PREFIX}-codec-{name}", recs, ["-z", name])
-        return f"50 records -z {name}"
-    return run
-
-
-def acks(value):
-    @scenario
-    def run():
-        recs = keyed_records(f"acks-{value}", 50)
-        roundtrip(f"{PREFIX}-acks-{value}", recs, ["-X", f"acks={value}"])
-        return f"50 records -X acks={value}"
-    return run
-
-
-@scenario
-def idempotent():
-    recs = keyed_records("idem", 200)
-    offsets = roundtrip(f"{PREFIX}-idempotent", recs, ["-X", "enable.idempotence=true", "-X", "acks=all"])
-    check_acked(offsets)
-    return "200 records -X enable.idempotence=true: delivery reports 0..199 in order, no duplicates"
-
-
 # --- consume scenarios -------------------------------------------------------------------
 
-@scenario
 def assign_seek():
     topic = f"{PREFIX}-seek"
     recs = keyed_records("seek", 20)
@@ -277,7 +226,6 @@ def query(topic, ts):
     return ans[topic]["0"]["offset"]
 
 
-@scenario
 def offsets_for_times():
     # kcat can't set CreateTime: each record gets its own kcat run a few ms apart, so the
     # producer-set CreateTimes increase; the queries use those instead of T0 + i*1000.
@@ -303,7 +251,6 @@ def offsets_for_times():
             "(producer-set CreateTimes: kcat can't set timestamps)")
 
 
-@scenario
 def group_commit():
     recs = keyed_records("group", 40)
     produce(GROUP_TOPIC, recs)
@@ -316,7 +263,6 @@ def group_commit():
             "committed by librdkafka on close (kcat has no explicit commit)")
 
 
-@scenario
 def committed_offsets():
     more = keyed_records("group-more", 5)
     produce(GROUP_TOPIC, more)
@@ -326,22 +272,17 @@ def committed_offsets():
 
 
 SCENARIOS = {
-    "create_topics": NO_ADMIN,
-    "describe_topics": describe_topics,
-    "describe_configs": NO_ADMIN,
-    "create_partitions": NO_ADMIN,
-    "describe_cluster": describe_cluster,
-    "delete_topics": NO_ADMIN,
-    "keys_headers_nulls": keys_headers_nulls,
-    **{f"codec_{n}": codec(n) for n in ("none", "gzip", "snappy", "lz4", "zstd")},
-    **{f"acks_{a}": acks(a) for a in ("0", "1", "all")},
-    "idempotent": idempotent,
-    "assign_seek": assign_seek,
-    "offsets_for_times": offsets_for_times,
-    "group_commit": group_commit,
-    "committed_offsets": committed_offsets,
+    "create_topics": NO_ADMIN, "describe_topics": describe_topics, "describe_configs": NO_ADMIN,
+    "create_partitions": NO_ADMIN, "describe_cluster": describe_cluster, "delete_topics": NO_ADMIN,
+    **matrix.produce_scenarios(
+        PREFIX, produce, lambda topic, n: read(topic),
+        tricky=(matrix.tricky_records(timestamps=False),
+                "null key, null (-Z)/empty value, repeated + null-valued headers (-H); "
+                "no explicit CreateTime (kcat can't set timestamps)"),
+        codec=lambda c: ["-z", c], acks=lambda a: ["-X", f"acks={a}"],
+        idempotent=["-X", "enable.idempotence=true", "-X", "acks=all"], checked=["idempotent"]),
+    **matrix.by_name(assign_seek, offsets_for_times, group_commit, committed_offsets),
 }
-if EXPECT and VERSION != EXPECT:  # the wrong library: even the UNSUPPORTED lines fail
-    SCENARIOS = {sid: scenario(lambda: None) if isinstance(impl, str) else impl
-                 for sid, impl in SCENARIOS.items()}
+if EXPECT and VERSION != EXPECT:  # the wrong library: every line fails, even the UNSUPPORTED ones
+    SCENARIOS = dict.fromkeys(SCENARIOS, wrong_library)
 matrix.run("kcat", SCENARIOS, needs={"describe_topics": None})

@@ -2,13 +2,14 @@
 records each scenario sends and the record-by-record comparison.
 The contract is in ../SCENARIOS.md."""
 
+import functools
 import os
 import sys
 import threading
 import time
 import traceback
 from dataclasses import dataclass, field
-from typing import Callable, Optional, Union
+from typing import Optional
 
 SCENARIOS = [
     "create_topics", "describe_topics", "describe_configs", "create_partitions",
@@ -148,7 +149,6 @@ def wait_until(what, check, timeout=STEP_TIMEOUT, interval=0.2):
         time.sleep(interval)
 
 
-
 def collect(poll, n, what="records", timeout=STEP_TIMEOUT, linger=0.5):
     """Calls poll() (returns a list of Rec, may be empty) until n records have arrived, then
     keeps polling for `linger` seconds so that extra or duplicate records show up too."""
@@ -172,7 +172,69 @@ def check_acked(offsets, first=0):
         fail(f"acked offsets not {first}..{want[-1]} in send order: record {bad} got "
              f"{offsets[bad]}, e.g. {list(offsets[max(0, bad - 2):bad + 3])}")
 
-Scenario = Union[Callable[[], Optional[str]], str]
+
+def check_acked_on_0(acks):
+    """(partition, offset) acks: all on partition 0, at offsets 0, 1, ... in send order."""
+    if any(p != 0 for p, _ in acks):
+        fail(f"acked partitions {sorted({p for p, _ in acks})}, sent to 0")
+    check_acked([o for _, o in acks])
+
+
+def check_group_read(sent, acks, got):
+    """What a group member got: every sent record once, each at the (partition, offset) it was
+    acked at (`acks`, in send order). Returns each partition's end offset."""
+    compare_exactly_once(sent, got)
+    where = dict(zip((r.key for r in sent), acks))
+    moved = [(r.key, where[r.key], (r.partition, r.offset)) for r in got
+             if where[r.key] != (r.partition, r.offset)]
+    if moved:
+        fail(f"records not where acked: {moved[:3]}")
+    end = {}
+    for p, o in acks:
+        end[p] = max(end.get(p, 0), o + 1)
+    return end
+
+
+CODECS = ("none", "gzip", "snappy", "lz4", "zstd")
+ACKS = ("0", "1", "all")
+
+
+def produce_scenarios(prefix, produce, read, *, tricky, codec, acks, idempotent,
+                      create=None, checked=None, check_acks=check_acked):
+    """The produce scenarios for run(): each sends its records to partition 0 of
+    PREFIX-<name> with the client's producer settings, reads them back and compares.
+
+    produce(topic, recs, settings) sends recs in order and returns their acks (send order);
+    read(topic, n) reads partition 0 from offset 0 (n records, plus any extras);
+    create(topic), if given, makes the topic first (else the first produce auto-creates it).
+    tricky = (the keys_headers_nulls records, what they cover); codec(c) and acks(a) give the
+    settings for that codec or acks value, idempotent those with idempotence on.
+    checked: the ids whose acks go through check_acks(acks) (default: all but acks_0)."""
+    tricky_recs, covers = tricky
+    table = {  # id -> topic suffix, records, settings, summary suffix
+        "keys_headers_nulls": ("records", tricky_recs, {}, f" ({covers})"),
+        **{f"codec_{c}": (f"codec-{c}", keyed_records(f"codec-{c}", 50), codec(c), "") for c in CODECS},
+        **{f"acks_{a}": (f"acks-{a}", keyed_records(f"acks-{a}", 50), acks(a), "") for a in ACKS},
+        "idempotent": ("idempotent", keyed_records("idem", 200), idempotent, ""),
+    }
+    checked = set(table) - {"acks_0"} if checked is None else set(checked)
+
+    def roundtrip(sid, name, recs, settings, suffix):
+        topic = f"{prefix}-{name}"
+        if create:
+            create(topic)
+        acked = produce(topic, recs, settings)
+        if sid in checked:
+            check_acks(acked)
+        compare(recs, read(topic, len(recs)))
+        offsets = f"acked at 0..{len(recs) - 1}, " if sid in checked else ""
+        return f"{len(recs)} records, producer {settings or 'defaults'}: {offsets}read back equal{suffix}"
+    return {sid: functools.partial(roundtrip, sid, *row) for sid, row in table.items()}
+
+
+def by_name(*scenarios):
+    """{function name: function}, for run(): scenario functions named like their ids."""
+    return {f.__name__: f for f in scenarios}
 
 
 def run(stack, scenarios, needs=None):
