@@ -286,7 +286,8 @@ pub fn markdown_report(runs: &[StackRun], wall: Duration) -> String {
     let mut out = format!("# Client compatibility matrix\n\nWall time: {:.1} s\n\n", wall.as_secs_f64());
     out += &markdown_table(runs);
     for run in runs {
-        out += &format!("\n## {} ({:.1} s, exit {:?})\n\n", run.label, run.seconds, run.exit);
+        let exit = run.exit.map_or_else(|| "by signal".to_owned(), |code| code.to_string());
+        out += &format!("\n## {} ({:.1} s, exit {exit})\n\n", run.label, run.seconds);
         for &(id, _) in SCENARIOS {
             if let Some(o) = run.outcomes.get(id) {
                 out += &format!("- `{id}` {}: {}\n", o.status.word(), o.detail);
