@@ -65,14 +65,11 @@ fn lookup(log: &Log, target: i64) -> (i64, i64) {
 fn first_record_at_or_after(batch: &Bytes, target: i64, newest: bool) -> Option<(i64, i64)> {
     let mut buf = batch.clone();
     let set = RecordBatchDecoder::decode(&mut buf).ok()?;
-    let timestamped = set.records.iter().map(|r| {
-        // LogAppendTime batches give every record the batch's timestamp.
-        let ts = if r.timestamp_type == TimestampType::LogAppend {
-            weir_protocol::batch::BatchHeader::parse(batch).map_or(r.timestamp, |h| h.max_timestamp)
-        } else {
-            r.timestamp
-        };
-        (r.offset, ts)
+    // LogAppendTime batches give every record the batch's timestamp.
+    let append_time = weir_protocol::batch::BatchHeader::parse(batch).map(|h| h.max_timestamp);
+    let mut timestamped = set.records.iter().map(|r| match (r.timestamp_type, append_time) {
+        (TimestampType::LogAppend, Some(ts)) => (r.offset, ts),
+        _ => (r.offset, r.timestamp),
     });
     if newest {
         timestamped.fold(None, |best: Option<(i64, i64)>, (o, ts)| match best {
@@ -80,7 +77,7 @@ fn first_record_at_or_after(batch: &Bytes, target: i64, newest: bool) -> Option<
             _ => Some((o, ts)),
         })
     } else {
-        timestamped.into_iter().find(|(_, ts)| *ts >= target)
+        timestamped.find(|(_, ts)| *ts >= target)
     }
 }
 
