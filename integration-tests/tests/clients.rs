@@ -23,7 +23,7 @@ fn client_compatibility_matrix() {
     let report = compat::markdown_report(&runs, started.elapsed());
     let _ = std::fs::write(paths.target.join("compat-matrix.md"), &report);
 
-    let failures: Vec<String> = runs.iter().flat_map(|r| r.failures().map(move |(id, o)| format!("{} {id}: {}", r.stack, o.detail))).collect();
+    let failures = compat::failure_lines(&runs);
     assert!(failures.is_empty(), "{} scenario(s) failed:\n  {}\n\n{report}\n--- broker log ---\n{}", failures.len(), failures.join("\n  "), weir.log_text());
 
     let readme = std::fs::read_to_string(compat::readme_path()).expect("read README");

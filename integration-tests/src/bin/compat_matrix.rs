@@ -66,7 +66,7 @@ fn main() -> ExitCode {
             }
         }
     }
-    let failed: Vec<String> = runs.iter().flat_map(|r| r.failures().map(move |(id, o)| format!("{} {id}: {}", r.stack, o.detail))).collect();
+    let failed = compat::failure_lines(&runs);
     if failed.is_empty() {
         ExitCode::SUCCESS
     } else {

@@ -55,13 +55,11 @@ pub async fn run<'a>(stack: &str, mut step: impl FnMut(&'static str) -> Step<'a>
     let mut passed: Vec<&str> = Vec::new();
     for &(id, _) in SCENARIOS {
         let started = Instant::now();
-        let needs = NEEDS.iter().find(|(scenario, _)| *scenario == id).map(|(_, need)| *need);
-        let (status, detail) = match step(id) {
-            Step::Unsupported(why) => (Status::Unsupported, why.to_owned()),
-            Step::Run(_) if needs.is_some_and(|need| !passed.contains(&need)) => {
-                (Status::Fail, format!("needs {}", needs.unwrap_or_default()))
-            }
-            Step::Run(scenario) => match scenario.await {
+        let unmet = NEEDS.iter().find(|(scenario, need)| *scenario == id && !passed.contains(need)).map(|(_, need)| *need);
+        let (status, detail) = match (step(id), unmet) {
+            (Step::Unsupported(why), _) => (Status::Unsupported, why.to_owned()),
+            (Step::Run(_), Some(need)) => (Status::Fail, format!("needs {need}")),
+            (Step::Run(scenario), None) => match scenario.await {
                 Ok(summary) => {
                     passed.push(id);
                     (Status::Pass, format!("{summary} ({:.1}s)", started.elapsed().as_secs_f64()))

@@ -159,10 +159,11 @@ pub struct StackRun {
     pub stderr: String,
 }
 
-impl StackRun {
-    pub fn failures(&self) -> impl Iterator<Item = (&'static str, &Outcome)> {
-        self.outcomes.iter().filter(|(_, o)| o.status == Status::Fail).map(|(id, o)| (*id, o))
-    }
+/// One line per failed scenario: `stack scenario: detail`.
+pub fn failure_lines(runs: &[StackRun]) -> Vec<String> {
+    runs.iter()
+        .flat_map(|r| r.outcomes.iter().filter(|(_, o)| o.status == Status::Fail).map(move |(id, o)| format!("{} {id}: {}", r.stack, o.detail)))
+        .collect()
 }
 
 /// Runs the drivers of `stacks` against `bootstrap`, `parallel` at a time.
@@ -293,7 +294,7 @@ pub fn markdown_report(runs: &[StackRun], wall: Duration) -> String {
                 out += &format!("- `{id}` {}: {}\n", o.status.word(), o.detail);
             }
         }
-        if run.failures().next().is_some() {
+        if run.outcomes.values().any(|o| o.status == Status::Fail) {
             out += &format!("\n```\n{}\n```\n", tail(&run.stderr, 60));
         }
     }
