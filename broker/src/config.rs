@@ -43,6 +43,8 @@ pub const TOPIC_CONFIGS: &[TopicConfigDef] = &[
     def("flush.ms", "log.flush.interval.ms", "9223372036854775807", ConfigType::Long, "Time between forced flushes."),
     def("index.interval.bytes", "log.index.interval.bytes", "4096", ConfigType::Int, "Bytes between offset index entries."),
     def("max.message.bytes", "message.max.bytes", "1048588", ConfigType::Int, "Largest record batch accepted."),
+    def("message.timestamp.after.max.ms", "log.message.timestamp.after.max.ms", "3600000", ConfigType::Long, "How far a CreateTime timestamp may lie in the future (else INVALID_TIMESTAMP)."),
+    def("message.timestamp.before.max.ms", "log.message.timestamp.before.max.ms", "9223372036854775807", ConfigType::Long, "How far a CreateTime timestamp may lie in the past (else INVALID_TIMESTAMP)."),
     def("message.timestamp.type", "log.message.timestamp.type", "CreateTime", ConfigType::String, "CreateTime or LogAppendTime."),
     def("min.compaction.lag.ms", "log.cleaner.min.compaction.lag.ms", "0", ConfigType::Long, "Minimum age before compaction."),
     def("min.insync.replicas", "min.insync.replicas", "1", ConfigType::Int, "Replicas that must acknowledge acks=all."),
@@ -321,12 +323,44 @@ pub struct Settings {
     pub explicit: BTreeMap<String, String>,
 }
 
+/// The codec a topic stores its batches in (`compression.type`); `Producer` keeps the producer's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TopicCompression {
+    Producer,
+    Uncompressed,
+    Gzip,
+    Snappy,
+    Lz4,
+    Zstd,
+}
+
+impl TopicCompression {
+    fn parse(value: &str) -> TopicCompression {
+        match value {
+            "uncompressed" => TopicCompression::Uncompressed,
+            "gzip" => TopicCompression::Gzip,
+            "snappy" => TopicCompression::Snappy,
+            "lz4" => TopicCompression::Lz4,
+            "zstd" => TopicCompression::Zstd,
+            _ => TopicCompression::Producer,
+        }
+    }
+}
+
 /// A topic's effective settings: broker defaults overlaid with the topic's own overrides.
 #[derive(Debug, Clone)]
 pub struct TopicSettings {
     pub log: LogConfig,
     pub max_message_bytes: usize,
     pub log_append_time: bool,
+    /// `compression.type`
+    pub compression: TopicCompression,
+    /// `message.timestamp.before.max.ms` / `message.timestamp.after.max.ms`: how far a
+    /// CreateTime timestamp may lie behind / ahead of the broker's clock.
+    pub timestamp_before_max_ms: i64,
+    pub timestamp_after_max_ms: i64,
+    /// `cleanup.policy` includes `compact`: every record needs a key.
+    pub compacted: bool,
 }
 
 impl Settings {
@@ -344,6 +378,10 @@ impl Settings {
             },
             max_message_bytes: int("max.message.bytes").max(0) as usize,
             log_append_time: get("message.timestamp.type") == "LogAppendTime",
+            compression: TopicCompression::parse(get("compression.type")),
+            timestamp_before_max_ms: int("message.timestamp.before.max.ms").max(0),
+            timestamp_after_max_ms: int("message.timestamp.after.max.ms").max(0),
+            compacted: get("cleanup.policy").split(',').any(|p| p.trim() == "compact"),
         }
     }
 
