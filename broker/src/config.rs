@@ -345,6 +345,19 @@ impl TopicCompression {
             _ => TopicCompression::Producer,
         }
     }
+
+    /// The Kafka codec id batches must be stored in, or `None` to keep the producer's.
+    pub fn codec(self) -> Option<i16> {
+        use weir_protocol::batch::codec;
+        match self {
+            TopicCompression::Producer => None,
+            TopicCompression::Uncompressed => Some(codec::NONE),
+            TopicCompression::Gzip => Some(codec::GZIP),
+            TopicCompression::Snappy => Some(codec::SNAPPY),
+            TopicCompression::Lz4 => Some(codec::LZ4),
+            TopicCompression::Zstd => Some(codec::ZSTD),
+        }
+    }
 }
 
 /// A topic's effective settings: broker defaults overlaid with the topic's own overrides.

@@ -13,7 +13,10 @@ use tracing::{info, warn};
 use uuid::Uuid;
 use weir_storage::{checkpoint, LogDir};
 
+use kafka_protocol::messages::create_partitions_request::CreatePartitionsAssignment;
+
 use crate::config::{validate_topic_configs, Settings, TopicSettings};
+use crate::handlers::topics::validate_replicas;
 use crate::partition::Partition;
 use crate::{now_ms, BrokerError};
 
@@ -153,14 +156,19 @@ impl Metadata {
         self.topics.read().values().cloned().collect()
     }
 
-    /// The topic, created with broker defaults if `auto.create.topics.enable` allows.
+    /// The topic, created with broker defaults if `auto.create.topics.enable` allows (Metadata
+    /// only; `__consumer_offsets` gets its own partition count and configs, as Kafka's
+    /// AutoTopicCreationManager does).
     pub fn get_or_auto_create(&self, name: &str, allowed_by_client: bool) -> Result<Arc<Topic>, Refusal> {
         if let Some(topic) = self.topic(name) {
             return Ok(topic);
         }
         validate_topic_name(name)?;
-        if !(allowed_by_client && self.settings.auto_create_topics) {
+        if !(allowed_by_client && self.settings.auto_create_topics) || (is_internal(name) && name != crate::groups::OFFSETS_TOPIC) {
             return Err(Refusal::new(ResponseError::UnknownTopicOrPartition, format!("topic {name} does not exist")));
+        }
+        if name == crate::groups::OFFSETS_TOPIC {
+            return self.internal_topic(name, self.settings.groups.offsets_partitions);
         }
         match self.create_topic(name, -1, -1, BTreeMap::new(), false) {
             Err(r) if r.error == ResponseError::TopicAlreadyExists => self.topic(name).ok_or(r),
@@ -183,7 +191,9 @@ impl Metadata {
         }
     }
 
-    /// CreateTopics for one topic. `partitions`/`replication_factor` of -1 mean the defaults.
+    /// CreateTopics for one topic, with Kafka's checks in Kafka's order (name, collision,
+    /// existence, configs, replication factor, partition count, brokers available).
+    /// `partitions`/`replication_factor` of -1 mean the broker defaults.
     pub fn create_topic(
         &self,
         name: &str,
@@ -192,25 +202,24 @@ impl Metadata {
         configs: BTreeMap<String, String>,
         validate_only: bool,
     ) -> Result<Arc<Topic>, Refusal> {
-        validate_topic_name(name)?;
-        let partitions = if partitions == -1 { self.settings.num_partitions } else { partitions };
-        if partitions <= 0 {
-            return Err(Refusal::new(ResponseError::InvalidPartitions, format!("number of partitions must be positive, not {partitions}")));
+        let _change = self.changes.lock();
+        self.check_new_topic_name(name)?;
+        validate_topic_configs(&configs).map_err(|e| Refusal::new(ResponseError::InvalidConfig, e.to_string()))?;
+        if replication_factor == 0 || replication_factor < -1 {
+            return Err(Refusal::new(ResponseError::InvalidReplicationFactor, "Replication factor must be larger than 0, or -1 to use the default value."));
         }
+        if partitions == 0 || partitions < -1 {
+            return Err(Refusal::new(ResponseError::InvalidPartitions, "Number of partitions was set to an invalid non-positive value."));
+        }
+        let partitions = if partitions == -1 { self.settings.num_partitions } else { partitions };
         let replication_factor = if replication_factor == -1 { self.settings.default_replication_factor } else { replication_factor };
-        if replication_factor != 1 {
+        if replication_factor > 1 {
             return Err(Refusal::new(
                 ResponseError::InvalidReplicationFactor,
-                format!("replication factor {replication_factor} is not possible with 1 broker"),
+                format!(
+                    "Unable to replicate the partition {replication_factor} time(s): The target replication factor of {replication_factor} cannot be reached because only 1 broker(s) are registered."
+                ),
             ));
-        }
-        validate_topic_configs(&configs).map_err(|e| Refusal::new(ResponseError::InvalidConfig, e.to_string()))?;
-        let _change = self.changes.lock();
-        if self.topic(name).is_some() {
-            return Err(Refusal::new(ResponseError::TopicAlreadyExists, format!("topic {name} already exists")));
-        }
-        if let Some(clash) = self.topics.read().keys().find(|t| t.replace('.', "_") == name.replace('.', "_")) {
-            return Err(Refusal::new(ResponseError::InvalidTopicException, format!("topic {name} collides with {clash}")));
         }
         let storage_error = |e: BrokerError| Refusal::new(ResponseError::KafkaStorageError, e.to_string());
         let settings = self.settings.topic_settings(&configs);
@@ -229,6 +238,21 @@ impl Metadata {
         self.persist().map_err(storage_error)?;
         info!(topic = name, partitions, "created topic");
         Ok(topic)
+    }
+
+    /// A name a new topic may take: valid, not colliding with another topic once `.` and `_`
+    /// are equated, and not taken (Kafka's order).
+    pub fn check_new_topic_name(&self, name: &str) -> Result<(), Refusal> {
+        validate_topic_name(name)?;
+        let topics = self.topics.read();
+        let folded = name.replace('.', "_");
+        if let Some(clash) = topics.keys().find(|t| t.as_str() != name && t.replace('.', "_") == folded) {
+            return Err(Refusal::new(ResponseError::InvalidTopicException, format!("Topic '{name}' collides with existing topic: {clash}")));
+        }
+        if topics.contains_key(name) {
+            return Err(Refusal::new(ResponseError::TopicAlreadyExists, format!("Topic '{name}' already exists.")));
+        }
+        Ok(())
     }
 
     pub fn delete_topic(&self, name: &str) -> Result<Uuid, Refusal> {
@@ -254,17 +278,42 @@ impl Metadata {
         Ok(topic.id)
     }
 
-    pub fn create_partitions(&self, name: &str, count: i32, validate_only: bool) -> Result<(), Refusal> {
+    /// CreatePartitions for one topic, with Kafka's checks in Kafka's order; `assignments`
+    /// (one replica list per new partition) must name only `brokers`.
+    pub fn create_partitions(
+        &self,
+        name: &str,
+        count: i32,
+        assignments: Option<&[CreatePartitionsAssignment]>,
+        brokers: &[i32],
+        validate_only: bool,
+    ) -> Result<(), Refusal> {
         let _change = self.changes.lock();
         let topic = self
             .topic(name)
             .ok_or_else(|| Refusal::new(ResponseError::UnknownTopicOrPartition, format!("topic {name} does not exist")))?;
         let current = topic.partitions.len() as i32;
-        if count <= current {
+        if count < current {
             return Err(Refusal::new(
                 ResponseError::InvalidPartitions,
-                format!("topic {name} has {current} partitions; the new count must be larger, not {count}"),
+                format!("The topic {name} currently has {current} partition(s); {count} would not be an increase."),
             ));
+        }
+        if count == current {
+            return Err(Refusal::new(ResponseError::InvalidPartitions, format!("Topic already has {current} partition(s).")));
+        }
+        if let Some(assignments) = assignments {
+            let additional = count - current;
+            if assignments.len() as i32 != additional {
+                return Err(Refusal::new(
+                    ResponseError::InvalidReplicaAssignment,
+                    format!("Attempted to add {additional} additional partition(s), but only {} assignment(s) were specified.", assignments.len()),
+                ));
+            }
+            for assignment in assignments {
+                let replicas: Vec<i32> = assignment.broker_ids.iter().map(|b| b.0).collect();
+                validate_replicas(&replicas, brokers, Some(1))?;
+            }
         }
         if validate_only {
             return Ok(());
@@ -298,6 +347,11 @@ impl Metadata {
         ids.next += 1;
         Ok(id)
     }
+}
+
+/// Kafka's internal topics (`Topic.isInternal`): clients may read them but never write them.
+pub fn is_internal(name: &str) -> bool {
+    matches!(name, crate::groups::OFFSETS_TOPIC | "__transaction_state")
 }
 
 /// Kafka's rules: 1–249 characters from `[a-zA-Z0-9._-]`, and not `.` or `..`.

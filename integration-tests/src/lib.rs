@@ -14,6 +14,7 @@ use rdkafka::config::ClientConfig;
 const START_TIMEOUT: Duration = Duration::from_secs(30);
 
 pub mod compat;
+pub mod raw;
 
 /// The path of the `weir` binary, built once per test process (`WEIR_BIN` overrides).
 pub fn weir_binary() -> PathBuf {

@@ -31,6 +31,12 @@ pub const SUPPORTED_APIS: &[(ApiKey, VersionRange)] = &[
     (ApiKey::ListGroups, VersionRange { min: 0, max: 5 }),
     (ApiKey::DeleteGroups, VersionRange { min: 0, max: 2 }),
     (ApiKey::OffsetDelete, VersionRange { min: 0, max: 0 }),
+    (ApiKey::DeleteRecords, VersionRange { min: 0, max: 2 }),
+    (ApiKey::DescribeLogDirs, VersionRange { min: 1, max: 4 }),
+    (ApiKey::DescribeProducers, VersionRange { min: 0, max: 0 }),
+    (ApiKey::ElectLeaders, VersionRange { min: 0, max: 2 }),
+    (ApiKey::AlterPartitionReassignments, VersionRange { min: 0, max: 1 }),
+    (ApiKey::ListPartitionReassignments, VersionRange { min: 0, max: 0 }),
 ];
 
 /// The versions of `api_key` Weir serves, or `None` when it does not serve that API at all.

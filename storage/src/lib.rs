@@ -17,6 +17,6 @@ mod segment;
 pub use error::StorageError;
 pub use log::{AppendInfo, FlushJob, Log, LogConfig, ReadResult};
 pub use log_dir::LogDir;
-pub use producer_state::SequenceError;
+pub use producer_state::{ActiveProducer, SequenceError};
 
 pub type Result<T, E = StorageError> = std::result::Result<T, E>;

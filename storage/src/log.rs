@@ -378,6 +378,37 @@ impl Log {
         Ok(doomed.len())
     }
 
+    /// Kafka's DeleteRecords: makes `offset` the log start offset, so reads below it get
+    /// OFFSET_OUT_OF_RANGE and ListOffsets(earliest) returns it, and deletes the segments that
+    /// now lie wholly below it. An offset at or below the current start changes nothing; the
+    /// caller bounds `offset` by the high watermark. Returns the log start offset.
+    pub fn delete_records_before(&mut self, offset: i64) -> Result<i64> {
+        if offset <= self.log_start_offset {
+            return Ok(self.log_start_offset);
+        }
+        let end = self.log_end_offset();
+        if offset > end {
+            return Err(StorageError::OffsetOutOfRange { offset, start: self.log_start_offset, end });
+        }
+        self.log_start_offset = offset;
+        checkpoint::write_i64(&self.dir.join(LOG_START_OFFSET_FILE), offset)?;
+        // A segment goes when the next one starts at or below the new start offset.
+        let bases: Vec<i64> = self.segments.keys().copied().collect();
+        let doomed: Vec<i64> = bases.windows(2).filter(|w| w[1] <= offset).map(|w| w[0]).collect();
+        for base in &doomed {
+            if let Some(segment) = self.segments.remove(base) {
+                segment.delete()?;
+            }
+        }
+        info!(dir = %self.dir.display(), log_start_offset = offset, segments = doomed.len(), "deleted records");
+        Ok(offset)
+    }
+
+    /// The idempotent producers with batches in this log (DescribeProducers).
+    pub fn active_producers(&self) -> Vec<crate::ActiveProducer> {
+        self.producers.active()
+    }
+
     /// Persists the recovery point, so the next unclean start validates less.
     pub fn checkpoint(&self) -> Result<()> {
         checkpoint::write_i64(&self.dir.join(RECOVERY_POINT_FILE), self.recovery_point)

@@ -40,6 +40,17 @@ pub struct WrittenBatch {
     pub max_timestamp: i64,
 }
 
+/// An idempotent producer as DescribeProducers reports it (KIP-664).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ActiveProducer {
+    pub producer_id: i64,
+    pub producer_epoch: i16,
+    /// Sequence number of its last record in this partition.
+    pub last_sequence: i32,
+    /// Max timestamp of its last batch, in ms.
+    pub last_timestamp: i64,
+}
+
 #[derive(Default)]
 struct ProducerEntry {
     epoch: i16,
@@ -89,6 +100,20 @@ impl ProducerStates {
             return Err(SequenceError::OutOfOrder { producer_id, expected, got: header.base_sequence });
         }
         Ok(None)
+    }
+
+    /// Every producer with a batch in the log, by producer id.
+    pub fn active(&self) -> Vec<ActiveProducer> {
+        let mut active: Vec<ActiveProducer> = self
+            .producers
+            .iter()
+            .filter_map(|(&producer_id, entry)| {
+                let last = entry.batches.back()?;
+                Some(ActiveProducer { producer_id, producer_epoch: entry.epoch, last_sequence: last.last_sequence, last_timestamp: last.max_timestamp })
+            })
+            .collect();
+        active.sort_by_key(|p| p.producer_id);
+        active
     }
 
     /// Remembers a batch that is now in the log (`header` carries its assigned offsets).

@@ -294,3 +294,39 @@ fn flush_jobs_cover_what_was_appended() {
     let log = Log::open(dir.path(), small_segments(), false, 0).unwrap();
     assert_eq!(log.log_end_offset(), 60);
 }
+
+#[test]
+fn delete_records_moves_the_log_start_and_drops_whole_segments() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = Log::open(dir.path(), small_segments(), false, 0).unwrap();
+    for i in 0..30 {
+        log.append(&batch(i, 2), 0, None, 0).unwrap();
+    }
+    let segments = segment_files(dir.path()).len();
+    assert!(segments > 3);
+    // At or below the current start: nothing changes.
+    assert_eq!(log.delete_records_before(0).unwrap(), 0);
+    assert!(matches!(log.delete_records_before(61), Err(StorageError::OffsetOutOfRange { .. })));
+    assert_eq!(log.delete_records_before(31).unwrap(), 31);
+    assert_eq!(log.log_start_offset(), 31);
+    assert!(segment_files(dir.path()).len() < segments, "segments wholly below 31 are gone");
+    assert!(matches!(log.read(30, 100, 60), Err(StorageError::OffsetOutOfRange { .. })));
+    // The batch holding 31 is still read whole; the start survives a restart.
+    assert!(offsets_of(&log.read(31, 1, 60).unwrap().records).contains(&31));
+    log.close().unwrap();
+    drop(log);
+    let log = Log::open(dir.path(), small_segments(), true, 0).unwrap();
+    assert_eq!((log.log_start_offset(), log.log_end_offset()), (31, 60));
+}
+
+#[test]
+fn active_producers_report_their_last_batch() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = Log::open(dir.path(), small_segments(), false, 0).unwrap();
+    log.append(&batch_with(500, 3, Some((9, 2, 0))), 0, None, 0).unwrap();
+    log.append(&batch_with(600, 2, Some((9, 2, 3))), 0, None, 0).unwrap();
+    log.append(&batch(700, 1), 0, None, 0).unwrap();
+    let active = log.active_producers();
+    assert_eq!(active.len(), 1);
+    assert_eq!((active[0].producer_id, active[0].producer_epoch, active[0].last_sequence, active[0].last_timestamp), (9, 2, 4, 601));
+}

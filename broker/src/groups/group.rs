@@ -113,6 +113,9 @@ pub struct Group {
     join_not_before: i64,
     joins: u64,
     pub offsets: BTreeMap<(String, i32), CommittedOffset>,
+    /// Where in `__consumer_offsets` each committed offset was written. Commits are applied when
+    /// their write is durable, which may complete out of order; the later write always wins.
+    offset_positions: HashMap<(String, i32), i64>,
     /// When the group last became empty (offsets expire relative to it).
     pub empty_since: i64,
 }
@@ -133,8 +136,28 @@ impl Group {
             join_not_before: 0,
             joins: 0,
             offsets: BTreeMap::new(),
+            offset_positions: HashMap::new(),
             empty_since: now,
         }
+    }
+
+    /// Applies a committed offset written at `position` in `__consumer_offsets`, unless a commit
+    /// written later for the same partition is already applied (Kafka applies a connection's
+    /// commits in order; durable writes may finish in any order).
+    pub fn apply_commit(&mut self, topic: String, partition: i32, committed: CommittedOffset, position: i64) {
+        let key = (topic, partition);
+        if self.offset_positions.get(&key).is_some_and(|&applied| applied > position) {
+            return;
+        }
+        self.offset_positions.insert(key.clone(), position);
+        self.offsets.insert(key, committed);
+    }
+
+    /// Forgets a partition's committed offset (deleted, expired, or its topic deleted).
+    pub fn remove_offset(&mut self, topic: &str, partition: i32) {
+        let key = (topic.to_owned(), partition);
+        self.offsets.remove(&key);
+        self.offset_positions.remove(&key);
     }
 
     fn fresh_member_id(&self, client_id: &str, instance_id: Option<&str>) -> String {

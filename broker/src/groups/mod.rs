@@ -62,6 +62,13 @@ impl GroupCoordinator {
                     }
                 }
             }
+            // Offsets of topics deleted before their tombstones were written are dropped too.
+            for group in groups.values_mut() {
+                let orphaned: Vec<(String, i32)> = group.offsets.keys().filter(|(t, _)| metadata.topic(t).is_none()).cloned().collect();
+                for (topic, partition) in orphaned {
+                    group.remove_offset(&topic, partition);
+                }
+            }
             info!(groups = groups.len(), records = applied, "loaded consumer groups");
         }
         Ok(GroupCoordinator { groups: Mutex::new(groups), settings: settings.groups, next_expiry_check: Mutex::new(0) })
@@ -78,6 +85,35 @@ impl GroupCoordinator {
             groups.insert(id.to_owned(), Group::new(id, now_ms()));
         }
         groups.get_mut(id).map(f)
+    }
+
+    /// Runs `f` on the group if it exists (`None` otherwise), without creating it.
+    pub fn inspect<R>(&self, id: &str, f: impl FnOnce(Option<&Group>) -> R) -> R {
+        f(self.groups.lock().get(id))
+    }
+
+    /// Forgets every group's committed offsets for a deleted topic, writing tombstones so they
+    /// stay forgotten (Kafka's `onPartitionsDeleted`): a re-created topic starts with none.
+    pub fn remove_topic_offsets(&self, metadata: &Metadata, topic: &str) {
+        let mut groups = self.groups.lock();
+        for group in groups.values_mut() {
+            let partitions: Vec<i32> = group.offsets.keys().filter(|(t, _)| t == topic).map(|(_, p)| *p).collect();
+            if partitions.is_empty() {
+                continue;
+            }
+            let tombstones: Vec<(RecordKey, Option<Bytes>)> = partitions
+                .iter()
+                .map(|&partition| (RecordKey::Offset { group: group.id.clone(), topic: topic.to_owned(), partition }, None))
+                .collect();
+            if let Err(e) = self.append(metadata, &group.id, &tombstones) {
+                // Still forgotten in memory; the next start drops offsets of missing topics too.
+                warn!(group = group.id, topic, error = e.message, "could not write tombstones for a deleted topic's offsets");
+            }
+            for partition in partitions {
+                group.remove_offset(topic, partition);
+            }
+            info!(group = group.id, topic, "removed committed offsets of a deleted topic");
+        }
     }
 
     /// Every group's id, protocol type and state.
@@ -177,8 +213,8 @@ impl GroupCoordinator {
                 .map(|(topic, partition)| (RecordKey::Offset { group: group.id.clone(), topic: topic.clone(), partition: *partition }, None))
                 .collect();
             if self.append(metadata, &group.id, &tombstones).is_ok() {
-                for key in &expired {
-                    group.offsets.remove(key);
+                for (topic, partition) in &expired {
+                    group.remove_offset(topic, *partition);
                 }
                 info!(group = group.id, partitions = expired.len(), "expired committed offsets");
             }
@@ -193,12 +229,8 @@ fn apply(groups: &mut HashMap<String, Group>, record: &Record, now: i64) {
         RecordKey::Offset { group, topic, partition } => {
             let entry = groups.entry(group.clone()).or_insert_with(|| Group::new(&group, now));
             match record.value.clone().and_then(CommittedOffset::decode) {
-                Some(committed) => {
-                    entry.offsets.insert((topic, partition), committed);
-                }
-                None => {
-                    entry.offsets.remove(&(topic, partition));
-                }
+                Some(committed) => entry.apply_commit(topic, partition, committed, record.offset),
+                None => entry.remove_offset(&topic, partition),
             }
         }
         RecordKey::Group { group } => match record.value.clone().and_then(GroupRecord::decode) {

@@ -70,7 +70,7 @@ fn describe_topic(topic: &Topic, node: BrokerId, version: i16) -> MetadataRespon
     MetadataResponseTopic::default()
         .with_name(Some(topic_name(&topic.name)))
         .with_topic_id(if version >= 10 { topic.id } else { uuid::Uuid::nil() })
-        .with_is_internal(version >= 1 && &*topic.name == crate::groups::OFFSETS_TOPIC)
+        .with_is_internal(version >= 1 && crate::metadata::is_internal(&topic.name))
         .with_partitions(
             topic
                 .partitions

@@ -11,6 +11,7 @@ use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
 use kafka_protocol::messages::{FetchRequest, FetchResponse, RequestHeader};
 use tokio::time::Instant;
+use weir_protocol::batch::{codec, Batches};
 
 use super::cluster::led_partition;
 use super::{encode, Reply};
@@ -27,7 +28,7 @@ pub fn handle(shared: &Arc<Shared>, header: RequestHeader, request: FetchRequest
     let targets = resolve(shared, &request, version);
     let (response, records, bytes) = read(&request, version, &targets);
     let deadline = Instant::now() + Duration::from_millis(request.max_wait_ms.max(0) as u64);
-    let waitable: Vec<Arc<Partition>> = targets.iter().flat_map(|t| t.1.iter().filter_map(|p| p.1.clone())).collect();
+    let waitable: Vec<Arc<Partition>> = targets.iter().flat_map(|t| t.1.iter().filter_map(|p| p.partition.clone())).collect();
     if bytes >= request.min_bytes.max(0) as usize || request.max_wait_ms <= 0 || waitable.is_empty() {
         return encode(&header, &response, &records).map_or(Reply::Fail, Reply::Now);
     }
@@ -55,8 +56,22 @@ pub fn handle(shared: &Arc<Shared>, header: RequestHeader, request: FetchRequest
     }))
 }
 
-/// Each requested topic (by name or id) and partition, resolved to what the broker hosts.
-type Targets = Vec<(FetchableTopicResponse, Vec<(PartitionData, Option<Arc<Partition>>, i64, i32)>)>;
+/// One requested partition, resolved to what the broker hosts.
+struct Wanted {
+    /// The response entry, filled with an error when the partition cannot be read.
+    data: PartitionData,
+    partition: Option<Arc<Partition>>,
+    fetch_offset: i64,
+    max_bytes: i32,
+    /// The topic stores zstd (`compression.type=zstd`): Fetch below v10 cannot be answered.
+    zstd_topic: bool,
+}
+
+/// Each requested topic (by name or id) and its partitions.
+type Targets = Vec<(FetchableTopicResponse, Vec<Wanted>)>;
+
+/// Fetch v10 is the first that may carry zstd batches (KIP-110).
+const FIRST_ZSTD_VERSION: i16 = 10;
 
 fn resolve(shared: &Shared, request: &FetchRequest, version: i16) -> Targets {
     request
@@ -68,16 +83,19 @@ fn resolve(shared: &Shared, request: &FetchRequest, version: i16) -> Targets {
             response.topic = wanted.topic.clone();
             response.topic_id = wanted.topic_id;
             let unknown = if version >= 13 { ResponseError::UnknownTopicId } else { ResponseError::UnknownTopicOrPartition };
+            let zstd_topic = topic.as_ref().is_some_and(|t| t.settings.compression.codec() == Some(codec::ZSTD));
             let partitions = wanted
                 .partitions
                 .iter()
                 .map(|p| {
                     let data = PartitionData::default().with_partition_index(p.partition);
-                    match led_partition(topic.as_deref(), p.partition, p.current_leader_epoch) {
-                        Ok(partition) => (data, Some(partition), p.fetch_offset, p.partition_max_bytes),
-                        Err(_) if topic.is_none() => (data.with_error_code(unknown.code()), None, p.fetch_offset, p.partition_max_bytes),
-                        Err(e) => (data.with_error_code(e.code()), None, p.fetch_offset, p.partition_max_bytes),
-                    }
+                    let (data, partition) = match led_partition(topic.as_deref(), p.partition, p.current_leader_epoch) {
+                        Ok(_) if zstd_topic && version < FIRST_ZSTD_VERSION => (data.with_error_code(ResponseError::UnsupportedCompressionType.code()), None),
+                        Ok(partition) => (data, Some(partition)),
+                        Err(_) if topic.is_none() => (data.with_error_code(unknown.code()), None),
+                        Err(e) => (data.with_error_code(e.code()), None),
+                    };
+                    Wanted { data, partition, fetch_offset: p.fetch_offset, max_bytes: p.partition_max_bytes, zstd_topic }
                 })
                 .collect();
             (response, partitions)
@@ -86,6 +104,10 @@ fn resolve(shared: &Shared, request: &FetchRequest, version: i16) -> Targets {
 }
 
 /// One pass over every partition: the response, the record buffers in it, and their total size.
+/// The response holds at most the request's `max_bytes` and each partition at most its
+/// `partition_max_bytes`, except that the first batch of the first partition with data is
+/// always whole, however large (KIP-74); later partitions whose next batch does not fit are
+/// answered empty.
 fn read(request: &FetchRequest, version: i16, targets: &Targets) -> (FetchResponse, Vec<Bytes>, usize) {
     let mut budget = request.max_bytes.max(0) as usize;
     let mut total = 0;
@@ -96,11 +118,12 @@ fn read(request: &FetchRequest, version: i16, targets: &Targets) -> (FetchRespon
             let mut topic = topic.clone();
             topic.partitions = partitions
                 .iter()
-                .map(|(data, partition, offset, max_bytes)| {
-                    let Some(partition) = partition else { return data.clone() };
+                .map(|wanted| {
+                    let Some(partition) = &wanted.partition else { return wanted.data.clone() };
                     let log = partition.log();
                     let high_watermark = log.log_end_offset();
-                    let mut data = data
+                    let mut data = wanted
+                        .data
                         .clone()
                         .with_high_watermark(high_watermark)
                         .with_last_stable_offset(high_watermark)
@@ -109,13 +132,17 @@ fn read(request: &FetchRequest, version: i16, targets: &Targets) -> (FetchRespon
                     if version >= 5 {
                         data.log_start_offset = log.log_start_offset();
                     }
-                    // Past the response budget, partitions are answered empty; but the first
-                    // batch of the response is always whole, however large (KIP-74).
-                    let limit = if total == 0 { (*max_bytes).max(0) as usize } else { budget.min((*max_bytes).max(0) as usize) };
+                    let limit = budget.min(wanted.max_bytes.max(0) as usize);
                     if total > 0 && limit == 0 {
                         return data.with_records(Some(Bytes::new()));
                     }
-                    match log.read(*offset, limit.max(1), high_watermark) {
+                    match log.read(wanted.fetch_offset, limit.max(1), high_watermark) {
+                        // Only the response's first batch may exceed the limits.
+                        Ok(read) if total > 0 && read.records.len() > limit => data.with_records(Some(Bytes::new())),
+                        // A client below v10 cannot decode zstd, whatever the topic's codec says.
+                        Ok(read) if version < FIRST_ZSTD_VERSION && !wanted.zstd_topic && holds_zstd(&read.records) => {
+                            data.with_error_code(ResponseError::UnsupportedCompressionType.code()).with_records(Some(Bytes::new()))
+                        }
                         Ok(read) => {
                             total += read.records.len();
                             budget = budget.saturating_sub(read.records.len());
@@ -135,4 +162,8 @@ fn read(request: &FetchRequest, version: i16, targets: &Targets) -> (FetchRespon
         })
         .collect();
     (FetchResponse::default().with_responses(responses), buffers, total)
+}
+
+fn holds_zstd(records: &[u8]) -> bool {
+    Batches::new(records).any(|(_, header)| header.compression() == codec::ZSTD)
 }

@@ -21,6 +21,7 @@ use kafka_protocol::messages::offset_fetch_response::{
 use kafka_protocol::messages::*;
 use kafka_protocol::protocol::{Decodable, StrBytes};
 use tokio::sync::oneshot;
+use tracing::warn;
 
 use super::{encode, str_bytes, topic_name, Reply};
 use crate::groups::records::{CommittedOffset, RecordKey};
@@ -30,26 +31,39 @@ use crate::server::Shared;
 
 const GROUP_KEY_TYPE: i8 = 0;
 
+/// FindCoordinator: this broker coordinates every group. Like Kafka, it creates
+/// `__consumer_offsets` on the first lookup. `error_message` is "NONE" on success and Kafka's
+/// description of the error otherwise.
 pub fn find_coordinator(shared: &Arc<Shared>, request: FindCoordinatorRequest, version: i16) -> FindCoordinatorResponse {
     let node = BrokerId(shared.settings.node_id);
-    let error = (request.key_type != GROUP_KEY_TYPE).then_some(ResponseError::CoordinatorNotAvailable);
+    let error = if request.key_type != GROUP_KEY_TYPE {
+        Some(ResponseError::CoordinatorNotAvailable)
+    } else {
+        let partitions = shared.groups.settings().offsets_partitions;
+        shared.metadata.internal_topic(crate::groups::OFFSETS_TOPIC, partitions).err().map(|refusal| {
+            warn!(error = refusal.message, "could not create {}", crate::groups::OFFSETS_TOPIC);
+            ResponseError::CoordinatorNotAvailable
+        })
+    };
+    let message = |error: Option<ResponseError>| Some(str_bytes(error.map_or_else(|| "NONE".to_owned(), |e| e.to_string())));
     if version >= 4 {
         let coordinators = request
             .coordinator_keys
             .into_iter()
             .map(|key| {
-                let c = Coordinator::default().with_key(key);
+                let c = Coordinator::default().with_key(key).with_error_message(message(error));
                 match error {
-                    Some(e) => c.with_error_code(e.code()).with_node_id(BrokerId(-1)).with_port(-1),
+                    Some(e) => c.with_error_code(e.code()).with_node_id(BrokerId(-1)).with_host(str_bytes("")).with_port(-1),
                     None => c.with_node_id(node).with_host(str_bytes(shared.host.clone())).with_port(shared.port),
                 }
             })
             .collect();
         return FindCoordinatorResponse::default().with_coordinators(coordinators);
     }
+    let response = FindCoordinatorResponse::default().with_error_message(message(error));
     match error {
-        Some(e) => FindCoordinatorResponse::default().with_error_code(e.code()).with_node_id(BrokerId(-1)).with_port(-1),
-        None => FindCoordinatorResponse::default().with_node_id(node).with_host(str_bytes(shared.host.clone())).with_port(shared.port),
+        Some(e) => response.with_error_code(e.code()).with_node_id(BrokerId(-1)).with_host(str_bytes("")).with_port(-1),
+        None => response.with_node_id(node).with_host(str_bytes(shared.host.clone())).with_port(shared.port),
     }
 }
 
@@ -237,16 +251,18 @@ pub fn offset_commit(shared: &Arc<Shared>, header: RequestHeader, request: Offse
     Reply::Later(Box::pin(async move {
         // A commit is acknowledged only once it is on disk, like an acks=all produce.
         let result = match written {
-            Ok(w) if shared.settings.fsync_acks_all => w.partition.flush_to(w.end_offset).await.map_err(|_| ResponseError::KafkaStorageError),
-            Ok(_) => Ok(()),
+            Ok(w) if shared.settings.fsync_acks_all => {
+                w.partition.flush_to(w.end_offset).await.map(|()| w.end_offset).map_err(|_| ResponseError::KafkaStorageError)
+            }
+            Ok(w) => Ok(w.end_offset),
             Err(refusal) => Err(refusal.error),
         };
         match result {
-            Ok(()) => {
+            Ok(position) => {
                 shared.groups.with_group(&group_id, true, |group| {
                     for (key, value) in to_write {
                         if let RecordKey::Offset { topic, partition, .. } = key {
-                            group.offsets.insert((topic, partition), value);
+                            group.apply_commit(topic, partition, value, position);
                         }
                     }
                 });
@@ -274,30 +290,30 @@ fn offset_fields(committed: Option<CommittedOffset>) -> (i64, i32, Option<StrByt
     (offset, epoch, Some(str_bytes(metadata)))
 }
 
-/// Committed offsets of `group` for the requested partitions (`None`: all it has).
+/// Committed offsets of `group` for the requested partitions (`None`: all it has). Every
+/// requested partition is answered, with no offset when nothing is committed, even for a group
+/// that does not exist (as Kafka does; librdkafka consumers wait for every partition).
 fn committed(shared: &Shared, group: &str, wanted: Option<Vec<(TopicName, Vec<i32>)>>) -> CommittedByTopic {
-    shared
-        .groups
-        .with_group(group, false, |g| match wanted {
-            Some(wanted) => wanted
-                .into_iter()
-                .map(|(topic, partitions)| {
-                    let found = partitions.into_iter().map(|p| (p, g.offsets.get(&(topic.to_string(), p)).cloned())).collect();
-                    (topic, found)
-                })
-                .collect(),
-            None => {
-                let mut by_topic: CommittedByTopic = Vec::new();
-                for ((topic, partition), offset) in &g.offsets {
-                    match by_topic.last_mut() {
-                        Some((t, list)) if t.0.as_str() == topic => list.push((*partition, Some(offset.clone()))),
-                        _ => by_topic.push((topic_name(topic), vec![(*partition, Some(offset.clone()))])),
-                    }
+    let lookup = |g: Option<&Group>| match wanted {
+        Some(wanted) => wanted
+            .into_iter()
+            .map(|(topic, partitions)| {
+                let found = partitions.into_iter().map(|p| (p, g.and_then(|g| g.offsets.get(&(topic.to_string(), p)).cloned()))).collect();
+                (topic, found)
+            })
+            .collect(),
+        None => {
+            let mut by_topic: CommittedByTopic = Vec::new();
+            for ((topic, partition), offset) in g.iter().flat_map(|g| &g.offsets) {
+                match by_topic.last_mut() {
+                    Some((t, list)) if t.0.as_str() == topic => list.push((*partition, Some(offset.clone()))),
+                    _ => by_topic.push((topic_name(topic), vec![(*partition, Some(offset.clone()))])),
                 }
-                by_topic
             }
-        })
-        .unwrap_or_default()
+            by_topic
+        }
+    };
+    shared.groups.inspect(group, lookup)
 }
 
 pub fn offset_fetch(shared: &Arc<Shared>, request: OffsetFetchRequest, version: i16) -> OffsetFetchResponse {
@@ -480,7 +496,7 @@ pub fn offset_delete(shared: &Arc<Shared>, request: OffsetDeleteRequest) -> Offs
         shared.groups.with_group(&group_id, false, |g| {
             for (key, _) in &tombstones {
                 if let RecordKey::Offset { topic, partition, .. } = key {
-                    g.offsets.remove(&(topic.clone(), *partition));
+                    g.remove_offset(topic, *partition);
                 }
             }
         });

@@ -7,9 +7,10 @@ mod configs;
 mod fetch;
 mod groups;
 mod offsets;
+mod partitions;
 pub mod produce;
 mod producer_id;
-mod topics;
+pub mod topics;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -63,6 +64,12 @@ pub async fn handle(shared: &std::sync::Arc<Shared>, request: Request) -> Reply 
         RequestKind::ListGroups(r) => reply(&header, &groups::list_groups(shared, r, version)),
         RequestKind::DeleteGroups(r) => reply(&header, &groups::delete_groups(shared, r)),
         RequestKind::OffsetDelete(r) => reply(&header, &groups::offset_delete(shared, r)),
+        RequestKind::DeleteRecords(r) => reply(&header, &partitions::delete_records(shared, r)),
+        RequestKind::DescribeLogDirs(r) => reply(&header, &partitions::describe_log_dirs(shared, r)),
+        RequestKind::DescribeProducers(r) => reply(&header, &partitions::describe_producers(shared, r)),
+        RequestKind::ElectLeaders(r) => reply(&header, &partitions::elect_leaders(shared, r)),
+        RequestKind::ListPartitionReassignments(r) => reply(&header, &partitions::list_partition_reassignments(shared, r)),
+        RequestKind::AlterPartitionReassignments(r) => reply(&header, &partitions::alter_partition_reassignments(shared, r)),
         _ => {
             // `decode_request` only lets through the APIs in SUPPORTED_APIS, all routed above.
             error!(api = api_name(request.api_key), "no handler for a supported API");

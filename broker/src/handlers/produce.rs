@@ -1,4 +1,5 @@
-//! Produce: validate the batch, append it (offsets assigned by the log), and answer when the
+//! Produce: validate the batch, apply the topic's append rules (timestamps, keys, codec), append
+//! it (offsets assigned by the log), and answer when the
 //! requested acks are met: acks=0 never, acks=1 after the append, acks=all after the batch is
 //! flushed to disk (group-committed with every other producer of the partition).
 
@@ -6,14 +7,14 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use kafka_protocol::error::ResponseError;
-use kafka_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
+use kafka_protocol::messages::produce_response::{BatchIndexAndErrorMessage, PartitionProduceResponse, TopicProduceResponse};
 use kafka_protocol::messages::{ProduceRequest, ProduceResponse, RequestHeader};
 use tracing::{debug, error, warn};
 use weir_protocol::batch::{self, Batches};
 use weir_storage::StorageError;
 
 use super::{encode, str_bytes, Reply};
-use crate::metadata::{Refusal, Topic};
+use crate::metadata::{is_internal, Refusal, Topic};
 use crate::partition::Partition;
 use crate::server::Shared;
 use crate::now_ms;
@@ -32,22 +33,19 @@ pub fn handle(shared: &Arc<Shared>, header: RequestHeader, request: ProduceReque
     let mut pending = Vec::new();
     let mut responses = Vec::with_capacity(request.topic_data.len());
     for (t, topic_data) in request.topic_data.into_iter().enumerate() {
+        // Produce never creates topics: Kafka auto-creates only through Metadata.
         let topic = if version >= 13 {
-            shared
-                .metadata
-                .topic_by_id(topic_data.topic_id)
-                .ok_or_else(|| Refusal::new(ResponseError::UnknownTopicId, "unknown topic id"))
+            shared.metadata.topic_by_id(topic_data.topic_id).ok_or_else(|| Refusal::new(ResponseError::UnknownTopicId, "unknown topic id"))
         } else {
-            shared.metadata.get_or_auto_create(&topic_data.name, true)
+            shared.metadata.topic(&topic_data.name).ok_or_else(|| Refusal::new(ResponseError::UnknownTopicOrPartition, UNKNOWN_PARTITION))
         };
         let mut partition_responses = Vec::with_capacity(topic_data.partition_data.len());
         for (p, data) in topic_data.partition_data.into_iter().enumerate() {
             let response = PartitionProduceResponse::default().with_index(data.index);
-            let outcome = match (&topic, acks) {
-                (_, a) if !matches!(a, -1..=1) => Err(Refusal::new(ResponseError::InvalidRequiredAcks, format!("acks={a}"))),
-                (Err(refusal), _) => Err(refusal.clone()),
-                (Ok(topic), _) => append(topic, data.index, data.records.unwrap_or_default()),
-            };
+            let outcome = topic
+                .as_ref()
+                .map_err(|refusal| Rejection::from(refusal.clone()))
+                .and_then(|topic| append(topic, data.index, data.records.unwrap_or_default(), acks, version));
             partition_responses.push(match outcome {
                 Ok((target, appended)) => {
                     if acks == -1 && shared.settings.fsync_acks_all {
@@ -58,10 +56,22 @@ pub fn handle(shared: &Arc<Shared>, header: RequestHeader, request: ProduceReque
                         .with_log_append_time_ms(appended.log_append_time.unwrap_or(-1));
                     if version >= 5 { response.with_log_start_offset(appended.log_start_offset) } else { response }
                 }
-                Err(refusal) => {
+                Err(rejection) => {
+                    let Rejection { refusal, record_errors } = rejection;
                     debug!(topic = %topic_data.name.0, partition = data.index, error = ?refusal.error, message = refusal.message, "produce refused");
-                    let response = response.with_error_code(refusal.code());
-                    if version >= 8 { response.with_error_message(Some(str_bytes(refusal.message))) } else { response }
+                    let response = response.with_error_code(refusal.code()).with_base_offset(-1);
+                    // Kafka sends a message only with record validation errors (KIP-467).
+                    if version >= 8 && !record_errors.is_empty() {
+                        let record_errors = record_errors
+                            .into_iter()
+                            .map(|(index, message)| {
+                                BatchIndexAndErrorMessage::default().with_batch_index(index as i32).with_batch_index_error_message(Some(str_bytes(message)))
+                            })
+                            .collect();
+                        response.with_error_message(Some(str_bytes(refusal.message))).with_record_errors(record_errors)
+                    } else {
+                        response
+                    }
                 }
             });
         }
@@ -91,6 +101,22 @@ pub fn handle(shared: &Arc<Shared>, header: RequestHeader, request: ProduceReque
     }))
 }
 
+/// Kafka's message for a partition this broker does not have.
+const UNKNOWN_PARTITION: &str = "This server does not host this topic-partition.";
+
+/// A refused partition, with the records to blame when the topic's per-record rules refused it
+/// (Produce v8+ `record_errors`, KIP-467: batch index and message).
+struct Rejection {
+    refusal: Refusal,
+    record_errors: Vec<(usize, String)>,
+}
+
+impl From<Refusal> for Rejection {
+    fn from(refusal: Refusal) -> Rejection {
+        Rejection { refusal, record_errors: Vec::new() }
+    }
+}
+
 struct Appended {
     base_offset: i64,
     end_offset: i64,
@@ -98,19 +124,46 @@ struct Appended {
     log_start_offset: i64,
 }
 
-fn append(topic: &Topic, index: i32, records: Bytes) -> Result<(Arc<Partition>, Appended), Refusal> {
+/// Checks one partition's data in Kafka's order (partition exists; the request carries one v2
+/// batch its version may use; acks; not an internal topic; then the topic's append rules) and
+/// appends it.
+fn append(topic: &Topic, index: i32, records: Bytes, acks: i16, version: i16) -> Result<(Arc<Partition>, Appended), Rejection> {
     let partition = usize::try_from(index)
         .ok()
         .and_then(|i| topic.partitions.get(i))
-        .ok_or_else(|| Refusal::new(ResponseError::UnknownTopicOrPartition, format!("{}-{index} does not exist", topic.name)))?;
-    let header = validate(&records, topic.settings.max_message_bytes)?;
+        .ok_or_else(|| Refusal::new(ResponseError::UnknownTopicOrPartition, UNKNOWN_PARTITION))?;
+    let header = validate(&records, version)?;
+    if !matches!(acks, -1..=1) {
+        return Err(Refusal::new(ResponseError::InvalidRequiredAcks, format!("acks={acks} is not -1, 0 or 1")).into());
+    }
+    if is_internal(&topic.name) {
+        return Err(Refusal::new(ResponseError::InvalidTopicException, format!("Cannot append to internal topic {}", topic.name)).into());
+    }
+    if records.len() > topic.settings.max_message_bytes {
+        return Err(Refusal::new(
+            ResponseError::MessageTooLarge,
+            format!(
+                "The record batch size in the append to {}-{index} is {} bytes which exceeds the maximum configured value of {}.",
+                topic.name,
+                records.len(),
+                topic.settings.max_message_bytes
+            ),
+        )
+        .into());
+    }
+    batch::validate(&records).map_err(batch_refusal)?;
     if header.is_control() {
-        return Err(Refusal::new(ResponseError::InvalidRecord, "clients may not write control batches"));
+        return Err(Refusal::new(ResponseError::InvalidRecord, "clients may not write control batches").into());
     }
     if header.is_transactional() {
-        return Err(Refusal::new(ResponseError::InvalidTxnState, "transactions are not supported"));
+        return Err(Refusal::new(ResponseError::InvalidTxnState, "transactions are not supported").into());
     }
     let now = now_ms();
+    check_records(topic, index, &records, &header, now)?;
+    let records = match topic.settings.compression.codec() {
+        Some(codec) if codec != header.compression() => batch::recompress(&records, codec).map_err(batch_refusal)?,
+        _ => records,
+    };
     let log_append_time = topic.settings.log_append_time.then_some(now);
     let (info, log_start_offset) = {
         let mut log = partition.log();
@@ -126,8 +179,9 @@ fn append(topic: &Topic, index: i32, records: Bytes) -> Result<(Arc<Partition>, 
     ))
 }
 
-/// Produce v3+ carries exactly one v2 batch per partition (as Kafka requires).
-fn validate(records: &[u8], max_message_bytes: usize) -> Result<batch::BatchHeader, Refusal> {
+/// Produce v3+ carries exactly one v2 batch per partition, and zstd only from v7 (KIP-110), as
+/// Kafka's `ProduceRequest.validateRecords` requires.
+fn validate(records: &[u8], version: i16) -> Result<batch::BatchHeader, Refusal> {
     let mut walk = Batches::new(records);
     let first = walk.next();
     let (Some((_, header)), None, true) = (first, walk.next(), first.is_some_and(|(_, h)| h.size() == records.len())) else {
@@ -135,19 +189,73 @@ fn validate(records: &[u8], max_message_bytes: usize) -> Result<batch::BatchHead
         if let Some(old) = batch::magic(records).filter(|&m| m != 2 && records.len() > batch::HEADER_LEN) {
             return Err(Refusal::new(ResponseError::UnsupportedForMessageFormat, format!("record format magic {old}")));
         }
-        return Err(Refusal::new(ResponseError::InvalidRecord, "a produce request must carry exactly one record batch per partition"));
-    };
-    if records.len() > max_message_bytes {
         return Err(Refusal::new(
-            ResponseError::MessageTooLarge,
-            format!("batch of {} bytes exceeds max.message.bytes {max_message_bytes}", records.len()),
+            ResponseError::InvalidRecord,
+            format!("Produce requests with version {version} are only allowed to contain exactly one record batch per partition"),
+        ));
+    };
+    if version < 7 && header.compression() == batch::codec::ZSTD {
+        return Err(Refusal::new(
+            ResponseError::UnsupportedCompressionType,
+            format!("Produce requests with version {version} are not allowed to use ZStandard compression"),
         ));
     }
-    batch::validate(records).map_err(|e| {
-        let error = ResponseError::try_from_code(e.error_code()).unwrap_or(ResponseError::CorruptMessage);
-        Refusal::new(error, e.to_string())
-    })?;
     Ok(header)
+}
+
+fn batch_refusal(e: batch::BatchError) -> Refusal {
+    let error = ResponseError::try_from_code(e.error_code()).unwrap_or(ResponseError::CorruptMessage);
+    Refusal::new(error, e.to_string())
+}
+
+/// The per-record rules of a topic, as Kafka's LogValidator applies them: CreateTime timestamps
+/// within `message.timestamp.before.max.ms` / `after.max.ms` of the broker clock
+/// (INVALID_TIMESTAMP, KIP-937), and a key on every record of a compacted topic
+/// (INVALID_RECORD). Records are only walked when a rule could fail: by default the header's
+/// max timestamp settles the one-hour future bound. Every offending record is reported.
+fn check_records(topic: &Topic, partition: i32, records: &[u8], header: &batch::BatchHeader, now: i64) -> Result<(), Rejection> {
+    let settings = &topic.settings;
+    let check_time = !settings.log_append_time;
+    let earliest = now.saturating_sub(settings.timestamp_before_max_ms);
+    let latest = now.saturating_add(settings.timestamp_after_max_ms);
+    let time_rule_can_fail = check_time && (header.max_timestamp > latest || earliest > 0);
+    if !time_rule_can_fail && !settings.compacted {
+        return Ok(());
+    }
+    let (mut bad_timestamp, mut errors) = (false, Vec::new());
+    batch::visit_records(records, |record| {
+        if check_time && record.timestamp != -1 && (record.timestamp < earliest || record.timestamp > latest) {
+            bad_timestamp = true;
+            let message = format!(
+                "Timestamp {} of message with offset {} is out of range. The timestamp should be within [{earliest}, {latest}]",
+                record.timestamp,
+                header.base_offset + record.index as i64
+            );
+            errors.push((record.index, message));
+        } else if settings.compacted && !record.has_key {
+            let message = format!("Compacted topic cannot accept message without key in topic partition {}-{partition}.", topic.name);
+            errors.push((record.index, message));
+        }
+        true
+    })
+    .map_err(batch_refusal)?;
+    if errors.is_empty() {
+        return Ok(());
+    }
+    let refusal = if bad_timestamp {
+        Refusal::new(ResponseError::InvalidTimestamp, "One or more records have been rejected due to invalid timestamp")
+    } else {
+        let shown: Vec<String> = errors.iter().take(3).map(|(i, m)| format!("RecordError(batchIndex={i}, message='{m}')")).collect();
+        Refusal::new(
+            ResponseError::InvalidRecord,
+            format!(
+                "One or more records have been rejected due to {} record errors in total, and only showing the first three errors at most: [{}]",
+                errors.len(),
+                shown.join(", ")
+            ),
+        )
+    };
+    Err(Rejection { refusal, record_errors: errors })
 }
 
 pub fn storage_refusal(e: StorageError) -> Refusal {
@@ -156,7 +264,7 @@ pub fn storage_refusal(e: StorageError) -> Refusal {
             ResponseError::try_from_code(seq.error_code()).unwrap_or(ResponseError::OutOfOrderSequenceNumber),
             seq.to_string(),
         ),
-        StorageError::BatchTooLarge { .. } => Refusal::new(ResponseError::MessageTooLarge, e.to_string()),
+        StorageError::BatchTooLarge { .. } => Refusal::new(ResponseError::RecordListTooLarge, e.to_string()),
         StorageError::OffsetOutOfRange { .. } => Refusal::new(ResponseError::OffsetOutOfRange, e.to_string()),
         other => {
             warn!(error = %other, "storage error");
