@@ -119,6 +119,10 @@ async fn dispatch(shared: &Arc<Shared>, frame: bytes::Bytes, queue: &mpsc::Sende
     match reply {
         Reply::Nothing => return true,
         Reply::Fail => return false,
+        Reply::Close => {
+            debug!(%peer, "closing connection after a failed acks=0 produce");
+            return false;
+        }
         Reply::Now(frame) => {
             let _ = done.send(Some(frame));
         }

@@ -56,6 +56,11 @@ impl RawClient {
         R::Response::decode(&mut body, version).expect("decode response body")
     }
 
+    /// The connection itself, to check how the broker closes it.
+    pub fn stream(&mut self) -> &mut TcpStream {
+        &mut self.stream
+    }
+
     /// Sends a request and waits for its response.
     pub fn call<R: Request>(&mut self, version: i16, body: &R) -> R::Response {
         let id = self.send(version, body);

@@ -254,15 +254,17 @@ fn zstd_needs_produce_v7_and_fetch_v10() {
     }
     assert_eq!(fetch(&mut client, 12, "zstd-data", 0, 1 << 20, 1 << 20).high_watermark, 0, "nothing appended");
     assert_eq!(produce(&mut client, 7, "zstd-data", 0, zstd).error_code, 0);
+    assert_eq!(codecs(&fetch(&mut client, 10, "zstd-data", 0, 1 << 20, 1 << 20).records.unwrap()), vec![4]);
+    // Fetch below v10 is refused for a topic whose codec is zstd (Kafka decides by the topic's
+    // `compression.type`; zstd batches a producer chose are served as they are).
+    create_topic(&mut client, "zstd-topic", 1, &[("compression.type", "zstd")]);
+    assert_eq!(produce(&mut client, 9, "zstd-topic", 0, batch(&[(Some(b"k"), b"v")], now_ms(), Compression::None)).error_code, 0);
     for version in 4..10 {
-        let data = fetch(&mut client, version, "zstd-data", 0, 1 << 20, 1 << 20);
+        let data = fetch(&mut client, version, "zstd-topic", 0, 1 << 20, 1 << 20);
         assert_eq!(data.error_code, code(ResponseError::UnsupportedCompressionType), "fetch v{version}");
         assert!(data.records.as_ref().is_none_or(|r| r.is_empty()));
     }
-    assert_eq!(codecs(&fetch(&mut client, 10, "zstd-data", 0, 1 << 20, 1 << 20).records.unwrap()), vec![4]);
-    // A topic configured for zstd refuses old fetchers even before it holds data.
-    create_topic(&mut client, "zstd-topic", 1, &[("compression.type", "zstd")]);
-    assert_eq!(fetch(&mut client, 9, "zstd-topic", 0, 1 << 20, 1 << 20).error_code, code(ResponseError::UnsupportedCompressionType));
+    assert_eq!(codecs(&fetch(&mut client, 10, "zstd-topic", 0, 1 << 20, 1 << 20).records.unwrap()), vec![4]);
 }
 
 /// Fault 7: OffsetFetch for a group that never committed dropped the requested partitions,
@@ -503,4 +505,22 @@ fn partition_admin_apis_answer_for_one_broker() {
 
     let listed = client.call(0, &ListPartitionReassignmentsRequest::default().with_topics(None));
     assert_eq!((listed.error_code, listed.error_message, listed.topics.len()), (0, None, 0));
+}
+
+/// An acks=0 producer gets no response, so Kafka closes the connection when a produce fails;
+/// the requests answered before it are still delivered.
+#[test]
+fn failed_acks_0_produce_closes_the_connection() {
+    use std::io::Read;
+    let (_dir, weir) = start();
+    let mut client = RawClient::connect(&weir.addr);
+    let metadata = client.send(12, &MetadataRequest::default().with_topics(Some(Vec::new())));
+    let request = ProduceRequest::default().with_acks(0).with_timeout_ms(10_000).with_topic_data(vec![TopicProduceData::default()
+        .with_name(name("nowhere"))
+        .with_partition_data(vec![PartitionProduceData::default().with_index(0).with_records(Some(batch(&[(None, b"v")], now_ms(), Compression::None)))])]);
+    client.send(9, &request);
+    assert!(client.receive::<MetadataRequest>(12, metadata).topics.is_empty());
+    let mut rest = Vec::new();
+    let read = client.stream().read_to_end(&mut rest);
+    assert!(matches!(read, Ok(0)) || read.is_err(), "the connection is closed: {read:?} {rest:?}");
 }

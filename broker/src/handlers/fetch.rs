@@ -11,7 +11,7 @@ use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
 use kafka_protocol::messages::{FetchRequest, FetchResponse, RequestHeader};
 use tokio::time::Instant;
-use weir_protocol::batch::{codec, Batches};
+use weir_protocol::batch::codec;
 
 use super::cluster::led_partition;
 use super::{encode, Reply};
@@ -63,8 +63,7 @@ struct Wanted {
     partition: Option<Arc<Partition>>,
     fetch_offset: i64,
     max_bytes: i32,
-    /// The topic stores zstd (`compression.type=zstd`): Fetch below v10 cannot be answered.
-    zstd_topic: bool,
+
 }
 
 /// Each requested topic (by name or id) and its partitions.
@@ -90,12 +89,16 @@ fn resolve(shared: &Shared, request: &FetchRequest, version: i16) -> Targets {
                 .map(|p| {
                     let data = PartitionData::default().with_partition_index(p.partition);
                     let (data, partition) = match led_partition(topic.as_deref(), p.partition, p.current_leader_epoch) {
-                        Ok(_) if zstd_topic && version < FIRST_ZSTD_VERSION => (data.with_error_code(ResponseError::UnsupportedCompressionType.code()), None),
+                        // As Kafka: decided by the topic's codec; zstd batches a producer chose are
+                        // returned as they are (clients such as rskafka decode them).
+                        Ok(_) if zstd_topic && version < FIRST_ZSTD_VERSION => {
+                            (data.with_error_code(ResponseError::UnsupportedCompressionType.code()).with_high_watermark(-1), None)
+                        }
                         Ok(partition) => (data, Some(partition)),
                         Err(_) if topic.is_none() => (data.with_error_code(unknown.code()), None),
                         Err(e) => (data.with_error_code(e.code()), None),
                     };
-                    Wanted { data, partition, fetch_offset: p.fetch_offset, max_bytes: p.partition_max_bytes, zstd_topic }
+                    Wanted { data, partition, fetch_offset: p.fetch_offset, max_bytes: p.partition_max_bytes }
                 })
                 .collect();
             (response, partitions)
@@ -139,10 +142,6 @@ fn read(request: &FetchRequest, version: i16, targets: &Targets) -> (FetchRespon
                     match log.read(wanted.fetch_offset, limit.max(1), high_watermark) {
                         // Only the response's first batch may exceed the limits.
                         Ok(read) if total > 0 && read.records.len() > limit => data.with_records(Some(Bytes::new())),
-                        // A client below v10 cannot decode zstd, whatever the topic's codec says.
-                        Ok(read) if version < FIRST_ZSTD_VERSION && !wanted.zstd_topic && holds_zstd(&read.records) => {
-                            data.with_error_code(ResponseError::UnsupportedCompressionType.code()).with_records(Some(Bytes::new()))
-                        }
                         Ok(read) => {
                             total += read.records.len();
                             budget = budget.saturating_sub(read.records.len());
@@ -162,8 +161,4 @@ fn read(request: &FetchRequest, version: i16, targets: &Targets) -> (FetchRespon
         })
         .collect();
     (FetchResponse::default().with_responses(responses), buffers, total)
-}
-
-fn holds_zstd(records: &[u8]) -> bool {
-    Batches::new(records).any(|(_, header)| header.compression() == codec::ZSTD)
 }

@@ -207,7 +207,8 @@ pub fn offset_commit(shared: &Arc<Shared>, header: RequestHeader, request: Offse
     let allowed = shared
         .groups
         .with_group(&request.group_id, simple, |g| g.accepts_commit(&request.member_id, instance.as_deref(), request.generation_id_or_member_epoch))
-        .unwrap_or(Err(ResponseError::IllegalGeneration));
+        // A member's commit to a group this coordinator does not have (KIP-848 changed the code).
+        .unwrap_or(Err(if header.request_api_version >= 9 { ResponseError::GroupIdNotFound } else { ResponseError::IllegalGeneration }));
     let now = now_ms();
     let max_metadata = shared.groups.settings().max_metadata_bytes;
     let mut to_write = Vec::new();

@@ -35,13 +35,16 @@ pub enum Reply {
     Later(Pin<Box<dyn Future<Output = Option<ResponseFrame>> + Send>>),
     /// Encoding failed: a bug, logged; the connection is closed.
     Fail,
+    /// Close the connection after the responses before it: how Kafka tells an acks=0 producer
+    /// that a produce failed.
+    Close,
 }
 
 pub async fn handle(shared: &std::sync::Arc<Shared>, request: Request) -> Reply {
     let header = request.header;
     let version = header.request_api_version;
     match request.body {
-        RequestKind::ApiVersions(_) => reply(&header, &api_versions::handle(version)),
+        RequestKind::ApiVersions(r) => reply(&header, &api_versions::handle(&r, version)),
         RequestKind::Metadata(r) => reply(&header, &cluster::metadata(shared, r, version)),
         RequestKind::DescribeCluster(r) => reply(&header, &cluster::describe_cluster(shared, r)),
         RequestKind::Produce(r) => produce::handle(shared, header, r),

@@ -82,7 +82,8 @@ pub fn handle(shared: &Arc<Shared>, header: RequestHeader, request: ProduceReque
     }
     let response = ProduceResponse::default().with_responses(responses);
     if acks == 0 {
-        return Reply::Nothing;
+        let failed = response.responses.iter().flat_map(|t| &t.partition_responses).any(|p| p.error_code != 0);
+        return if failed { Reply::Close } else { Reply::Nothing };
     }
     if pending.is_empty() {
         return encode(&header, &response, &[]).map_or(Reply::Fail, Reply::Now);
