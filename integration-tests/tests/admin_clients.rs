@@ -16,8 +16,11 @@ use rdkafka::client::DefaultClientContext;
 use weir_integration_tests::compat::{self, Paths, ProgramRun, Status};
 use weir_integration_tests::Weir;
 
+/// An environment variable of a program.
+type Env = (&'static str, &'static str);
+
 /// `(stack, command, env)` of each admin program; the words are as in `compat::STACKS`.
-const PROGRAMS: &[(&str, &[&str], &[(&str, &str)])] = &[
+const PROGRAMS: &[(&str, &[&str], &[Env])] = &[
     ("java", &["bash", "java/driver.sh"], &[("WEIR_JAVA_MAIN", "AdminChecks")]),
     ("confluent", &["python3", "python/admin_checks.py"], &[]),
 ];

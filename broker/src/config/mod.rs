@@ -355,6 +355,34 @@ mod tests {
     }
 
     #[test]
+    fn topic_defaults_follow_kafkas_synonyms_and_layers() {
+        let props = |pairs: &[(&str, &str)]| pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<BTreeMap<_, _>>();
+        let defaults = resolve_topic_defaults(&props(&[]));
+        assert_eq!(defaults["retention.ms"], "604800000");
+        assert_eq!(defaults["flush.ms"], "9223372036854775807");
+        assert_eq!(defaults["local.retention.ms"], "-2");
+        let defaults = resolve_topic_defaults(&props(&[("log.retention.hours", "1"), ("log.retention.minutes", "2"), ("log.roll.hours", "3")]));
+        assert_eq!(defaults["retention.ms"], "120000");
+        assert_eq!(defaults["segment.ms"], "10800000");
+        let settings = Config::new().with("log.retention.ms", "1000").with("message.max.bytes", "5000").settings().unwrap();
+        let dynamic = settings.with_dynamic(&props(&[("log.retention.ms", "2000"), ("log.segment.bytes", "2097152")]), &props(&[("log.retention.ms", "3000")]));
+        assert_eq!(dynamic.topic_defaults["retention.ms"], "3000");
+        assert_eq!(dynamic.topic_defaults["segment.bytes"], "2097152");
+        assert_eq!(dynamic.topic_defaults["max.message.bytes"], "5000");
+        assert_eq!(dynamic.topic_settings(&BTreeMap::new()).log.retention_ms, 3000);
+    }
+
+    #[test]
+    fn topic_configs_are_canonical_and_cross_checked() {
+        let configs = |pairs: &[(&str, &str)]| pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<BTreeMap<_, _>>();
+        let ok = canonical_topic_configs(&configs(&[("cleanup.policy", " compact , delete"), ("preallocate", "TRUE")])).unwrap();
+        assert_eq!(ok, configs(&[("cleanup.policy", "compact,delete"), ("preallocate", "true")]));
+        assert_eq!(canonical_topic_configs(&configs(&[("x", "1")])).unwrap_err(), "Unknown topic config name: x");
+        assert!(canonical_topic_configs(&configs(&[("min.compaction.lag.ms", "10"), ("max.compaction.lag.ms", "5")])).is_err());
+        assert!(canonical_topic_configs(&configs(&[("remote.storage.enable", "true")])).is_err());
+    }
+
+    #[test]
     fn invalid_values_are_refused() {
         assert!(Config::new().with("num.partitions", "zero").settings().is_err());
         assert!(Config::new().with("log.message.timestamp.type", "Sometimes").settings().is_err());

@@ -52,6 +52,9 @@ fn refuse<T>(error: ResponseError, message: impl Into<String>) -> Result<T, Refu
     Err(Refusal::new(error, message))
 }
 
+/// A config value's lookup in one layer.
+type Lookup<'a> = &'a dyn Fn(&str) -> Option<String>;
+
 /// Where broker config values come from, highest priority first (`DynamicBrokerConfig`).
 struct Layers {
     per_broker: BTreeMap<String, String>,
@@ -82,7 +85,7 @@ impl Layers {
             names.push((name, 1));
         }
         let mut found = Vec::new();
-        let layers: [(&dyn Fn(&str) -> Option<String>, i8); 4] = [
+        let layers: [(Lookup, i8); 4] = [
             (&|n| self.per_broker.get(n).cloned(), SOURCE_DYNAMIC_BROKER),
             (&|n| self.cluster.get(n).cloned(), SOURCE_DYNAMIC_DEFAULT_BROKER),
             (&|n| self.static_value(n).map(str::to_owned), SOURCE_STATIC_BROKER),
