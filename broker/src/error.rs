@@ -4,7 +4,7 @@ use thiserror::Error;
 pub enum BrokerError {
     #[error("configuration: {0}")]
     Config(String),
-    #[error("invalid config: {0}")]
+    #[error("{0}")]
     InvalidConfig(String),
     #[error(transparent)]
     Storage(#[from] weir_storage::StorageError),

@@ -15,7 +15,7 @@ use weir_storage::{checkpoint, LogDir};
 
 use kafka_protocol::messages::create_partitions_request::CreatePartitionsAssignment;
 
-use crate::config::{validate_topic_configs, Settings, TopicSettings};
+use crate::config::{canonical_topic_configs, Settings, TopicSettings};
 use crate::handlers::topics::validate_replicas;
 use crate::partition::Partition;
 use crate::{now_ms, BrokerError};
@@ -63,6 +63,10 @@ struct Persisted {
     cluster_id: String,
     producer_id_block_end: i64,
     topics: Vec<PersistedTopic>,
+    /// Dynamic broker configs (AlterConfigs on the broker resource), by resource name: `""`
+    /// is the cluster default, otherwise this broker's id.
+    #[serde(default)]
+    broker_configs: BTreeMap<String, BTreeMap<String, String>>,
 }
 
 struct ProducerIds {
@@ -79,6 +83,10 @@ pub struct Metadata {
     producer_ids: Mutex<ProducerIds>,
     /// Serialises changes, so the file always matches memory.
     changes: Mutex<()>,
+    /// Dynamic broker configs by resource name (`""`: cluster default; the broker id).
+    broker_configs: RwLock<BTreeMap<String, BTreeMap<String, String>>>,
+    /// `settings` with the dynamic broker configs applied (the topic defaults change).
+    effective: RwLock<Settings>,
 }
 
 impl Metadata {
@@ -86,8 +94,9 @@ impl Metadata {
         let path = log_dir.path().join(METADATA_FILE);
         let persisted = match checkpoint::read(&path)? {
             Some(bytes) => serde_json::from_slice::<Persisted>(&bytes).map_err(|e| BrokerError::Metadata(format!("{}: {e}", path.display())))?,
-            None => Persisted { cluster_id: new_cluster_id(), producer_id_block_end: 0, topics: Vec::new() },
+            None => Persisted { cluster_id: new_cluster_id(), producer_id_block_end: 0, topics: Vec::new(), broker_configs: BTreeMap::new() },
         };
+        let effective = dynamic_settings(settings, &persisted.broker_configs);
         let metadata = Metadata {
             settings: settings.clone(),
             path,
@@ -95,6 +104,8 @@ impl Metadata {
             topics: RwLock::new(BTreeMap::new()),
             producer_ids: Mutex::new(ProducerIds { next: persisted.producer_id_block_end, block_end: persisted.producer_id_block_end }),
             changes: Mutex::new(()),
+            broker_configs: RwLock::new(persisted.broker_configs.clone()),
+            effective: RwLock::new(effective),
             log_dir,
         };
         let now = now_ms();
@@ -118,7 +129,7 @@ impl Metadata {
     }
 
     fn open_topic(&self, name: &str, id: Uuid, partitions: i32, configs: BTreeMap<String, String>, now: i64) -> Result<Topic, BrokerError> {
-        let settings = self.settings.topic_settings(&configs);
+        let settings = self.effective.read().topic_settings(&configs);
         let name: Arc<str> = name.into();
         let partitions = (0..partitions)
             .map(|p| {
@@ -138,6 +149,7 @@ impl Metadata {
                 .values()
                 .map(|t| PersistedTopic { name: t.name.to_string(), id: t.id, partitions: t.partitions.len() as i32, configs: t.configs.clone() })
                 .collect(),
+            broker_configs: self.broker_configs.read().clone(),
         };
         let bytes = serde_json::to_vec_pretty(&persisted).map_err(|e| BrokerError::Metadata(e.to_string()))?;
         checkpoint::write(&self.path, &bytes)?;
@@ -204,7 +216,7 @@ impl Metadata {
     ) -> Result<Arc<Topic>, Refusal> {
         let _change = self.changes.lock();
         self.check_new_topic_name(name)?;
-        validate_topic_configs(&configs).map_err(|e| Refusal::new(ResponseError::InvalidConfig, e.to_string()))?;
+        let configs = canonical_topic_configs(&configs).map_err(|e| Refusal::new(ResponseError::InvalidConfig, e))?;
         if replication_factor == 0 || replication_factor < -1 {
             return Err(Refusal::new(ResponseError::InvalidReplicationFactor, "Replication factor must be larger than 0, or -1 to use the default value."));
         }
@@ -222,7 +234,7 @@ impl Metadata {
             ));
         }
         let storage_error = |e: BrokerError| Refusal::new(ResponseError::KafkaStorageError, e.to_string());
-        let settings = self.settings.topic_settings(&configs);
+        let settings = self.effective.read().topic_settings(&configs);
         if validate_only {
             return Ok(Arc::new(Topic { name: name.into(), id: Uuid::nil(), partitions: Vec::new(), configs, settings }));
         }
@@ -334,6 +346,68 @@ impl Metadata {
         Ok(())
     }
 
+    /// Replaces a topic's config overrides with `configs` (AlterConfigs / IncrementalAlterConfigs
+    /// after the operations are applied), validated as at creation; the live partitions take the
+    /// new settings at once (segment sizes from the next roll). Errors: INVALID_CONFIG with
+    /// Kafka's message, UNKNOWN_TOPIC_OR_PARTITION, KAFKA_STORAGE_ERROR.
+    pub fn alter_topic_configs(&self, name: &str, configs: &BTreeMap<String, String>, validate_only: bool) -> Result<(), Refusal> {
+        let configs = canonical_topic_configs(configs).map_err(|e| Refusal::new(ResponseError::InvalidConfig, e))?;
+        let _change = self.changes.lock();
+        let topic = self
+            .topic(name)
+            .ok_or_else(|| Refusal::new(ResponseError::UnknownTopicOrPartition, format!("The topic '{name}' does not exist.")))?;
+        if validate_only {
+            return Ok(());
+        }
+        let settings = self.effective.read().topic_settings(&configs);
+        for partition in &topic.partitions {
+            partition.log().set_config(settings.log.clone());
+        }
+        let altered = Topic { name: topic.name.clone(), id: topic.id, partitions: topic.partitions.clone(), configs, settings };
+        self.topics.write().insert(name.to_owned(), Arc::new(altered));
+        self.persist().map_err(|e| Refusal::new(ResponseError::KafkaStorageError, e.to_string()))?;
+        info!(topic = name, "altered topic configs");
+        Ok(())
+    }
+
+    /// The dynamic broker configs of `resource` (`""`: the cluster default, or a broker id).
+    pub fn broker_configs(&self, resource: &str) -> BTreeMap<String, String> {
+        self.broker_configs.read().get(resource).cloned().unwrap_or_default()
+    }
+
+    /// The broker settings with the dynamic broker configs applied.
+    pub fn effective_settings(&self) -> Settings {
+        self.effective.read().clone()
+    }
+
+    /// Replaces the dynamic configs of broker resource `resource` (already validated), then
+    /// re-resolves every topic's settings from the new broker defaults and persists.
+    pub fn set_broker_configs(&self, resource: &str, configs: BTreeMap<String, String>) -> Result<(), Refusal> {
+        let _change = self.changes.lock();
+        {
+            let mut all = self.broker_configs.write();
+            if configs.is_empty() {
+                all.remove(resource);
+            } else {
+                all.insert(resource.to_owned(), configs);
+            }
+            *self.effective.write() = dynamic_settings(&self.settings, &all);
+        }
+        let effective = self.effective.read().clone();
+        let mut topics = self.topics.write();
+        for topic in topics.values_mut() {
+            let settings = effective.topic_settings(&topic.configs);
+            for partition in &topic.partitions {
+                partition.log().set_config(settings.log.clone());
+            }
+            *topic = Arc::new(Topic { name: topic.name.clone(), id: topic.id, partitions: topic.partitions.clone(), configs: topic.configs.clone(), settings });
+        }
+        drop(topics);
+        self.persist().map_err(|e| Refusal::new(ResponseError::KafkaStorageError, e.to_string()))?;
+        info!(resource, "altered broker configs");
+        Ok(())
+    }
+
     /// A fresh producer id for an idempotent producer.
     pub fn next_producer_id(&self) -> Result<i64, Refusal> {
         let mut ids = self.producer_ids.lock();
@@ -370,6 +444,14 @@ pub fn validate_topic_name(name: &str) -> Result<(), Refusal> {
         return invalid("may contain only ASCII letters, digits, '.', '_' and '-'");
     }
     Ok(())
+}
+
+/// `settings` with the persisted dynamic broker configs of this broker layered on.
+fn dynamic_settings(settings: &Settings, broker_configs: &BTreeMap<String, BTreeMap<String, String>>) -> Settings {
+    let empty = BTreeMap::new();
+    let cluster = broker_configs.get("").unwrap_or(&empty);
+    let own = broker_configs.get(&settings.node_id.to_string()).unwrap_or(&empty);
+    settings.with_dynamic(cluster, own)
 }
 
 /// Kafka's cluster ids are a UUID in URL-safe base64 without padding (22 characters).

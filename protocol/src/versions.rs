@@ -17,6 +17,8 @@ pub const SUPPORTED_APIS: &[(ApiKey, VersionRange)] = &[
     (ApiKey::InitProducerId, VersionRange { min: 0, max: 5 }), // v6 is KIP-939 two-phase commit
     (ApiKey::OffsetForLeaderEpoch, VersionRange { min: 2, max: 4 }),
     (ApiKey::DescribeConfigs, VersionRange { min: 1, max: 4 }),
+    (ApiKey::AlterConfigs, VersionRange { min: 0, max: 2 }),
+    (ApiKey::IncrementalAlterConfigs, VersionRange { min: 0, max: 1 }),
     (ApiKey::CreatePartitions, VersionRange { min: 0, max: 3 }),
     (ApiKey::DescribeCluster, VersionRange { min: 0, max: 2 }),
     (ApiKey::FindCoordinator, VersionRange { min: 0, max: 6 }),

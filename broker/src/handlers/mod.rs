@@ -55,6 +55,8 @@ pub async fn handle(shared: &std::sync::Arc<Shared>, request: Request) -> Reply 
         RequestKind::DeleteTopics(r) => reply(&header, &topics::delete_topics(shared, r, version)),
         RequestKind::CreatePartitions(r) => reply(&header, &topics::create_partitions(shared, r)),
         RequestKind::DescribeConfigs(r) => reply(&header, &configs::describe_configs(shared, r, version)),
+        RequestKind::AlterConfigs(r) => reply(&header, &configs::alter_configs(shared, r)),
+        RequestKind::IncrementalAlterConfigs(r) => reply(&header, &configs::incremental_alter_configs(shared, r)),
         RequestKind::InitProducerId(r) => reply(&header, &producer_id::init_producer_id(shared, r)),
         RequestKind::FindCoordinator(r) => reply(&header, &groups::find_coordinator(shared, r, version)),
         RequestKind::JoinGroup(r) => groups::join_group(shared, header, r),

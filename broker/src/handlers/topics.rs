@@ -35,7 +35,7 @@ pub fn create_topics(shared: &Arc<Shared>, request: CreateTopicsRequest, version
                     let result = if version >= 7 { result.with_topic_id(topic.id) } else { result };
                     if version >= 5 {
                         let result = result.with_num_partitions(partitions).with_replication_factor(1);
-                        let configs = topic_config_entries(&shared.settings, &topic.configs, None)
+                        let configs = topic_config_entries(shared, &topic.configs, None)
                             .into_iter()
                             .map(|c| {
                                 CreatableTopicConfigs::default()

@@ -189,25 +189,7 @@ pub fn run_matrix(bootstrap: &str, stacks: &[&'static Stack], paths: &Paths, par
 
 fn run_driver(stack: &'static Stack, bootstrap: &str, prefix: &str, paths: &Paths) -> StackRun {
     let started = Instant::now();
-    let output = Command::new("timeout")
-        .args(["-k", "5", &DRIVER_DEADLINE_SECS.to_string()])
-        .args(stack.command.iter().map(|word| paths.expand(word)))
-        .args([bootstrap, prefix])
-        // `cargo run`/`cargo test` put build dirs holding their own librdkafka on the library
-        // path; a stack must load the libraries it ships with, as it would for a user.
-        .env_remove("LD_LIBRARY_PATH")
-        .envs(stack.env.iter().map(|(k, v)| (*k, paths.expand(v))))
-        .current_dir(&paths.clients)
-        .stdin(Stdio::null())
-        .output();
-    let (stdout, stderr, exit) = match output {
-        Ok(out) => (
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-            out.status.code(),
-        ),
-        Err(e) => (String::new(), format!("could not start {:?}: {e}", stack.command), None),
-    };
+    let ProgramRun { stdout, stderr, exit } = run_program(stack.command, stack.env, &[bootstrap, prefix], paths);
     let mut outcomes = parse_results(&stdout);
     for &(id, _) in SCENARIOS {
         outcomes.entry(id).or_insert_with(|| Outcome {
@@ -218,24 +200,68 @@ fn run_driver(stack: &'static Stack, bootstrap: &str, prefix: &str, paths: &Path
     StackRun { stack: stack.id, label: stack.label, outcomes, seconds: started.elapsed().as_secs_f64(), exit, stderr }
 }
 
-/// `RESULT <id> <STATUS> <detail>` lines; unknown ids and malformed lines are ignored.
+/// What a client program printed, and how it ended.
+pub struct ProgramRun {
+    pub stdout: String,
+    pub stderr: String,
+    /// `None`: killed by a signal, or it could not start (then `stderr` says why).
+    pub exit: Option<i32>,
+}
+
+/// Runs a client program: `command` (words as in [`Stack`]: relative paths under `clients/`,
+/// `{bin}`/`{target}` expanded) with `args`, in `clients/`, with `env`, killed after
+/// [`DRIVER_DEADLINE_SECS`].
+pub fn run_program(command: &[&str], env: &[(&str, &str)], args: &[&str], paths: &Paths) -> ProgramRun {
+    let output = Command::new("timeout")
+        .args(["-k", "5", &DRIVER_DEADLINE_SECS.to_string()])
+        .args(command.iter().map(|word| paths.expand(word)))
+        .args(args)
+        // `cargo run`/`cargo test` put build dirs holding their own librdkafka on the library
+        // path; a stack must load the libraries it ships with, as it would for a user.
+        .env_remove("LD_LIBRARY_PATH")
+        .envs(env.iter().map(|(k, v)| (*k, paths.expand(v))))
+        .current_dir(&paths.clients)
+        .stdin(Stdio::null())
+        .output();
+    match output {
+        Ok(out) => ProgramRun {
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+            exit: out.status.code(),
+        },
+        Err(e) => ProgramRun { stdout: String::new(), stderr: format!("could not start {command:?}: {e}"), exit: None },
+    }
+}
+
+/// The `RESULT <id> <STATUS> <detail>` lines of `stdout` as `(id, status, detail)`, in order;
+/// other and malformed lines are skipped.
+pub fn result_lines(stdout: &str) -> Vec<(&str, Status, &str)> {
+    stdout
+        .lines()
+        .filter_map(|line| {
+            let mut words = line.trim_end().splitn(4, ' ');
+            if words.next() != Some("RESULT") {
+                return None;
+            }
+            let (id, status) = (words.next()?, words.next()?);
+            let status = match status {
+                "PASS" => Status::Pass,
+                "FAIL" => Status::Fail,
+                "UNSUPPORTED" => Status::Unsupported,
+                _ => return None,
+            };
+            Some((id, status, words.next().unwrap_or("")))
+        })
+        .collect()
+}
+
+/// The RESULT lines of the matrix scenarios; unknown ids and malformed lines are ignored.
 fn parse_results(stdout: &str) -> BTreeMap<&'static str, Outcome> {
     let mut outcomes = BTreeMap::new();
-    for line in stdout.lines() {
-        let mut words = line.trim_end().splitn(4, ' ');
-        if words.next() != Some("RESULT") {
-            continue;
-        }
-        let (Some(id), Some(status)) = (words.next(), words.next()) else { continue };
+    for (id, status, detail) in result_lines(stdout) {
         let Some(&(id, _)) = SCENARIOS.iter().find(|(known, _)| *known == id) else { continue };
-        let status = match status {
-            "PASS" => Status::Pass,
-            "FAIL" => Status::Fail,
-            "UNSUPPORTED" => Status::Unsupported,
-            _ => continue,
-        };
         // A scenario reported twice keeps its first line.
-        outcomes.entry(id).or_insert(Outcome { status, detail: words.next().unwrap_or("").to_owned() });
+        outcomes.entry(id).or_insert(Outcome { status, detail: detail.to_owned() });
     }
     outcomes
 }

@@ -9,83 +9,12 @@ use weir_storage::LogConfig;
 
 use crate::BrokerError;
 
-/// How a config value is typed, as DescribeConfigs reports it (Kafka's `ConfigType` ids).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ConfigType {
-    Boolean = 1,
-    String = 2,
-    Int = 3,
-    Long = 5,
-    List = 7,
-}
+mod catalog;
 
-/// A setting that exists per topic, with the broker-wide property that supplies its default.
-pub struct TopicConfigDef {
-    pub name: &'static str,
-    pub broker_name: &'static str,
-    pub default: &'static str,
-    pub kind: ConfigType,
-    pub doc: &'static str,
-}
-
-const fn def(name: &'static str, broker_name: &'static str, default: &'static str, kind: ConfigType, doc: &'static str) -> TopicConfigDef {
-    TopicConfigDef { name, broker_name, default, kind, doc }
-}
-
-/// Every topic-level config Weir accepts. Some are stored and reported but have no effect yet;
-/// `ARCHITECTURE.md` lists which.
-pub const TOPIC_CONFIGS: &[TopicConfigDef] = &[
-    def("cleanup.policy", "log.cleanup.policy", "delete", ConfigType::List, "Retention policy: delete (compaction is stored but not applied yet)."),
-    def("compression.type", "compression.type", "producer", ConfigType::String, "Batches are stored as the producer compressed them."),
-    def("delete.retention.ms", "log.cleaner.delete.retention.ms", "86400000", ConfigType::Long, "How long tombstones are kept (compaction)."),
-    def("file.delete.delay.ms", "log.segment.delete.delay.ms", "60000", ConfigType::Long, "Delay before a deleted segment's files are removed."),
-    def("flush.messages", "log.flush.interval.messages", "9223372036854775807", ConfigType::Long, "Messages between forced flushes."),
-    def("flush.ms", "log.flush.interval.ms", "9223372036854775807", ConfigType::Long, "Time between forced flushes."),
-    def("index.interval.bytes", "log.index.interval.bytes", "4096", ConfigType::Int, "Bytes between offset index entries."),
-    def("max.message.bytes", "message.max.bytes", "1048588", ConfigType::Int, "Largest record batch accepted."),
-    def("message.timestamp.after.max.ms", "log.message.timestamp.after.max.ms", "3600000", ConfigType::Long, "How far a CreateTime timestamp may lie in the future (else INVALID_TIMESTAMP)."),
-    def("message.timestamp.before.max.ms", "log.message.timestamp.before.max.ms", "9223372036854775807", ConfigType::Long, "How far a CreateTime timestamp may lie in the past (else INVALID_TIMESTAMP)."),
-    def("message.timestamp.type", "log.message.timestamp.type", "CreateTime", ConfigType::String, "CreateTime or LogAppendTime."),
-    def("min.compaction.lag.ms", "log.cleaner.min.compaction.lag.ms", "0", ConfigType::Long, "Minimum age before compaction."),
-    def("min.insync.replicas", "min.insync.replicas", "1", ConfigType::Int, "Replicas that must acknowledge acks=all."),
-    def("retention.bytes", "log.retention.bytes", "-1", ConfigType::Long, "Bytes a partition keeps before deleting old segments (-1: no limit)."),
-    def("retention.ms", "log.retention.ms", "604800000", ConfigType::Long, "Age after which segments are deleted (-1: forever)."),
-    def("segment.bytes", "log.segment.bytes", "1073741824", ConfigType::Int, "Size of a segment file."),
-    def("segment.index.bytes", "log.index.size.max.bytes", "10485760", ConfigType::Int, "Size of a segment's index files."),
-    def("segment.ms", "log.roll.ms", "604800000", ConfigType::Long, "Age after which the active segment is rolled."),
-    def("unclean.leader.election.enable", "unclean.leader.election.enable", "false", ConfigType::Boolean, "Allow out-of-sync replicas to lead."),
-];
-
-/// Broker-only settings (no topic equivalent), with Kafka's defaults.
-pub const BROKER_CONFIGS: &[(&str, &str, ConfigType)] = &[
-    ("node.id", "1", ConfigType::Int),
-    ("log.dirs", "./weir-data", ConfigType::String),
-    ("listeners", "127.0.0.1:9092", ConfigType::String),
-    ("advertised.listeners", "", ConfigType::String),
-    ("num.partitions", "1", ConfigType::Int),
-    ("default.replication.factor", "1", ConfigType::Int),
-    ("auto.create.topics.enable", "true", ConfigType::Boolean),
-    ("delete.topic.enable", "true", ConfigType::Boolean),
-    ("socket.request.max.bytes", "104857600", ConfigType::Int),
-    ("log.retention.check.interval.ms", "300000", ConfigType::Long),
-    ("log.flush.offset.checkpoint.interval.ms", "60000", ConfigType::Long),
-    ("weir.acks.all.fsync", "true", ConfigType::Boolean),
-    ("group.initial.rebalance.delay.ms", "3000", ConfigType::Int),
-    ("group.min.session.timeout.ms", "6000", ConfigType::Int),
-    ("group.max.session.timeout.ms", "1800000", ConfigType::Int),
-    ("offsets.topic.num.partitions", "50", ConfigType::Int),
-    ("offsets.retention.minutes", "10080", ConfigType::Int),
-    ("offsets.retention.check.interval.ms", "600000", ConfigType::Long),
-    ("offset.metadata.max.bytes", "4096", ConfigType::Int),
-];
-
-/// Kafka's alternative spellings of the same setting, lowest priority first.
-const ALIASES: &[(&str, &str, i64)] = &[
-    ("log.retention.hours", "log.retention.ms", 3_600_000),
-    ("log.retention.minutes", "log.retention.ms", 60_000),
-    ("log.roll.hours", "log.roll.ms", 3_600_000),
-    ("log.dir", "log.dirs", 0),
-];
+pub use catalog::{
+    broker_config, broker_synonyms, canonical, topic_config, BrokerConfigDef, Check, ConfigType, Dynamic, TopicConfigDef,
+    BROKER_CONFIGS, TOPIC_CONFIGS,
+};
 
 /// The broker's configuration: every property explicitly set, by Kafka name.
 #[derive(Debug, Clone, Default)]
@@ -101,21 +30,10 @@ impl Config {
         Config::default()
     }
 
-    /// Sets a property by its Kafka name (`log.retention.ms`, `num.partitions`, …).
+    /// Sets a property by its Kafka name (`log.retention.ms`, `num.partitions`, …). Synonyms
+    /// (`log.retention.hours`) are kept under their own names and resolved as Kafka does.
     pub fn set(&mut self, name: &str, value: impl Into<String>) -> &mut Config {
-        let value = value.into();
-        match ALIASES.iter().find(|(alias, _, _)| *alias == name) {
-            Some((_, target, 0)) => {
-                self.props.insert((*target).to_owned(), value);
-            }
-            Some((_, target, unit)) => {
-                let converted = value.trim().parse::<i64>().map(|v| (v.saturating_mul(*unit)).to_string()).unwrap_or(value);
-                self.props.insert((*target).to_owned(), converted);
-            }
-            None => {
-                self.props.insert(name.to_owned(), value);
-            }
-        }
+        self.props.insert(name.to_owned(), value.into());
         self
     }
 
@@ -171,11 +89,15 @@ impl Config {
         raw.trim().parse().map_err(|_| BrokerError::Config(format!("{name}={raw} is not valid")))
     }
 
-    /// Resolves and checks everything once, at start-up.
+    /// Resolves and checks everything once, at start-up: every known broker property is
+    /// checked by type and range as Kafka's `ConfigDef` does; unknown ones are logged and ignored.
     pub fn settings(&self) -> Result<Settings, BrokerError> {
-        for (name, _) in self.explicit() {
-            if default_of(name).is_none() {
-                tracing::warn!(config = name, "unknown config ignored");
+        for (name, value) in self.explicit() {
+            match broker_config(name) {
+                Some(def) => {
+                    canonical(name, def.kind, def.check, value).map_err(BrokerError::Config)?;
+                }
+                None => tracing::warn!(config = name, "unknown config ignored"),
             }
         }
         let listen = strip_scheme(self.value("listeners").unwrap_or_default());
@@ -183,12 +105,9 @@ impl Config {
             Some(a) if !a.is_empty() => Some(strip_scheme(a)),
             _ => None,
         };
-        let topic_defaults: BTreeMap<String, String> = TOPIC_CONFIGS
-            .iter()
-            .map(|d| (d.name.to_owned(), self.value(d.broker_name).unwrap_or(d.default).to_owned()))
-            .collect();
-        validate_topic_configs(&topic_defaults)?;
-        let data_dir = PathBuf::from(self.value("log.dirs").unwrap_or_default().split(',').next().unwrap_or("weir-data"));
+        let topic_defaults = resolve_topic_defaults(&self.props);
+        let dirs = self.get("log.dirs").or_else(|| self.value("log.dir")).unwrap_or("./weir-data");
+        let data_dir = PathBuf::from(dirs.split(',').next().unwrap_or("./weir-data").trim());
         Ok(Settings {
             node_id: self.parse("node.id")?,
             data_dir,
@@ -237,49 +156,55 @@ fn strip_scheme(listener: &str) -> String {
 }
 
 fn default_of(name: &str) -> Option<&'static str> {
-    TOPIC_CONFIGS
-        .iter()
-        .find(|d| d.broker_name == name)
-        .map(|d| d.default)
-        .or_else(|| BROKER_CONFIGS.iter().find(|(n, _, _)| *n == name).map(|(_, d, _)| *d))
+    broker_config(name).and_then(|d| d.default)
 }
 
-/// Checks topic-level values (names must be topic config names).
-pub fn validate_topic_configs(configs: &BTreeMap<String, String>) -> Result<(), BrokerError> {
+/// Each topic config's broker-wide value, from the broker properties in `props` (static ones
+/// overlaid with dynamic ones): the first of its broker synonyms that is set, converted to the
+/// topic config's unit (`log.retention.hours` → ms), else the first synonym with a default, else
+/// the topic config's own default (`KafkaConfig.extractLogConfigMap`).
+pub fn resolve_topic_defaults(props: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+    TOPIC_CONFIGS
+        .iter()
+        .map(|d| {
+            let value = d.synonym.and_then(|primary| {
+                let synonyms = broker_synonyms(primary);
+                let set = synonyms.iter().find_map(|(name, unit)| props.get(*name).map(|v| (v.as_str(), *unit)));
+                let found = set.or_else(|| synonyms.iter().find_map(|(name, unit)| default_of(name).map(|v| (v, *unit))))?;
+                Some(match found {
+                    (value, 1) => value.trim().to_owned(),
+                    (value, unit) => value.trim().parse::<i64>().map_or_else(|_| value.to_owned(), |v| v.saturating_mul(unit).to_string()),
+                })
+            });
+            (d.name.to_owned(), value.unwrap_or_else(|| d.default.to_owned()))
+        })
+        .collect()
+}
+
+/// Checks topic-level configs as Kafka's `LogConfig.validate` does (with the broker's defaults
+/// for the rest) and returns them in canonical form. Errors are Kafka's messages, for
+/// INVALID_CONFIG: `Unknown topic config name: x`, `Invalid value …`.
+pub fn canonical_topic_configs(configs: &BTreeMap<String, String>) -> Result<BTreeMap<String, String>, String> {
+    let mut canonical_configs = BTreeMap::new();
     for (name, value) in configs {
-        let def = TOPIC_CONFIGS
-            .iter()
-            .find(|d| d.name == name)
-            .ok_or_else(|| BrokerError::InvalidConfig(format!("unknown topic config {name}")))?;
-        let bad = || BrokerError::InvalidConfig(format!("{name}={value} is not valid"));
-        match def.kind {
-            ConfigType::Int => {
-                value.parse::<i32>().map_err(|_| bad())?;
-            }
-            ConfigType::Long => {
-                value.parse::<i64>().map_err(|_| bad())?;
-            }
-            ConfigType::Boolean => {
-                value.parse::<bool>().map_err(|_| bad())?;
-            }
-            ConfigType::String | ConfigType::List => {}
-        }
-        let ok = match name.as_str() {
-            "message.timestamp.type" => value == "CreateTime" || value == "LogAppendTime",
-            "cleanup.policy" => value.split(',').all(|p| matches!(p.trim(), "delete" | "compact")),
-            "compression.type" => matches!(value.as_str(), "producer" | "uncompressed" | "gzip" | "snappy" | "lz4" | "zstd"),
-            "segment.bytes" => value.parse::<i64>().is_ok_and(|v| v >= 14),
-            "max.message.bytes" | "segment.index.bytes" | "index.interval.bytes" => value.parse::<i64>().is_ok_and(|v| v > 0),
-            "segment.ms" => value.parse::<i64>().is_ok_and(|v| v > 0),
-            "retention.ms" | "retention.bytes" => value.parse::<i64>().is_ok_and(|v| v >= -1),
-            "min.insync.replicas" => value.parse::<i64>().is_ok_and(|v| v >= 1),
-            _ => true,
-        };
-        if !ok {
-            return Err(bad());
-        }
+        let def = topic_config(name).ok_or_else(|| format!("Unknown topic config name: {name}"))?;
+        canonical_configs.insert(name.clone(), canonical(name, def.kind, def.check, value)?);
     }
-    Ok(())
+    let get = |name: &str| canonical_configs.get(name).map(String::as_str).or_else(|| topic_config(name).map(|d| d.default)).unwrap_or("");
+    let (min_lag, max_lag) = (get("min.compaction.lag.ms").parse::<i64>().unwrap_or(0), get("max.compaction.lag.ms").parse::<i64>().unwrap_or(i64::MAX));
+    if min_lag > max_lag {
+        return Err(format!("conflict topic config setting min.compaction.lag.ms ({min_lag}) > max.compaction.lag.ms ({max_lag})"));
+    }
+    // Kafka refuses tiered storage unless `remote.log.storage.system.enable`; Weir has none.
+    if get("remote.storage.enable") == "true" {
+        return Err("Tiered Storage functionality is disabled in the broker. Topic cannot be configured with remote log storage.".into());
+    }
+    Ok(canonical_configs)
+}
+
+/// [`canonical_topic_configs`], for callers that only need to know whether the configs are valid.
+pub fn validate_topic_configs(configs: &BTreeMap<String, String>) -> Result<(), BrokerError> {
+    canonical_topic_configs(configs).map(drop).map_err(BrokerError::InvalidConfig)
 }
 
 /// The group coordinator's settings (Kafka's names and defaults).
@@ -377,6 +302,17 @@ pub struct TopicSettings {
 }
 
 impl Settings {
+    /// These settings with dynamic broker configs (AlterConfigs on the broker resource) layered
+    /// over the static ones: `cluster` (resource name `""`), then `per_broker` (this broker's
+    /// id). Only the topic defaults change; the rest is fixed at start.
+    pub fn with_dynamic(&self, cluster: &BTreeMap<String, String>, per_broker: &BTreeMap<String, String>) -> Settings {
+        let mut props = self.explicit.clone();
+        props.extend(cluster.iter().map(|(k, v)| (k.clone(), v.clone())));
+        props.extend(per_broker.iter().map(|(k, v)| (k.clone(), v.clone())));
+        Settings { topic_defaults: resolve_topic_defaults(&props), ..self.clone() }
+    }
+
+    /// A topic's effective settings with `overrides` (its own configs) over the broker defaults.
     pub fn topic_settings(&self, overrides: &BTreeMap<String, String>) -> TopicSettings {
         let get = |name: &str| overrides.get(name).or_else(|| self.topic_defaults.get(name)).map(String::as_str).unwrap_or("");
         let int = |name: &str| get(name).parse::<i64>().unwrap_or(0);
@@ -429,6 +365,34 @@ mod tests {
         let topic = settings.topic_settings(&BTreeMap::from([("retention.ms".to_string(), "5".to_string())]));
         assert_eq!(topic.log.retention_ms, 5);
         assert_eq!(topic.max_message_bytes, 1048588);
+    }
+
+    #[test]
+    fn topic_defaults_follow_kafkas_synonyms_and_layers() {
+        let props = |pairs: &[(&str, &str)]| pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<BTreeMap<_, _>>();
+        let defaults = resolve_topic_defaults(&props(&[]));
+        assert_eq!(defaults["retention.ms"], "604800000");
+        assert_eq!(defaults["flush.ms"], "9223372036854775807");
+        assert_eq!(defaults["local.retention.ms"], "-2");
+        let defaults = resolve_topic_defaults(&props(&[("log.retention.hours", "1"), ("log.retention.minutes", "2"), ("log.roll.hours", "3")]));
+        assert_eq!(defaults["retention.ms"], "120000");
+        assert_eq!(defaults["segment.ms"], "10800000");
+        let settings = Config::new().with("log.retention.ms", "1000").with("message.max.bytes", "5000").settings().unwrap();
+        let dynamic = settings.with_dynamic(&props(&[("log.retention.ms", "2000"), ("log.segment.bytes", "2097152")]), &props(&[("log.retention.ms", "3000")]));
+        assert_eq!(dynamic.topic_defaults["retention.ms"], "3000");
+        assert_eq!(dynamic.topic_defaults["segment.bytes"], "2097152");
+        assert_eq!(dynamic.topic_defaults["max.message.bytes"], "5000");
+        assert_eq!(dynamic.topic_settings(&BTreeMap::new()).log.retention_ms, 3000);
+    }
+
+    #[test]
+    fn topic_configs_are_canonical_and_cross_checked() {
+        let configs = |pairs: &[(&str, &str)]| pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<BTreeMap<_, _>>();
+        let ok = canonical_topic_configs(&configs(&[("cleanup.policy", " compact , delete"), ("preallocate", "TRUE")])).unwrap();
+        assert_eq!(ok, configs(&[("cleanup.policy", "compact,delete"), ("preallocate", "true")]));
+        assert_eq!(canonical_topic_configs(&configs(&[("x", "1")])).unwrap_err(), "Unknown topic config name: x");
+        assert!(canonical_topic_configs(&configs(&[("min.compaction.lag.ms", "10"), ("max.compaction.lag.ms", "5")])).is_err());
+        assert!(canonical_topic_configs(&configs(&[("remote.storage.enable", "true")])).is_err());
     }
 
     #[test]
