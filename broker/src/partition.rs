@@ -19,7 +19,11 @@ pub struct Partition {
 }
 
 impl Partition {
-    pub fn new(topic: Arc<str>, index: i32, log: Log) -> Partition {
+    /// A single node's partition: everything in its log is committed (one replica is a quorum).
+    pub fn new(topic: Arc<str>, index: i32, mut log: Log) -> Partition {
+        if let Err(e) = log.commit_to(log.last_index()) {
+            tracing::error!(topic = %topic, partition = index, error = %e, "cannot set the high watermark at open");
+        }
         let flushed = log.recovery_point();
         Partition {
             topic,
@@ -37,7 +41,7 @@ impl Partition {
 
     /// With one replica, everything appended is committed.
     pub fn high_watermark(&self) -> i64 {
-        self.log().log_end_offset()
+        self.log().high_watermark()
     }
 
     /// Returns once every offset below `offset` is on disk. Concurrent callers share flushes:

@@ -24,6 +24,22 @@ pub enum StorageError {
     Sequence(#[from] SequenceError),
     #[error("{path}: {why}")]
     Corrupt { path: PathBuf, why: String },
+    /// Raft asked for an entry retention (or a snapshot) already removed (raft-rs `Compacted`).
+    #[error("entry {index} is before the first retained entry")]
+    EntryCompacted { index: u64 },
+    /// Raft asked for an entry past the log's end (raft-rs `Unavailable`).
+    #[error("entry {index} is past the last entry")]
+    EntryUnavailable { index: u64 },
+    /// An append that does not continue the log: a caller bug, refused before it writes.
+    #[error("append of entry {index} at offset {offset}, but the log continues at entry {expected_index}, offset {expected_offset}")]
+    OutOfSequence { index: u64, offset: i64, expected_index: u64, expected_offset: i64 },
+    /// An entry of an older term than the log's last (terms, i.e. leader epochs, never decrease),
+    /// or a term that is not a valid leader epoch.
+    #[error("term {term} is older than the log's last term {last}")]
+    StaleTerm { term: i64, last: u64 },
+    /// A truncation below the commit point: committed entries are never cut.
+    #[error("truncation after entry {index} would cut committed entries (commit index {commit})")]
+    TruncateCommitted { index: u64, commit: u64 },
 }
 
 impl StorageError {

@@ -1,5 +1,15 @@
-//! A partition's log: an ordered set of segments, the offsets that bound it, and the producer
-//! state derived from it.
+//! A partition's log, which is also its Raft log: an ordered set of segments, the offsets and
+//! Raft indexes that bound it, its commit point (the high watermark), and the state derived from
+//! it (idempotent producers, leader epochs).
+//!
+//! One Raft entry is one record batch, written once. Appending is two steps: the leader
+//! [`Log::prepare`]s a batch (dedup of idempotent producers against what is in the log *and*
+//! in flight, offsets assigned), then every replica [`Log::append_entry`]s the same bytes at the
+//! same offset and term, unconditionally. A single node runs both steps at once ([`Log::append`]).
+//!
+//! Zero-copy rule: only entries at or below the commit point are lent to readers as slices of
+//! the maps; anything above it is copied out, because Raft may truncate it. Truncation
+//! ([`Log::truncate_after`]) therefore never cuts bytes under a live slice.
 
 use std::collections::BTreeMap;
 use std::fs::{self, File};
@@ -11,13 +21,22 @@ use tracing::{info, warn};
 use weir_protocol::batch::{self, BatchHeader};
 
 use crate::checkpoint;
+use crate::entry_index::EntryIndexWrite;
+use crate::leader_epochs::LeaderEpochs;
 use crate::mapped_file::RangeFlush;
 use crate::producer_state::ProducerStates;
-use crate::segment::Segment;
+use crate::segment::{delete_files, file_name, Segment};
 use crate::{Result, StorageError};
 
-const LOG_START_OFFSET_FILE: &str = "log-start-offset.checkpoint";
+/// Log start offset and the Raft entry just before the first retained one.
+const LOG_START_FILE: &str = "log-start.checkpoint";
+/// The log start offset alone, as logs written before Raft indexes kept it.
+const LEGACY_LOG_START_FILE: &str = "log-start-offset.checkpoint";
 const RECOVERY_POINT_FILE: &str = "recovery-point.checkpoint";
+/// A truncation in progress: its target, so a crash midway is finished on the next open.
+const TRUNCATION_FILE: &str = "truncation.checkpoint";
+/// Producer-state snapshots (Kafka's `.snapshot`) kept beside the log.
+const SNAPSHOTS_KEPT: usize = 2;
 /// Bytes appended or read between releases of mapped pages.
 const RELEASE_EVERY: usize = 32 << 20;
 
@@ -51,6 +70,42 @@ impl Default for LogConfig {
     }
 }
 
+/// A Raft entry's position: its index and term.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct EntryId {
+    pub index: u64,
+    pub term: u64,
+}
+
+/// One Raft entry as the log returns it: a whole record batch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogEntry {
+    pub index: u64,
+    pub term: u64,
+    /// The batch, exactly as stored (offsets, leader epoch = term, CRC all stamped).
+    pub data: Bytes,
+}
+
+/// What [`Log::prepare`] decided for a batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Prepared {
+    /// A new batch: append it with these stamps (every replica writes the same bytes).
+    Append(Stamp),
+    /// It repeats an idempotent producer's batch, in the log or in flight: nothing to write;
+    /// the original offsets.
+    Duplicate(AppendInfo),
+}
+
+/// The broker-assigned header fields of a batch, written into it at append.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stamp {
+    pub base_offset: i64,
+    /// The Raft term, stored as the batch's partition leader epoch.
+    pub leader_epoch: i32,
+    /// `message.timestamp.type=LogAppendTime`: the broker's clock, in ms.
+    pub log_append_time: Option<i64>,
+}
+
 /// Where an appended batch landed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AppendInfo {
@@ -72,9 +127,17 @@ pub struct Log {
     config: LogConfig,
     segments: BTreeMap<i64, Segment>,
     log_start_offset: i64,
+    /// The Raft entry just before the first retained one ((0, 0) for a log that has all).
+    before_first: EntryId,
     /// Everything below this offset is known to be on disk.
     recovery_point: i64,
+    /// The commit point: the last committed entry, and the offset after it (high watermark).
+    commit_index: u64,
+    high_watermark: i64,
+    /// Offsets handed out by `prepare` so far (the log end plus batches in flight).
+    prepared_end: i64,
     producers: ProducerStates,
+    epochs: LeaderEpochs,
     /// Bytes appended or read since mapped pages were last released.
     touched: AtomicUsize,
 }
@@ -83,17 +146,21 @@ pub struct Log {
 pub struct FlushJob {
     ranges: Vec<RangeFlush>,
     syncs: Vec<PathBuf>,
-    positions: Vec<(i64, usize)>,
+    entries: Vec<EntryIndexWrite>,
+    /// Per segment (by base offset): log size and entry count made durable.
+    positions: Vec<(i64, usize, usize)>,
     /// Offsets below this are durable once the job has run.
     pub end_offset: i64,
+    /// So is every entry up to this index.
+    pub last_index: u64,
 }
 
 impl FlushJob {
     pub fn is_empty(&self) -> bool {
-        self.ranges.is_empty() && self.syncs.is_empty()
+        self.ranges.is_empty() && self.syncs.is_empty() && self.entries.is_empty()
     }
 
-    /// Does the I/O (msync, fsync). Blocking.
+    /// Does the I/O (msync, fsync, entry-index writes). Blocking.
     pub fn run(&self) -> Result<()> {
         for range in &self.ranges {
             range.run()?;
@@ -103,24 +170,31 @@ impl FlushJob {
                 .and_then(|f| f.sync_all())
                 .map_err(StorageError::io("fsync", path))?;
         }
+        for write in &self.entries {
+            write.run()?;
+        }
         Ok(())
     }
 }
 
 impl Log {
-    /// Opens (or creates) the log in `dir`. After an unclean shutdown (`clean == false`) every
-    /// segment from the one holding the recovery point on is validated batch by batch and cut at
-    /// the first torn or corrupt batch; segments after a cut are deleted.
+    /// Opens (or creates) the log in `dir`. A truncation a crash interrupted is finished first.
+    /// After an unclean shutdown (`clean == false`) every segment from the one holding the
+    /// recovery point on is validated batch by batch (CRC, offsets that only grow, leader
+    /// epochs that never decrease) and cut at the first torn, corrupt or stale batch; segments
+    /// after a cut are deleted. Producer state comes from the newest snapshot plus the batches
+    /// after it, so a cleanly closed log opens without walking its batches.
     pub fn open(dir: &Path, config: LogConfig, clean: bool, now_ms: i64) -> Result<Log> {
         fs::create_dir_all(dir).map_err(StorageError::io("create", dir))?;
-        let mut bases: Vec<i64> = fs::read_dir(dir)
-            .map_err(StorageError::io("list", dir))?
-            .filter_map(|entry| {
-                let name = entry.ok()?.file_name().into_string().ok()?;
-                name.strip_suffix(".log")?.parse().ok()
-            })
-            .collect();
-        bases.sort_unstable();
+        if let Some(reset) = read_reset(dir)? {
+            // A reset (snapshot install) a crash interrupted: finish it.
+            finish_reset(dir, reset)?;
+        }
+        let (log_start, before_first) = read_log_start(dir)?;
+        let mut bases = segment_bases(dir)?;
+        if let Some(end_offset) = read_truncation(dir)? {
+            finish_truncation(dir, &config, &mut bases, end_offset, now_ms)?;
+        }
         let recovery_point = checkpoint::read_i64(&dir.join(RECOVERY_POINT_FILE), 0)?;
         let first_to_recover = if clean {
             i64::MAX
@@ -131,60 +205,145 @@ impl Log {
         let mut cut = false;
         // A cut in a sealed segment leaves no active one: appends then go to a fresh segment.
         let mut needs_active = false;
+        let mut next_index = before_first.index + 1;
+        let mut epoch = 0;
         for (i, &base) in bases.iter().enumerate() {
             let active = i + 1 == bases.len();
             if cut {
                 warn!(dir = %dir.display(), base, "deleting segment after a corrupt one");
-                Segment::open_trusted(dir, base, &config, false, now_ms)?.delete()?;
+                delete_files(dir, base)?;
                 continue;
             }
             let segment = if base >= first_to_recover {
-                let recovered = Segment::recover(dir, base, &config, active, now_ms)?;
+                let recovered = Segment::recover(dir, base, &config, active, next_index, epoch, now_ms)?;
                 if recovered.truncated_bytes > 0 {
-                    warn!(dir = %dir.display(), base, bytes = recovered.truncated_bytes, "truncated a torn or corrupt tail");
+                    warn!(dir = %dir.display(), base, bytes = recovered.truncated_bytes, "truncated a torn, corrupt or stale tail");
                     cut = true;
                     needs_active = !active;
                 }
                 recovered.segment
             } else {
-                Segment::open_trusted(dir, base, &config, active, now_ms)?
+                Segment::open_trusted(dir, base, &config, active, next_index, now_ms)?
             };
+            if let Some(last) = segment.entries().last() {
+                next_index = last.index + 1;
+                epoch = epoch.max(last.term as i32);
+            }
             segments.insert(base, segment);
         }
+        let epochs = LeaderEpochs::open(dir)?;
         let mut log = Log {
             dir: dir.to_owned(),
             config,
             segments,
             log_start_offset: 0,
+            before_first,
             recovery_point: 0,
+            commit_index: 0,
+            high_watermark: 0,
+            prepared_end: 0,
             producers: ProducerStates::default(),
+            epochs,
             touched: AtomicUsize::new(0),
         };
         if log.segments.is_empty() {
-            log.segments.insert(0, Segment::create(dir, 0, &log.config, now_ms)?);
+            let base = log_start.max(0);
+            log.segments.insert(base, Segment::create(dir, base, &log.config, now_ms)?);
         } else if needs_active {
             let next = log.log_end_offset();
             log.roll(now_ms, next)?;
         }
         let first_base = log.segments.keys().next().copied().unwrap_or(0);
-        let start = checkpoint::read_i64(&dir.join(LOG_START_OFFSET_FILE), first_base)?;
-        log.log_start_offset = start.clamp(first_base, log.log_end_offset());
+        log.log_start_offset = log_start.clamp(first_base, log.log_end_offset());
+        if let Some(first) = log.segments.values().find_map(|s| s.entries().first().copied()) {
+            // The first retained entry decides; the checkpoint only matters for an empty log.
+            if first.index != log.before_first.index + 1 {
+                log.before_first = EntryId { index: first.index - 1, term: log.before_first.term };
+            }
+        }
         log.recovery_point = if clean { log.log_end_offset() } else { recovery_point.min(log.log_end_offset()) };
-        log.rebuild_producer_state();
-        info!(dir = %dir.display(), start = log.log_start_offset, end = log.log_end_offset(), clean, "opened log");
+        let end = log.log_end_offset();
+        log.epochs.truncate_from_end(end)?;
+        log.rebuild_epochs_if_missing()?;
+        log.prepared_end = end;
+        log.rebuild_producer_state()?;
+        info!(dir = %dir.display(), start = log.log_start_offset, end, first_index = log.first_index(), last_index = log.last_index(), clean, "opened log");
         Ok(log)
     }
 
-    fn rebuild_producer_state(&mut self) {
-        let mut producers = ProducerStates::default();
-        for segment in self.segments.values() {
-            let mut position = 0;
+    /// Logs written before the epoch cache existed: one pass over the entries fills it.
+    fn rebuild_epochs_if_missing(&mut self) -> Result<()> {
+        if self.epochs.latest().is_some() {
+            return Ok(());
+        }
+        let starts: Vec<(i32, i64)> = self
+            .segments
+            .values()
+            .flat_map(|s| s.entries().iter().map(move |e| (e.term as i32, s.base_offset() + e.relative_offset as i64)))
+            .collect();
+        for (epoch, start) in starts {
+            self.epochs.assign(epoch, start)?;
+        }
+        Ok(())
+    }
+
+    /// Producer state for the log as it is on disk: the newest snapshot at or below the log
+    /// end, then every batch after it. In-flight (prepared) batches are forgotten.
+    fn rebuild_producer_state(&mut self) -> Result<()> {
+        let end = self.log_end_offset();
+        let first_base = self.segments.keys().next().copied().unwrap_or(0);
+        let (mut producers, from) = match self.snapshots()?.into_iter().rev().find(|&o| o <= end) {
+            Some(offset) => {
+                let path = self.dir.join(file_name(offset, "snapshot"));
+                match checkpoint::read(&path).ok().flatten().and_then(|b| ProducerStates::decode(&b)) {
+                    Some(state) => (state, offset.max(first_base)),
+                    None => {
+                        warn!(path = %path.display(), "unreadable producer snapshot; rebuilding from the log");
+                        (ProducerStates::default(), first_base)
+                    }
+                }
+            }
+            None => (ProducerStates::default(), first_base),
+        };
+        for segment in self.segments.range(self.segment_base_for(from)..).map(|(_, s)| s) {
+            let mut position = segment.entry_containing(from).map_or(0, |(_, e)| e.position as usize);
             while let Some((at, header)) = segment.find_from_position(position) {
                 producers.record(&header);
                 position = at + header.size();
             }
         }
         self.producers = producers;
+        self.prepared_end = end;
+        Ok(())
+    }
+
+    /// Offsets of the producer snapshots on disk, ascending.
+    fn snapshots(&self) -> Result<Vec<i64>> {
+        let mut offsets: Vec<i64> = fs::read_dir(&self.dir)
+            .map_err(StorageError::io("list", &self.dir))?
+            .filter_map(|entry| entry.ok()?.file_name().into_string().ok()?.strip_suffix(".snapshot")?.parse().ok())
+            .collect();
+        offsets.sort_unstable();
+        Ok(offsets)
+    }
+
+    /// Writes the producer state of everything below `offset` (the log end, or a new segment's
+    /// base) as `<offset>.snapshot`, and keeps only the newest few.
+    fn write_producer_snapshot(&self, offset: i64) -> Result<()> {
+        checkpoint::write(&self.dir.join(file_name(offset, "snapshot")), &self.producers.encode_below(offset))?;
+        let snapshots = self.snapshots()?;
+        for old in snapshots.iter().take(snapshots.len().saturating_sub(SNAPSHOTS_KEPT)) {
+            remove_if_present(&self.dir.join(file_name(*old, "snapshot")))?;
+        }
+        Ok(())
+    }
+
+    /// Removes snapshots above `offset` (they describe a tail that was cut).
+    fn drop_snapshots_above(&self, offset: i64) -> Result<()> {
+        for snapshot in self.snapshots()?.into_iter().filter(|&o| o > offset) {
+            remove_if_present(&self.dir.join(file_name(snapshot, "snapshot")))?;
+        }
+        Ok(())
     }
 
     pub fn dir(&self) -> &Path {
@@ -205,6 +364,14 @@ impl Log {
     pub fn recovery_point(&self) -> i64 {
         self.recovery_point
     }
+    /// The commit point as an offset: consumers read below it; retention never deletes at or
+    /// above it.
+    pub fn high_watermark(&self) -> i64 {
+        self.high_watermark
+    }
+    pub fn commit_index(&self) -> u64 {
+        self.commit_index
+    }
     /// Bytes in all segments.
     pub fn size(&self) -> u64 {
         self.segments.values().map(|s| s.size() as u64).sum()
@@ -217,26 +384,155 @@ impl Log {
         self.segments.values_mut().next_back().expect("a log always has an active segment")
     }
 
-    /// Appends one validated batch, assigning its offsets and `leader_epoch`, and stamping it
-    /// with `log_append_time` when the topic uses LogAppendTime. A batch that repeats an
-    /// idempotent producer's recent batch is not written again: its original offsets come back.
-    pub fn append(&mut self, bytes: &[u8], leader_epoch: i32, log_append_time: Option<i64>, now_ms: i64) -> Result<AppendInfo> {
-        let header = BatchHeader::parse(bytes).ok_or_else(|| StorageError::Corrupt {
-            path: self.dir.clone(),
-            why: "batch shorter than its header".into(),
-        })?;
+    // --- Raft view -------------------------------------------------------------------------
+
+    /// Index of the first retained entry (one past the last when the log holds none).
+    pub fn first_index(&self) -> u64 {
+        self.before_first.index + 1
+    }
+
+    /// Index of the last entry (`first_index() - 1` when the log holds none).
+    pub fn last_index(&self) -> u64 {
+        self.segments.values().rev().find_map(|s| s.entries().last().map(|e| e.index)).unwrap_or(self.before_first.index)
+    }
+
+    /// The last entry's index and term.
+    pub fn last_entry(&self) -> EntryId {
+        self.segments
+            .values()
+            .rev()
+            .find_map(|s| s.entries().last().map(|e| EntryId { index: e.index, term: e.term as u64 }))
+            .unwrap_or(self.before_first)
+    }
+
+    /// The entry just before the first retained one (what a Raft snapshot covers).
+    pub fn before_first(&self) -> EntryId {
+        self.before_first
+    }
+
+    /// The segment holding entry `index`.
+    fn segment_for_index(&self, index: u64) -> Option<&Segment> {
+        // Segments are ordered by offset and by index alike: find the last one starting at or
+        // before `index` (binary search over the few segment starts).
+        let starts: Vec<(u64, &Segment)> = self.segments.values().filter_map(|s| Some((s.entries().first()?.index, s))).collect();
+        let at = starts.partition_point(|(first, _)| *first <= index).checked_sub(1)?;
+        let segment = starts[at].1;
+        segment.entry(index).map(|_| segment)
+    }
+
+    /// The term of entry `index`: that of the entry before the first one too (Raft asks for
+    /// it); [`StorageError::EntryCompacted`] below that, [`StorageError::EntryUnavailable`]
+    /// past the last entry.
+    pub fn term(&self, index: u64) -> Result<u64> {
+        if index == self.before_first.index {
+            return Ok(self.before_first.term);
+        }
+        if index < self.before_first.index {
+            return Err(StorageError::EntryCompacted { index });
+        }
+        self.segment_for_index(index).and_then(|s| s.entry(index)).map(|e| e.term as u64).ok_or(StorageError::EntryUnavailable { index })
+    }
+
+    /// Entries `lo..hi`, at most `max_bytes` of them but always the first. Committed entries
+    /// are lent zero-copy; entries above the commit point are copied (Raft may cut them).
+    pub fn entries(&self, lo: u64, hi: u64, max_bytes: u64) -> Result<Vec<LogEntry>> {
+        if lo < self.first_index() {
+            return Err(StorageError::EntryCompacted { index: lo });
+        }
+        if hi > self.last_index() + 1 {
+            return Err(StorageError::EntryUnavailable { index: hi - 1 });
+        }
+        let mut out = Vec::new();
+        let mut bytes = 0u64;
+        let mut index = lo;
+        while index < hi {
+            let segment = self.segment_for_index(index).ok_or(StorageError::EntryUnavailable { index })?;
+            let first = segment.entries()[0].index;
+            for ordinal in (index - first) as usize..segment.entries().len() {
+                let meta = segment.entries()[ordinal];
+                if meta.index >= hi {
+                    break;
+                }
+                let data = segment.entry_bytes(ordinal, meta.index <= self.commit_index).ok_or(StorageError::EntryUnavailable { index: meta.index })?;
+                bytes += data.len() as u64;
+                if !out.is_empty() && bytes > max_bytes {
+                    return Ok(out);
+                }
+                out.push(LogEntry { index: meta.index, term: meta.term as u64, data });
+                index = meta.index + 1;
+            }
+        }
+        Ok(out)
+    }
+
+    /// The offset after entry `index` (the offset of entry `index + 1`).
+    fn end_offset_of(&self, index: u64) -> Result<i64> {
+        if index == self.before_first.index {
+            return Ok(self.first_entry_offset());
+        }
+        let segment = self.segment_for_index(index).ok_or(StorageError::EntryUnavailable { index })?;
+        let ordinal = (index - segment.entries()[0].index) as usize;
+        Ok(segment.entry_end_offset(ordinal))
+    }
+
+    /// The base offset of the first retained entry (the log end when there is none).
+    fn first_entry_offset(&self) -> i64 {
+        self.segments
+            .values()
+            .find_map(|s| s.entries().first().map(|e| s.base_offset() + e.relative_offset as i64))
+            .unwrap_or_else(|| self.log_end_offset())
+    }
+
+    /// Moves the commit point up to entry `index` (never down): the high watermark becomes the
+    /// offset after it. Returns the high watermark.
+    pub fn commit_to(&mut self, index: u64) -> Result<i64> {
+        let index = index.min(self.last_index());
+        if index > self.commit_index || self.high_watermark < self.log_start_offset {
+            self.commit_index = self.commit_index.max(index);
+            self.high_watermark = self.high_watermark.max(self.end_offset_of(self.commit_index)?);
+        }
+        Ok(self.high_watermark)
+    }
+
+    // --- Appends -----------------------------------------------------------------------------
+
+    /// The leader's step: decides what a validated batch becomes. A repeat of an idempotent
+    /// producer's batch, in the log or in flight, is a duplicate with its original offsets;
+    /// a sequence gap or stale epoch is refused; otherwise the batch gets the next offsets
+    /// (after those already handed out) and its producer state is recorded as in flight.
+    pub fn prepare(&mut self, bytes: &[u8], leader_epoch: i32, log_append_time: Option<i64>) -> Result<Prepared> {
+        let header = BatchHeader::parse(bytes).ok_or_else(|| StorageError::Corrupt { path: self.dir.clone(), why: "batch shorter than its header".into() })?;
         if let Some(written) = self.producers.check(&header)? {
-            return Ok(AppendInfo {
+            return Ok(Prepared::Duplicate(AppendInfo {
                 base_offset: written.base_offset,
                 last_offset: written.last_offset,
                 max_timestamp: written.max_timestamp,
                 duplicate: true,
-            });
+            }));
         }
         if bytes.len() as u64 > self.config.segment_bytes {
             return Err(StorageError::BatchTooLarge { size: bytes.len(), segment_bytes: self.config.segment_bytes });
         }
-        let base_offset = self.log_end_offset();
+        let base_offset = self.prepared_end.max(self.log_end_offset());
+        let stamped = BatchHeader { base_offset, max_timestamp: log_append_time.unwrap_or(header.max_timestamp), ..header };
+        self.producers.record(&stamped);
+        self.prepared_end = stamped.next_offset();
+        Ok(Prepared::Append(Stamp { base_offset, leader_epoch, log_append_time }))
+    }
+
+    /// The step every replica runs: writes the batch as the next entry (`index` must be
+    /// `last_index() + 1`) at `stamp.base_offset` (which must be the log end), stamping it.
+    /// Nothing is deduplicated or refused here: replicas must end byte-identical.
+    pub fn append_entry(&mut self, bytes: &[u8], index: u64, stamp: Stamp, now_ms: i64) -> Result<AppendInfo> {
+        let header = BatchHeader::parse(bytes).ok_or_else(|| StorageError::Corrupt { path: self.dir.clone(), why: "batch shorter than its header".into() })?;
+        let expected = (self.last_index() + 1, self.log_end_offset());
+        if (index, stamp.base_offset) != expected {
+            return Err(StorageError::OutOfSequence { index, offset: stamp.base_offset, expected_index: expected.0, expected_offset: expected.1 });
+        }
+        if stamp.leader_epoch < 0 || self.last_entry().term > stamp.leader_epoch as u64 {
+            return Err(StorageError::StaleTerm { term: stamp.leader_epoch as i64, last: self.last_entry().term });
+        }
+        let base_offset = stamp.base_offset;
         let last_offset = base_offset + header.last_offset_delta as i64;
         let active = self.active();
         let expired = now_ms - active.created_ms() >= self.config.segment_ms;
@@ -245,16 +541,49 @@ impl Log {
         }
         let Log { segments, config, .. } = self;
         let active = segments.values_mut().next_back().expect("a log always has an active segment");
-        let written = active.append(bytes, config, |b| {
+        let written = active.append(bytes, config, index, |b| {
             batch::set_base_offset(b, base_offset);
-            batch::set_partition_leader_epoch(b, leader_epoch);
-            if let Some(now) = log_append_time {
+            batch::set_partition_leader_epoch(b, stamp.leader_epoch);
+            if let Some(now) = stamp.log_append_time {
                 batch::set_log_append_time(b, now);
             }
         })?;
         self.producers.record(&written);
+        self.epochs.assign(stamp.leader_epoch, base_offset)?;
+        self.prepared_end = self.prepared_end.max(last_offset + 1);
         self.touch(bytes.len());
         Ok(AppendInfo { base_offset, last_offset, max_timestamp: written.max_timestamp, duplicate: false })
+    }
+
+    /// A replica's append of an entry it received: the batch already carries its offsets and
+    /// term (the leader stamped them), which are kept as they are.
+    pub fn append_replicated(&mut self, bytes: &[u8], index: u64, now_ms: i64) -> Result<AppendInfo> {
+        let header = BatchHeader::parse(bytes).ok_or_else(|| StorageError::Corrupt { path: self.dir.clone(), why: "batch shorter than its header".into() })?;
+        let log_append_time = header.is_log_append_time().then_some(header.max_timestamp);
+        self.append_entry(bytes, index, Stamp { base_offset: header.base_offset, leader_epoch: header.partition_leader_epoch, log_append_time }, now_ms)
+    }
+
+    /// Forgets batches prepared but never appended (a leader that lost its term): offsets and
+    /// producer state go back to what the log holds.
+    pub fn abandon_prepared(&mut self) -> Result<()> {
+        if self.prepared_end > self.log_end_offset() {
+            self.rebuild_producer_state()?;
+        }
+        Ok(())
+    }
+
+    /// A single node's append: both steps at once, committed at once (one replica is a quorum).
+    /// A batch that repeats an idempotent producer's recent batch is not written again: its
+    /// original offsets come back.
+    pub fn append(&mut self, bytes: &[u8], leader_epoch: i32, log_append_time: Option<i64>, now_ms: i64) -> Result<AppendInfo> {
+        let stamp = match self.prepare(bytes, leader_epoch, log_append_time)? {
+            Prepared::Duplicate(info) => return Ok(info),
+            Prepared::Append(stamp) => stamp,
+        };
+        let index = self.last_index() + 1;
+        let info = self.append_entry(bytes, index, stamp, now_ms)?;
+        self.commit_to(index)?;
+        Ok(info)
     }
 
     /// Counts traffic through the maps; every `RELEASE_EVERY` bytes, unmaps the touched pages
@@ -269,22 +598,102 @@ impl Log {
         }
     }
 
-    /// Seals the active segment and starts a new one at `base_offset`.
+    /// Seals the active segment and starts a new one at `base_offset`, with a producer-state
+    /// snapshot at that offset (so opening never walks sealed segments).
     fn roll(&mut self, now_ms: i64, base_offset: i64) -> Result<()> {
         self.active_mut().seal()?;
+        self.write_producer_snapshot(base_offset)?;
         let segment = Segment::create(&self.dir, base_offset, &self.config, now_ms)?;
         self.segments.insert(base_offset, segment);
         info!(dir = %self.dir.display(), base_offset, "rolled segment");
         Ok(())
     }
 
+    // --- Truncation and reset ------------------------------------------------------------------
+
+    /// Raft conflict resolution: removes every entry after `index`, with the indexes, producer
+    /// state, leader epochs and snapshots that describe them, and lowers the recovery point.
+    /// Crash-safe: the target is recorded first and a crash midway is finished by the next
+    /// open, so the log is either as before or truncated, never a mix. Refused at or below the
+    /// commit point (committed entries are never cut, and only they are lent to readers).
+    pub fn truncate_after(&mut self, index: u64, now_ms: i64) -> Result<()> {
+        if index >= self.last_index() {
+            return self.abandon_prepared();
+        }
+        if index < self.commit_index {
+            return Err(StorageError::TruncateCommitted { index, commit: self.commit_index });
+        }
+        let end_offset = self.end_offset_of(index)?;
+        write_truncation(&self.dir, end_offset)?;
+        let doomed: Vec<i64> = self.segments.keys().copied().filter(|&b| b >= end_offset).skip_while(|&b| Some(b) == self.segments.keys().next().copied()).collect();
+        for base in doomed {
+            if let Some(segment) = self.segments.remove(&base) {
+                segment.delete()?;
+            }
+        }
+        let last_base = *self.segments.keys().next_back().expect("a log always has a segment");
+        let mut segment = self.segments.remove(&last_base).expect("just found");
+        segment.truncate_to(end_offset, &self.config)?;
+        let mut segment = segment.reactivate(&self.dir, &self.config, now_ms)?;
+        segment.entries_write_now()?;
+        if let Some(flush) = segment.pending_flush() {
+            flush.range.run()?;
+            for path in &flush.syncs {
+                File::open(path).and_then(|f| f.sync_all()).map_err(StorageError::io("fsync", path))?;
+            }
+            segment.flushed_to(flush.size, flush.entry_count, true);
+        }
+        self.segments.insert(last_base, segment);
+        self.drop_snapshots_above(end_offset)?;
+        self.epochs.truncate_from_end(end_offset)?;
+        self.recovery_point = self.recovery_point.min(end_offset);
+        checkpoint::write_i64(&self.dir.join(RECOVERY_POINT_FILE), self.recovery_point)?;
+        clear_truncation(&self.dir)?;
+        self.rebuild_producer_state()?;
+        info!(dir = %self.dir.display(), index, end_offset, "truncated the log");
+        Ok(())
+    }
+
+    /// Empties the log so it restarts after entry `before` at `offset` (installing a Raft
+    /// snapshot on a replica that fell behind the leader's log start): every segment, snapshot
+    /// and epoch goes; `producer_state` (from [`Log::producer_state`] on the leader) becomes
+    /// this log's. Crash-safe like truncation.
+    pub fn reset_to(&mut self, offset: i64, before: EntryId, producer_state: &[u8], now_ms: i64) -> Result<()> {
+        let producers = ProducerStates::decode(producer_state).ok_or_else(|| StorageError::Corrupt { path: self.dir.clone(), why: "producer state does not parse".into() })?;
+        let reset = Reset { offset, before, producer_state: producer_state.to_vec() };
+        write_reset(&self.dir, &reset)?;
+        self.segments.clear();
+        finish_reset(&self.dir, reset)?;
+        self.segments.insert(offset, Segment::create(&self.dir, offset, &self.config, now_ms)?);
+        self.log_start_offset = offset;
+        self.before_first = before;
+        self.recovery_point = offset;
+        self.commit_index = before.index;
+        self.high_watermark = offset;
+        self.prepared_end = offset;
+        self.producers = producers;
+        self.epochs = LeaderEpochs::open(&self.dir)?;
+        info!(dir = %self.dir.display(), offset, index = before.index, term = before.term, "reset the log");
+        Ok(())
+    }
+
+    /// The producer state of everything up to the high watermark, as bytes (what a snapshot
+    /// for a lagging replica carries).
+    pub fn producer_state(&self) -> Vec<u8> {
+        self.producers.encode_below(self.high_watermark)
+    }
+
+    // --- Reads -----------------------------------------------------------------------------------
+
     /// Whole batches starting with the one that holds `offset`, at most `max_bytes` (but always
-    /// the first batch, however large: KIP-74), none reaching `upper_bound` (the high watermark).
+    /// the first batch, however large: KIP-74), none reaching `upper_bound` (the high watermark,
+    /// so only committed bytes are lent).
     pub fn read(&self, offset: i64, max_bytes: usize, upper_bound: i64) -> Result<ReadResult> {
         let end = self.log_end_offset();
         if offset < self.log_start_offset || offset > end {
             return Err(StorageError::OffsetOutOfRange { offset, start: self.log_start_offset, end });
         }
+        let upper_bound = upper_bound.min(self.high_watermark.max(self.log_start_offset));
         for segment in self.segments.range(self.segment_base_for(offset)..).map(|(_, s)| s) {
             if let Some((position, _)) = segment.find(offset) {
                 let records = segment.read_from(position, max_bytes, upper_bound);
@@ -303,38 +712,61 @@ impl Log {
                 return None;
             }
             let (position, header) = segment.find_by_timestamp(timestamp)?;
-            (header.next_offset() > self.log_start_offset).then(|| segment.batch_at(position))?
+            (header.next_offset() > self.log_start_offset && header.next_offset() <= self.high_watermark).then(|| segment.batch_at(position))?
         })
     }
 
     /// The batch holding the log's newest timestamp (ListOffsets MAX_TIMESTAMP).
     pub fn batch_with_max_timestamp(&self) -> Option<Bytes> {
         let segment = self.segments.values().filter(|s| !s.is_empty()).max_by_key(|s| s.max_timestamp())?;
-        let (position, _) = segment.find(segment.max_timestamp_offset())?;
-        segment.batch_at(position)
+        let (position, header) = segment.find(segment.max_timestamp_offset())?;
+        (header.next_offset() <= self.high_watermark).then(|| segment.batch_at(position))?
     }
+
+    /// Kafka's OffsetForLeaderEpoch: `(epoch, end offset)` for `requested` — the largest epoch
+    /// at or below it and where the next one starts (the log end for the latest); `(-1, -1)`
+    /// for an epoch above every known one.
+    pub fn end_offset_for_epoch(&self, requested: i32) -> (i32, i64) {
+        self.epochs.end_offset_for(requested, self.log_end_offset())
+    }
+
+    /// The latest leader epoch and where it starts.
+    pub fn latest_epoch(&self) -> Option<(i32, i64)> {
+        self.epochs.latest()
+    }
+
+    // --- Durability --------------------------------------------------------------------------
 
     /// Prepares a flush of everything appended so far. Run it with [`FlushJob::run`] outside any
     /// lock, then report it with [`Log::flush_done`].
     pub fn flush_job(&self) -> FlushJob {
-        let mut job = FlushJob { ranges: Vec::new(), syncs: Vec::new(), positions: Vec::new(), end_offset: self.log_end_offset() };
+        let mut job = FlushJob {
+            ranges: Vec::new(),
+            syncs: Vec::new(),
+            entries: Vec::new(),
+            positions: Vec::new(),
+            end_offset: self.log_end_offset(),
+            last_index: self.last_index(),
+        };
         for (&base, segment) in self.segments.range(self.segment_base_for(self.recovery_point)..) {
-            if let Some((ranges, syncs, size)) = segment.pending_flush() {
-                job.ranges.extend(ranges);
-                job.syncs.extend(syncs);
-                job.positions.push((base, size));
+            if let Some(flush) = segment.pending_flush() {
+                job.ranges.push(flush.range);
+                job.syncs.extend(flush.syncs);
+                job.entries.extend(flush.entries);
+                job.positions.push((base, flush.size, flush.entry_count));
             }
         }
         job
     }
 
     pub fn flush_done(&mut self, job: &FlushJob) {
-        for &(base, size) in &job.positions {
+        for &(base, size, entries) in &job.positions {
             if let Some(segment) = self.segments.get_mut(&base) {
-                segment.flushed_to(size, true);
+                segment.flushed_to(size, entries, true);
             }
         }
-        self.recovery_point = self.recovery_point.max(job.end_offset);
+        // A truncation since the job was prepared may have cut what it flushed.
+        self.recovery_point = self.recovery_point.max(job.end_offset.min(self.log_end_offset()));
     }
 
     /// Flushes now, under the caller's borrow (shutdown, tests).
@@ -349,15 +781,20 @@ impl Log {
         self.segments.range(..=offset).next_back().map_or(i64::MIN, |(base, _)| *base)
     }
 
+    // --- Retention ---------------------------------------------------------------------------
+
     /// Deletes whole sealed segments past `retention.ms` or beyond `retention.bytes`, oldest
-    /// first, and moves the log start offset. Returns how many were deleted.
+    /// first, never one holding anything at or above the high watermark, and moves the log
+    /// start offset. Returns how many were deleted.
     pub fn enforce_retention(&mut self, now_ms: i64) -> Result<usize> {
         let mut size = self.size() as i64;
         let mut doomed = Vec::new();
-        for (&base, segment) in self.segments.iter().take(self.segments.len() - 1) {
+        let bases: Vec<i64> = self.segments.keys().copied().collect();
+        for (i, (&base, segment)) in self.segments.iter().take(self.segments.len() - 1).enumerate() {
             let too_old = self.config.retention_ms >= 0 && now_ms - segment.max_timestamp() > self.config.retention_ms;
             let too_big = self.config.retention_bytes >= 0 && size - segment.size() as i64 >= self.config.retention_bytes;
-            if !(too_old || too_big) {
+            let committed = bases[i + 1] <= self.high_watermark;
+            if !(too_old || too_big) || !committed {
                 break;
             }
             size -= segment.size() as i64;
@@ -367,46 +804,50 @@ impl Log {
             return Ok(0);
         }
         let next_start = self.segments.range(doomed[doomed.len() - 1] + 1..).next().map_or(0, |(b, _)| *b);
-        self.log_start_offset = self.log_start_offset.max(next_start);
-        checkpoint::write_i64(&self.dir.join(LOG_START_OFFSET_FILE), self.log_start_offset)?;
-        for base in &doomed {
-            if let Some(segment) = self.segments.remove(base) {
-                segment.delete()?;
-            }
-        }
+        self.drop_segments(&doomed, self.log_start_offset.max(next_start))?;
         info!(dir = %self.dir.display(), segments = doomed.len(), log_start_offset = self.log_start_offset, "retention deleted segments");
         Ok(doomed.len())
     }
 
     /// Kafka's DeleteRecords: makes `offset` the log start offset, so reads below it get
     /// OFFSET_OUT_OF_RANGE and ListOffsets(earliest) returns it, and deletes the segments that
-    /// now lie wholly below it. An offset at or below the current start changes nothing; the
-    /// caller bounds `offset` by the high watermark. Returns the log start offset.
+    /// now lie wholly below it. An offset at or below the current start changes nothing; one
+    /// above the high watermark is refused. Returns the log start offset.
     pub fn delete_records_before(&mut self, offset: i64) -> Result<i64> {
         if offset <= self.log_start_offset {
             return Ok(self.log_start_offset);
         }
-        let end = self.log_end_offset();
-        if offset > end {
-            return Err(StorageError::OffsetOutOfRange { offset, start: self.log_start_offset, end });
+        if offset > self.high_watermark {
+            return Err(StorageError::OffsetOutOfRange { offset, start: self.log_start_offset, end: self.high_watermark });
         }
-        self.log_start_offset = offset;
-        checkpoint::write_i64(&self.dir.join(LOG_START_OFFSET_FILE), offset)?;
         // A segment goes when the next one starts at or below the new start offset.
         let bases: Vec<i64> = self.segments.keys().copied().collect();
         let doomed: Vec<i64> = bases.windows(2).filter(|w| w[1] <= offset).map(|w| w[0]).collect();
-        for base in &doomed {
-            if let Some(segment) = self.segments.remove(base) {
-                segment.delete()?;
-            }
-        }
+        self.drop_segments(&doomed, offset)?;
         info!(dir = %self.dir.display(), log_start_offset = offset, segments = doomed.len(), "deleted records");
         Ok(offset)
     }
 
-    /// The idempotent producers with batches in this log (DescribeProducers).
-    pub fn active_producers(&self) -> Vec<crate::ActiveProducer> {
-        self.producers.active()
+    /// Deletes leading segments and moves the log start to `new_start`, recording the last
+    /// deleted entry as the one before the first (checkpointed before any file goes).
+    fn drop_segments(&mut self, doomed: &[i64], new_start: i64) -> Result<()> {
+        let last_gone = doomed
+            .iter()
+            .rev()
+            .find_map(|base| self.segments.get(base)?.entries().last().copied())
+            .map(|e| EntryId { index: e.index, term: e.term as u64 });
+        if let Some(last_gone) = last_gone {
+            self.before_first = last_gone;
+        }
+        self.log_start_offset = new_start;
+        write_log_start(&self.dir, new_start, self.before_first)?;
+        for base in doomed {
+            if let Some(segment) = self.segments.remove(base) {
+                segment.delete()?;
+            }
+        }
+        self.epochs.truncate_from_start(new_start)?;
+        Ok(())
     }
 
     /// Persists the recovery point, so the next unclean start validates less.
@@ -414,11 +855,13 @@ impl Log {
         checkpoint::write_i64(&self.dir.join(RECOVERY_POINT_FILE), self.recovery_point)
     }
 
-    /// A clean close: everything flushed, the active segment trimmed like a sealed one, the
-    /// recovery point at the end.
+    /// A clean close: everything flushed, the active segment trimmed like a sealed one, a
+    /// producer-state snapshot at the log end, the recovery point at the end.
     pub fn close(&mut self) -> Result<()> {
         self.active_mut().seal()?;
         self.flush()?;
+        self.write_producer_snapshot(self.log_end_offset())?;
+        write_log_start(&self.dir, self.log_start_offset, self.before_first)?;
         self.checkpoint()
     }
 
@@ -428,4 +871,152 @@ impl Log {
         drop(self);
         fs::remove_dir_all(&dir).map_err(StorageError::io("remove", &dir))
     }
+
+    /// The idempotent producers with batches in this log (DescribeProducers).
+    pub fn active_producers(&self) -> Vec<crate::ActiveProducer> {
+        self.producers.active()
+    }
+}
+
+// --- Checkpoint files beside the log --------------------------------------------------------
+
+fn segment_bases(dir: &Path) -> Result<Vec<i64>> {
+    let mut bases: Vec<i64> = fs::read_dir(dir)
+        .map_err(StorageError::io("list", dir))?
+        .filter_map(|entry| {
+            let name = entry.ok()?.file_name().into_string().ok()?;
+            name.strip_suffix(".log")?.parse().ok()
+        })
+        .collect();
+    bases.sort_unstable();
+    Ok(bases)
+}
+
+fn remove_if_present(path: &Path) -> Result<()> {
+    match fs::remove_file(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(StorageError::io("remove", path)(e)),
+        _ => Ok(()),
+    }
+}
+
+fn i64_at(bytes: &[u8], at: usize) -> i64 {
+    let mut word = [0u8; 8];
+    word.copy_from_slice(&bytes[at..at + 8]);
+    i64::from_be_bytes(word)
+}
+
+/// The log start offset and the entry before the first retained one.
+fn read_log_start(dir: &Path) -> Result<(i64, EntryId)> {
+    let path = dir.join(LOG_START_FILE);
+    match checkpoint::read(&path)? {
+        Some(p) if p.len() == 24 => Ok((i64_at(&p, 0), EntryId { index: i64_at(&p, 8) as u64, term: i64_at(&p, 16) as u64 })),
+        Some(_) => Err(StorageError::Corrupt { path, why: "expected 24 bytes".into() }),
+        None => Ok((checkpoint::read_i64(&dir.join(LEGACY_LOG_START_FILE), 0)?, EntryId::default())),
+    }
+}
+
+fn write_log_start(dir: &Path, log_start: i64, before_first: EntryId) -> Result<()> {
+    let mut payload = Vec::with_capacity(24);
+    payload.extend_from_slice(&log_start.to_be_bytes());
+    payload.extend_from_slice(&(before_first.index as i64).to_be_bytes());
+    payload.extend_from_slice(&(before_first.term as i64).to_be_bytes());
+    checkpoint::write(&dir.join(LOG_START_FILE), &payload)
+}
+
+fn read_truncation(dir: &Path) -> Result<Option<i64>> {
+    let path = dir.join(TRUNCATION_FILE);
+    if !path.exists() {
+        return Ok(None);
+    }
+    checkpoint::read_i64(&path, 0).map(Some)
+}
+
+fn write_truncation(dir: &Path, end_offset: i64) -> Result<()> {
+    checkpoint::write_i64(&dir.join(TRUNCATION_FILE), end_offset)
+}
+
+fn clear_truncation(dir: &Path) -> Result<()> {
+    remove_if_present(&dir.join(TRUNCATION_FILE))?;
+    checkpoint::sync_dir(dir)
+}
+
+/// Finishes a truncation to `end_offset` found at open: segments from it on go, the one
+/// holding it is validated, cut and trimmed, and its entry index is dropped so the open that
+/// follows renumbers it; snapshots and epochs above the cut go too.
+fn finish_truncation(dir: &Path, config: &LogConfig, bases: &mut Vec<i64>, end_offset: i64, now_ms: i64) -> Result<()> {
+    warn!(dir = %dir.display(), end_offset, "finishing a truncation a crash interrupted");
+    let first = bases.first().copied();
+    for &base in bases.iter().filter(|&&b| b >= end_offset && Some(b) != first) {
+        delete_files(dir, base)?;
+    }
+    bases.retain(|&b| b < end_offset || Some(b) == first);
+    if let Some(&last) = bases.last() {
+        let mut segment = Segment::recover(dir, last, config, false, 1, 0, now_ms)?.segment;
+        segment.truncate_to(end_offset, config)?;
+        segment.seal()?;
+        drop(segment);
+        remove_if_present(&dir.join(file_name(last, "entryindex")))?;
+    }
+    let mut epochs = LeaderEpochs::open(dir)?;
+    epochs.truncate_from_end(end_offset)?;
+    let snapshots: Vec<i64> = fs::read_dir(dir)
+        .map_err(StorageError::io("list", dir))?
+        .filter_map(|entry| entry.ok()?.file_name().into_string().ok()?.strip_suffix(".snapshot")?.parse().ok())
+        .filter(|&o: &i64| o > end_offset)
+        .collect();
+    for offset in snapshots {
+        remove_if_present(&dir.join(file_name(offset, "snapshot")))?;
+    }
+    let recovery_point = checkpoint::read_i64(&dir.join(RECOVERY_POINT_FILE), 0)?;
+    checkpoint::write_i64(&dir.join(RECOVERY_POINT_FILE), recovery_point.min(end_offset))?;
+    clear_truncation(dir)
+}
+
+/// A reset in progress (see [`Log::reset_to`]).
+struct Reset {
+    offset: i64,
+    before: EntryId,
+    producer_state: Vec<u8>,
+}
+
+const RESET_FILE: &str = "reset.checkpoint";
+
+fn write_reset(dir: &Path, reset: &Reset) -> Result<()> {
+    let mut payload = Vec::with_capacity(24 + reset.producer_state.len());
+    payload.extend_from_slice(&reset.offset.to_be_bytes());
+    payload.extend_from_slice(&(reset.before.index as i64).to_be_bytes());
+    payload.extend_from_slice(&(reset.before.term as i64).to_be_bytes());
+    payload.extend_from_slice(&reset.producer_state);
+    checkpoint::write(&dir.join(RESET_FILE), &payload)
+}
+
+fn read_reset(dir: &Path) -> Result<Option<Reset>> {
+    let path = dir.join(RESET_FILE);
+    match checkpoint::read(&path)? {
+        None => Ok(None),
+        Some(p) if p.len() >= 24 => Ok(Some(Reset {
+            offset: i64_at(&p, 0),
+            before: EntryId { index: i64_at(&p, 8) as u64, term: i64_at(&p, 16) as u64 },
+            producer_state: p[24..].to_vec(),
+        })),
+        Some(_) => Err(StorageError::Corrupt { path, why: "shorter than a reset record".into() }),
+    }
+}
+
+/// Empties the directory of segments, snapshots and epochs, and writes the reset's start point
+/// and producer state; idempotent, so a crash midway is finished by the next open.
+fn finish_reset(dir: &Path, reset: Reset) -> Result<()> {
+    for entry in fs::read_dir(dir).map_err(StorageError::io("list", dir))? {
+        let path = entry.map_err(StorageError::io("list", dir))?.path();
+        let doomed = matches!(path.extension().and_then(|e| e.to_str()), Some("log" | "index" | "timeindex" | "entryindex" | "snapshot"));
+        if doomed {
+            remove_if_present(&path)?;
+        }
+    }
+    LeaderEpochs::open(dir)?.clear()?;
+    checkpoint::write(&dir.join(file_name(reset.offset, "snapshot")), &reset.producer_state)?;
+    write_log_start(dir, reset.offset, reset.before)?;
+    checkpoint::write_i64(&dir.join(RECOVERY_POINT_FILE), reset.offset)?;
+    remove_if_present(&dir.join(RESET_FILE))?;
+    checkpoint::sync_dir(dir)
 }

@@ -35,8 +35,9 @@ struct MapSlice {
 impl AsRef<[u8]> for MapSlice {
     fn as_ref(&self) -> &[u8] {
         // SAFETY: `range` lies inside the map (checked by `MappedFile::slice`), and the log only
-        // hands out ranges that are fully written and never rewritten while readable: appends go
-        // past the end, and truncation only removes data that was never visible to readers.
+        // lends ranges that are fully written and committed: appends go past the end, and
+        // truncation (Raft conflict resolution) only cuts above the commit point, so nothing
+        // under a live slice is ever rewritten, discarded or cut from the file.
         unsafe { std::slice::from_raw_parts(self.map.as_ptr().add(self.range.start), self.range.len()) }
     }
 }
@@ -127,6 +128,32 @@ impl MappedFile {
     pub fn truncate_file(&mut self, len: usize) -> Result<()> {
         self.file.set_len(len as u64).map_err(StorageError::io("truncate", &self.path))?;
         self.reserved = self.reserved.min(len);
+        Ok(())
+    }
+
+    /// Turns `range` into a hole: it reads as zeros from now on, in the map and in the file, and
+    /// its disk blocks are released (they are reserved again before a later write). No reader
+    /// may hold a slice of `range`.
+    pub fn discard(&mut self, range: Range<usize>) -> Result<()> {
+        let range = clamp(range, self.map.len());
+        if range.is_empty() {
+            return Ok(());
+        }
+        // SAFETY: plain syscall on an open descriptor; the range lies inside the file.
+        let rc = unsafe {
+            libc::fallocate(
+                self.file.as_raw_fd(),
+                libc::FALLOC_FL_PUNCH_HOLE | libc::FALLOC_FL_KEEP_SIZE,
+                range.start as libc::off_t,
+                range.len() as libc::off_t,
+            )
+        };
+        if rc != 0 {
+            // Filesystems without hole punching: write the zeros.
+            let zeros = vec![0u8; range.len()];
+            self.write(range.start, &zeros)?;
+        }
+        self.reserved = self.reserved.min(range.start);
         Ok(())
     }
 

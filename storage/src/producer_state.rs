@@ -116,12 +116,16 @@ impl ProducerStates {
         active
     }
 
-    /// Remembers a batch that is now in the log (`header` carries its assigned offsets).
+    /// Remembers a batch that is now in the log, or on its way there (`header` carries its
+    /// assigned offsets). Recording the same batch twice (prepared, then appended) is harmless.
     pub fn record(&mut self, header: &BatchHeader) {
         if header.producer_id < 0 {
             return;
         }
         let entry = self.producers.entry(header.producer_id).or_default();
+        if header.producer_epoch == entry.epoch && entry.batches.iter().any(|b| b.base_offset == header.base_offset) {
+            return;
+        }
         if header.producer_epoch != entry.epoch {
             entry.epoch = header.producer_epoch;
             entry.batches.clear();
@@ -136,6 +140,79 @@ impl ProducerStates {
             last_offset: header.last_offset(),
             max_timestamp: header.max_timestamp,
         });
+    }
+}
+
+/// Bytes per cached batch in a snapshot: sequences (2 × i32), offsets and timestamp (3 × i64).
+const SNAPSHOT_BATCH: usize = 32;
+
+impl ProducerStates {
+    /// The state as bytes, for a producer-state snapshot file (Kafka's `.snapshot`).
+    #[cfg(test)]
+    pub fn encode(&self) -> Vec<u8> {
+        self.encode_below(i64::MAX)
+    }
+
+    /// The state of the batches below `offset` only (batches in flight above it are left out),
+    /// as bytes.
+    pub fn encode_below(&self, offset: i64) -> Vec<u8> {
+        let kept: Vec<(i64, i16, Vec<&WrittenBatch>)> = {
+            let mut ids: Vec<&i64> = self.producers.keys().collect();
+            ids.sort_unstable();
+            ids.into_iter()
+                .filter_map(|id| {
+                    let entry = &self.producers[id];
+                    let batches: Vec<&WrittenBatch> = entry.batches.iter().filter(|b| b.last_offset < offset).collect();
+                    (!batches.is_empty()).then_some((*id, entry.epoch, batches))
+                })
+                .collect()
+        };
+        let mut bytes = Vec::with_capacity(4 + kept.len() * (11 + CACHED_BATCHES * SNAPSHOT_BATCH));
+        bytes.extend_from_slice(&(kept.len() as u32).to_be_bytes());
+        for (id, epoch, batches) in kept {
+            bytes.extend_from_slice(&id.to_be_bytes());
+            bytes.extend_from_slice(&epoch.to_be_bytes());
+            bytes.push(batches.len() as u8);
+            for b in batches {
+                bytes.extend_from_slice(&b.first_sequence.to_be_bytes());
+                bytes.extend_from_slice(&b.last_sequence.to_be_bytes());
+                bytes.extend_from_slice(&b.base_offset.to_be_bytes());
+                bytes.extend_from_slice(&b.last_offset.to_be_bytes());
+                bytes.extend_from_slice(&b.max_timestamp.to_be_bytes());
+            }
+        }
+        bytes
+    }
+
+    /// The state from [`ProducerStates::encode`]'s bytes; `None` if they do not parse.
+    pub fn decode(mut bytes: &[u8]) -> Option<ProducerStates> {
+        fn take<const N: usize>(bytes: &mut &[u8]) -> Option<[u8; N]> {
+            let (head, rest) = bytes.split_first_chunk::<N>()?;
+            *bytes = rest;
+            Some(*head)
+        }
+        let count = u32::from_be_bytes(take(&mut bytes)?);
+        let mut producers = HashMap::new();
+        for _ in 0..count {
+            let id = i64::from_be_bytes(take(&mut bytes)?);
+            let epoch = i16::from_be_bytes(take(&mut bytes)?);
+            let batches = take::<1>(&mut bytes)?[0] as usize;
+            if batches > CACHED_BATCHES {
+                return None;
+            }
+            let mut entry = ProducerEntry { epoch, batches: VecDeque::with_capacity(batches) };
+            for _ in 0..batches {
+                entry.batches.push_back(WrittenBatch {
+                    first_sequence: i32::from_be_bytes(take(&mut bytes)?),
+                    last_sequence: i32::from_be_bytes(take(&mut bytes)?),
+                    base_offset: i64::from_be_bytes(take(&mut bytes)?),
+                    last_offset: i64::from_be_bytes(take(&mut bytes)?),
+                    max_timestamp: i64::from_be_bytes(take(&mut bytes)?),
+                });
+            }
+            producers.insert(id, entry);
+        }
+        bytes.is_empty().then_some(ProducerStates { producers })
     }
 }
 
@@ -176,5 +253,21 @@ mod tests {
         assert!(matches!(states.check(&batch(7, 1, 3, 1, -1)), Err(SequenceError::OutOfOrder { .. })));
         states.record(&batch(7, 1, 0, 1, 103));
         assert!(matches!(states.check(&batch(7, 0, 4, 1, -1)), Err(SequenceError::StaleEpoch { .. })));
+        // Recording the same batch again changes nothing.
+        states.record(&batch(7, 1, 0, 1, 103));
+        assert_eq!(states.check(&batch(7, 1, 1, 1, -1)), Ok(None));
+    }
+
+    #[test]
+    fn snapshots_round_trip() {
+        let mut states = ProducerStates::default();
+        for i in 0..8 {
+            states.record(&batch(3, 0, i * 2, 2, 100 + i as i64 * 2));
+        }
+        states.record(&batch(9, 4, 0, 1, 200));
+        let decoded = ProducerStates::decode(&states.encode()).unwrap();
+        assert_eq!(decoded.encode(), states.encode());
+        assert_eq!(decoded.check(&batch(3, 0, 14, 2, -1)).unwrap().unwrap().base_offset, 114);
+        assert!(ProducerStates::decode(&states.encode()[..10]).is_none());
     }
 }

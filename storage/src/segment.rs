@@ -1,4 +1,4 @@
-//! One segment: `<base offset>.log` with its `.index` and `.timeindex`.
+//! One segment: `<base offset>.log` with its `.index`, `.timeindex` and `.entryindex`.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -7,6 +7,7 @@ use bytes::Bytes;
 use tracing::warn;
 use weir_protocol::batch::{self, BatchHeader, Batches};
 
+use crate::entry_index::{EntryIndex, EntryIndexWrite, EntryMeta};
 use crate::index::{Index, IndexKind};
 use crate::mapped_file::{MappedFile, RangeFlush};
 use crate::{LogConfig, Result, StorageError};
@@ -20,6 +21,10 @@ pub(crate) struct Segment {
     log: MappedFile,
     offset_index: Index,
     time_index: Index,
+    /// One entry per batch: Raft index, offset, position, term.
+    entries: EntryIndex,
+    /// Trimmed to its contents and mapped at that size: appends need [`Segment::reactivate`].
+    sealed: bool,
     /// Bytes of whole batches written; readers never look past this.
     size: usize,
     next_offset: i64,
@@ -46,7 +51,8 @@ impl Segment {
         if log_path.exists() {
             fs::remove_file(&log_path).map_err(StorageError::io("remove", &log_path))?;
         }
-        Segment::open_files(dir, base_offset, config, true, 0, 0, now_ms)
+        let entries = EntryIndex::create(&dir.join(file_name(base_offset, "entryindex")))?;
+        Segment::open_files(dir, base_offset, config, true, 0, 0, entries, now_ms)
     }
 
     fn open_files(
@@ -56,6 +62,7 @@ impl Segment {
         active: bool,
         offset_entries: usize,
         time_entries: usize,
+        entries: EntryIndex,
         now_ms: i64,
     ) -> Result<Segment> {
         let log_path = dir.join(file_name(base_offset, "log"));
@@ -82,6 +89,8 @@ impl Segment {
             log,
             offset_index,
             time_index,
+            entries,
+            sealed: !active,
             size: 0,
             next_offset: base_offset,
             max_timestamp: -1,
@@ -94,18 +103,31 @@ impl Segment {
     }
 
     /// Opens a segment whose files are known to be whole: closed cleanly, or flushed before the
-    /// crash. Its length is its file's length and its indexes are believed, after a sanity check.
-    pub fn open_trusted(dir: &Path, base_offset: i64, config: &LogConfig, active: bool, now_ms: i64) -> Result<Segment> {
+    /// crash. Its length is its file's length and its indexes are believed, after a sanity check
+    /// (the entry index must end exactly where the log does); an index that fails is rebuilt,
+    /// numbering entries from `first_index`.
+    pub fn open_trusted(dir: &Path, base_offset: i64, config: &LogConfig, active: bool, first_index: u64, now_ms: i64) -> Result<Segment> {
         let len = |ext: &str| fs::metadata(dir.join(file_name(base_offset, ext))).map(|m| m.len()).unwrap_or(0);
         let size = len("log") as usize;
         let offset_entries = Index::entries_in(IndexKind::Offset, len("index"));
         let time_entries = Index::entries_in(IndexKind::Time, len("timeindex"));
-        let mut segment = Segment::open_files(dir, base_offset, config, active, offset_entries, time_entries, now_ms)?;
+        let entries_path = dir.join(file_name(base_offset, "entryindex"));
+        let loaded = EntryIndex::load(&entries_path)?;
+        let entries = match loaded {
+            Some(entries) => entries,
+            None => EntryIndex::create(&entries_path)?,
+        };
+        let mut segment = Segment::open_files(dir, base_offset, config, active, offset_entries, time_entries, entries, now_ms)?;
         segment.size = size;
         segment.flushed = size;
         if !segment.offset_index.is_sane(size as u64) || !segment.time_index.is_sane(u32::MAX as u64) {
             warn!(segment = %segment.log.path().display(), "index failed its sanity check; rebuilding");
             segment.rebuild_indexes(config)?;
+        }
+        if !segment.entries_match_log() {
+            // Missing (a log written before entry indexes existed) or stale: rebuild it.
+            let first = segment.entries.first().map_or(first_index, |e| e.index);
+            segment.rebuild_entries(first)?;
         }
         // The tail after the last index entry tells the next offset and latest timestamps.
         let start = segment.offset_index.last().map_or(0, |(_, position)| position as usize);
@@ -128,28 +150,56 @@ impl Segment {
         Ok(segment)
     }
 
+    /// Whether the entry index covers exactly the batches in the log.
+    fn entries_match_log(&self) -> bool {
+        match self.entries.last() {
+            None => self.size == 0,
+            Some(last) => BatchHeader::parse(self.log.bytes(last.position as usize..self.size))
+                .is_some_and(|h| last.position as usize + h.size() == self.size && h.base_offset - self.base_offset == last.relative_offset as i64),
+        }
+    }
+
+    /// Rebuilds the entry index by walking every batch header, numbering from `first_index`.
+    fn rebuild_entries(&mut self, first_index: u64) -> Result<()> {
+        self.entries.clear()?;
+        let headers: Vec<_> = Batches::new(self.log.bytes(0..self.size)).collect();
+        for (i, (position, header)) in headers.into_iter().enumerate() {
+            self.entries.push(entry_meta(self.base_offset, first_index + i as u64, position, &header));
+        }
+        Ok(())
+    }
+
     /// Opens a segment that may have a torn or corrupt tail: validates every batch (length,
-    /// CRC-32C, offsets that only grow), keeps the valid prefix, discards the rest, and rebuilds
-    /// both indexes from what it kept.
-    pub fn recover(dir: &Path, base_offset: i64, config: &LogConfig, active: bool, now_ms: i64) -> Result<Recovered> {
-        let mut segment = Segment::open_files(dir, base_offset, config, true, 0, 0, now_ms)?;
+    /// CRC-32C, offsets that only grow, leader epochs that never decrease from `min_epoch`),
+    /// keeps the valid prefix, discards the rest, and rebuilds every index from what it kept,
+    /// numbering entries from `first_index`.
+    pub fn recover(dir: &Path, base_offset: i64, config: &LogConfig, active: bool, first_index: u64, min_epoch: i32, now_ms: i64) -> Result<Recovered> {
+        let entries = EntryIndex::create(&dir.join(file_name(base_offset, "entryindex")))?;
+        let mut segment = Segment::open_files(dir, base_offset, config, true, 0, 0, entries, now_ms)?;
         let file_len = segment.log.capacity();
         let mut position = 0;
         let mut expected = base_offset;
+        let mut epoch = min_epoch;
+        let mut index = first_index;
         while let Some(header) = BatchHeader::parse(segment.log.bytes(position..file_len)) {
             if header.batch_length < (batch::HEADER_LEN - batch::LOG_OVERHEAD) as i32 {
                 break;
             }
             let end = position + header.size();
+            // A batch of an older epoch behind a newer one is a stale tail a truncation left
+            // (its replacement was not flushed): it must not come back.
             if end > file_len
                 || header.base_offset < expected
+                || header.partition_leader_epoch < epoch
                 || batch::validate(segment.log.bytes(position..end)).is_err()
             {
                 break;
             }
-            segment.index_batch(&header, position, config)?;
+            segment.index_batch(&header, position, config, index)?;
             segment.size = end;
             expected = header.next_offset();
+            epoch = header.partition_leader_epoch;
+            index += 1;
             position = end;
         }
         // What lies past the valid prefix in batch shape: torn or corrupt data being dropped.
@@ -158,6 +208,7 @@ impl Segment {
         // bytes for batches.
         segment.log.truncate_file(segment.size)?;
         segment.flushed = segment.size;
+        segment.entries.write_now()?;
         let segment = if active {
             Segment::reopen_active(segment, dir, config, now_ms)?
         } else {
@@ -169,22 +220,28 @@ impl Segment {
 
     /// Re-maps a recovered segment at full size so it can take appends again.
     fn reopen_active(recovered: Segment, dir: &Path, config: &LogConfig, now_ms: i64) -> Result<Segment> {
-        let mut active = Segment::open_files(
-            dir,
-            recovered.base_offset,
-            config,
-            true,
-            recovered.offset_index.len(),
-            recovered.time_index.len(),
-            now_ms,
-        )?;
-        active.size = recovered.size;
-        active.flushed = recovered.size;
-        active.next_offset = recovered.next_offset;
-        active.max_timestamp = recovered.max_timestamp;
-        active.max_timestamp_offset = recovered.max_timestamp_offset;
-        active.bytes_since_index = recovered.bytes_since_index;
+        let Segment { base_offset, offset_index, time_index, entries, size, next_offset, max_timestamp, max_timestamp_offset, bytes_since_index, .. } =
+            recovered;
+        let mut active = Segment::open_files(dir, base_offset, config, true, offset_index.len(), time_index.len(), entries, now_ms)?;
+        active.size = size;
+        active.flushed = size;
+        active.next_offset = next_offset;
+        active.max_timestamp = max_timestamp;
+        active.max_timestamp_offset = max_timestamp_offset;
+        active.bytes_since_index = bytes_since_index;
         active.needs_sync = true;
+        Ok(active)
+    }
+
+    /// A sealed segment made active again (a truncation cut into it): its files are re-mapped
+    /// at full size. Readers' slices keep the old maps alive.
+    pub fn reactivate(self, dir: &Path, config: &LogConfig, now_ms: i64) -> Result<Segment> {
+        if !self.sealed {
+            return Ok(self);
+        }
+        let created_ms = self.created_ms;
+        let mut active = Segment::reopen_active(self, dir, config, now_ms)?;
+        active.created_ms = created_ms;
         Ok(active)
     }
 
@@ -195,7 +252,7 @@ impl Segment {
         self.max_timestamp = -1;
         let headers: Vec<_> = Batches::new(self.log.bytes(0..self.size)).collect();
         for (position, header) in headers {
-            self.index_batch(&header, position, config)?;
+            self.index_sparse(&header, position, config)?;
         }
         Ok(())
     }
@@ -208,8 +265,15 @@ impl Segment {
         }
     }
 
-    /// Updates in-memory state and the indexes for a batch written at `position`.
-    fn index_batch(&mut self, header: &BatchHeader, position: usize, config: &LogConfig) -> Result<()> {
+    /// Updates in-memory state and the indexes for a batch written at `position`, Raft entry
+    /// `index`.
+    fn index_batch(&mut self, header: &BatchHeader, position: usize, config: &LogConfig, index: u64) -> Result<()> {
+        self.entries.push(entry_meta(self.base_offset, index, position, header));
+        self.index_sparse(header, position, config)
+    }
+
+    /// The sparse offset and time indexes, every `index.interval.bytes`.
+    fn index_sparse(&mut self, header: &BatchHeader, position: usize, config: &LogConfig) -> Result<()> {
         self.observe(header);
         if self.bytes_since_index >= config.index_interval_bytes {
             let relative = header.base_offset - self.base_offset;
@@ -219,6 +283,33 @@ impl Segment {
         }
         self.bytes_since_index += header.size();
         Ok(())
+    }
+
+    pub fn base_offset(&self) -> i64 {
+        self.base_offset
+    }
+    pub fn entries(&self) -> &[EntryMeta] {
+        self.entries.entries()
+    }
+    pub fn entry(&self, index: u64) -> Option<&EntryMeta> {
+        self.entries.get(index)
+    }
+    /// The entry holding `offset`, with its position among this segment's entries.
+    pub fn entry_containing(&self, offset: i64) -> Option<(usize, &EntryMeta)> {
+        let relative = u32::try_from(offset.checked_sub(self.base_offset)?).ok()?;
+        self.entries.containing(relative)
+    }
+    /// The offset after the entry at `ordinal` among this segment's entries.
+    pub fn entry_end_offset(&self, ordinal: usize) -> i64 {
+        self.entries().get(ordinal + 1).map_or(self.next_offset, |next| self.base_offset + next.relative_offset as i64)
+    }
+    /// The bytes of entry `ordinal`: zero-copy when `lend` (the caller promises the entry is
+    /// committed, so no truncation can reach it), a copy otherwise.
+    pub fn entry_bytes(&self, ordinal: usize, lend: bool) -> Option<Bytes> {
+        let meta = self.entries().get(ordinal)?;
+        let start = meta.position as usize;
+        let end = self.entries().get(ordinal + 1).map_or(self.size, |next| next.position as usize);
+        Some(if lend { self.log.slice(start..end) } else { Bytes::copy_from_slice(self.log.bytes(start..end)) })
     }
 
     pub fn size(&self) -> usize {
@@ -249,9 +340,9 @@ impl Segment {
             && !self.time_index.is_full()
     }
 
-    /// Copies `bytes` (one whole batch) in at the end, lets `stamp` write the broker-assigned
-    /// header fields in place, and indexes it.
-    pub fn append(&mut self, bytes: &[u8], config: &LogConfig, stamp: impl FnOnce(&mut [u8])) -> Result<BatchHeader> {
+    /// Copies `bytes` (one whole batch) in at the end as Raft entry `index`, lets `stamp` write
+    /// the broker-assigned header fields in place, and indexes it.
+    pub fn append(&mut self, bytes: &[u8], config: &LogConfig, index: u64, stamp: impl FnOnce(&mut [u8])) -> Result<BatchHeader> {
         let position = self.size;
         let target = self.log.bytes_mut(position..position + bytes.len())?;
         target.copy_from_slice(bytes);
@@ -260,9 +351,41 @@ impl Segment {
             path: self.log.path().to_owned(),
             why: "appended a batch shorter than its header".into(),
         })?;
-        self.index_batch(&header, position, config)?;
+        self.index_batch(&header, position, config, index)?;
         self.size = position + bytes.len();
         Ok(header)
+    }
+
+    /// Cuts the segment so it ends just before `end_offset`, which must be where one of its
+    /// entries starts (or its end). The cut bytes become a hole (read as zeros, so recovery can
+    /// never mistake them for batches) and every index is cut or rebuilt to match. Only bytes no
+    /// reader holds are cut: callers truncate above the commit point, and only committed
+    /// entries are lent.
+    pub fn truncate_to(&mut self, end_offset: i64, config: &LogConfig) -> Result<()> {
+        if end_offset >= self.next_offset {
+            return Ok(());
+        }
+        let keep = match self.entry_containing(end_offset) {
+            Some((ordinal, meta)) if self.base_offset + meta.relative_offset as i64 == end_offset => ordinal,
+            Some(_) => {
+                return Err(StorageError::Corrupt {
+                    path: self.log.path().to_owned(),
+                    why: format!("truncation to offset {end_offset} falls inside a batch"),
+                })
+            }
+            None => 0,
+        };
+        let position = self.entries().get(keep).map_or(self.size, |e| e.position as usize);
+        self.entries.truncate(keep)?;
+        self.log.discard(position..self.size)?;
+        self.size = position;
+        self.flushed = self.flushed.min(position);
+        self.next_offset = self.base_offset;
+        self.max_timestamp = -1;
+        self.max_timestamp_offset = 0;
+        self.rebuild_indexes(config)?;
+        self.needs_sync = true;
+        Ok(())
     }
 
     /// The position and header of the batch containing `offset`, if any.
@@ -324,40 +447,75 @@ impl Segment {
         self.log.truncate_file(self.size)?;
         self.offset_index.trim()?;
         self.time_index.trim()?;
+        self.entries.write_now()?;
         self.needs_sync = true;
+        self.sealed = true;
         Ok(())
     }
 
-    /// What a flush of this segment must do now, and the size it will have made durable.
-    pub fn pending_flush(&self) -> Option<(Vec<RangeFlush>, Vec<PathBuf>, usize)> {
-        if self.flushed == self.size && !self.needs_sync {
+    /// Writes the entry index's pending entries now.
+    pub fn entries_write_now(&mut self) -> Result<()> {
+        self.entries.write_now()
+    }
+
+    /// What a flush of this segment must do now, or `None` when it is all durable.
+    pub fn pending_flush(&self) -> Option<SegmentFlush> {
+        let entries = self.entries.pending_write();
+        if self.flushed == self.size && !self.needs_sync && entries.is_none() {
             return None;
         }
-        let ranges = vec![self.log.flusher(self.flushed..self.size)];
         let syncs = if self.needs_sync {
             vec![self.log.path().to_owned(), self.offset_index.path().to_owned(), self.time_index.path().to_owned()]
         } else {
             Vec::new()
         };
-        Some((ranges, syncs, self.size))
+        let (entries, entry_count) = entries.map_or((None, self.entries.len()), |(write, count)| (Some(write), count));
+        Some(SegmentFlush { range: self.log.flusher(self.flushed..self.size), syncs, entries, size: self.size, entry_count })
     }
 
-    pub fn flushed_to(&mut self, size: usize, synced: bool) {
-        self.flushed = self.flushed.max(size);
+    /// Records a flush prepared by [`Segment::pending_flush`] as done.
+    pub fn flushed_to(&mut self, size: usize, entry_count: usize, synced: bool) {
+        self.flushed = self.flushed.max(size.min(self.size));
+        self.entries.written(entry_count);
         if synced {
             self.needs_sync = false;
         }
     }
 
     pub fn delete(self) -> Result<()> {
-        for path in [self.log.path(), self.offset_index.path(), self.time_index.path()] {
-            match fs::remove_file(path) {
-                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                    return Err(StorageError::io("remove", path)(e));
-                }
-                _ => {}
-            }
+        delete_files(self.log.path().parent().unwrap_or(Path::new(".")), self.base_offset)
+    }
+}
+
+/// Removes every file of the segment at `base_offset` in `dir`, without opening it (it may be
+/// torn).
+pub(crate) fn delete_files(dir: &Path, base_offset: i64) -> Result<()> {
+    for ext in ["log", "index", "timeindex", "entryindex"] {
+        let path = dir.join(file_name(base_offset, ext));
+        match fs::remove_file(&path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(StorageError::io("remove", &path)(e)),
+            _ => {}
         }
-        Ok(())
+    }
+    Ok(())
+}
+
+/// One segment's part of a flush: msync of the new bytes, fsync of files trimmed since, and the
+/// new entry-index entries.
+pub(crate) struct SegmentFlush {
+    pub range: RangeFlush,
+    pub syncs: Vec<PathBuf>,
+    pub entries: Option<EntryIndexWrite>,
+    /// Log size and entry count this flush makes durable.
+    pub size: usize,
+    pub entry_count: usize,
+}
+
+fn entry_meta(base_offset: i64, index: u64, position: usize, header: &BatchHeader) -> EntryMeta {
+    EntryMeta {
+        index,
+        relative_offset: (header.base_offset - base_offset) as u32,
+        position: position as u32,
+        term: header.partition_leader_epoch.max(0) as u32,
     }
 }

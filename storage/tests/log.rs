@@ -33,6 +33,12 @@ fn batch_with(first_ts: i64, records: usize, producer: Option<(i64, i16, i32)>) 
     buf.to_vec()
 }
 
+/// A single node's view: everything in the log is committed once it is opened.
+fn committed(mut log: Log) -> Log {
+    log.commit_to(log.last_index()).unwrap();
+    log
+}
+
 fn batch(first_ts: i64, records: usize) -> Vec<u8> {
     batch_with(first_ts, records, None)
 }
@@ -69,7 +75,7 @@ fn segment_files(dir: &Path) -> Vec<String> {
 #[test]
 fn appends_assign_offsets_and_read_back_whole_batches() {
     let dir = tempfile::tempdir().unwrap();
-    let mut log = Log::open(dir.path(), LogConfig::default(), false, 0).unwrap();
+    let mut log = committed(Log::open(dir.path(), LogConfig::default(), false, 0).unwrap());
     let a = log.append(&batch(1_000, 3), 5, None, 0).unwrap();
     let b = log.append(&batch(2_000, 2), 5, None, 0).unwrap();
     assert_eq!((a.base_offset, a.last_offset, b.base_offset, b.last_offset), (0, 2, 3, 4));
@@ -95,7 +101,7 @@ fn appends_assign_offsets_and_read_back_whole_batches() {
 #[test]
 fn rolls_segments_and_reads_across_them() {
     let dir = tempfile::tempdir().unwrap();
-    let mut log = Log::open(dir.path(), small_segments(), false, 0).unwrap();
+    let mut log = committed(Log::open(dir.path(), small_segments(), false, 0).unwrap());
     for i in 0..40 {
         log.append(&batch(i * 10, 2), 0, None, 0).unwrap();
     }
@@ -114,7 +120,7 @@ fn rolls_segments_and_reads_across_them() {
     // The index is used: a read near the end of a segment starts at the right batch.
     assert_eq!(offsets_of(&log.read(77, 1, 80).unwrap().records), vec![76, 77]);
     // Rolled by time as well as size.
-    let mut log = Log::open(&dir.path().join("timed"), LogConfig { segment_ms: 100, ..LogConfig::default() }, false, 0).unwrap();
+    let mut log = committed(Log::open(&dir.path().join("timed"), LogConfig { segment_ms: 100, ..LogConfig::default() }, false, 0).unwrap());
     log.append(&batch(0, 1), 0, None, 0).unwrap();
     log.append(&batch(0, 1), 0, None, 50).unwrap();
     log.append(&batch(0, 1), 0, None, 150).unwrap();
@@ -124,7 +130,7 @@ fn rolls_segments_and_reads_across_them() {
 #[test]
 fn finds_batches_by_timestamp() {
     let dir = tempfile::tempdir().unwrap();
-    let mut log = Log::open(dir.path(), small_segments(), false, 0).unwrap();
+    let mut log = committed(Log::open(dir.path(), small_segments(), false, 0).unwrap());
     for i in 0..30 {
         log.append(&batch(10_000 + i * 100, 2), 0, None, 0).unwrap();
     }
@@ -146,7 +152,7 @@ fn finds_batches_by_timestamp() {
 fn retention_deletes_whole_old_segments() {
     let dir = tempfile::tempdir().unwrap();
     let config = LogConfig { retention_ms: 1_000, ..small_segments() };
-    let mut log = Log::open(dir.path(), config.clone(), false, 0).unwrap();
+    let mut log = committed(Log::open(dir.path(), config.clone(), false, 0).unwrap());
     for i in 0..40 {
         // The first 20 batches are old; the rest are recent.
         let ts = if i < 20 { 0 } else { 100_000 };
@@ -163,12 +169,12 @@ fn retention_deletes_whole_old_segments() {
     // The log start offset survives a restart.
     log.close().unwrap();
     drop(log);
-    let log = Log::open(dir.path(), config, true, 0).unwrap();
+    let log = committed(Log::open(dir.path(), config, true, 0).unwrap());
     assert_eq!(log.log_start_offset(), start);
 
     // retention.bytes keeps at most that many bytes (whole segments).
     let dir = tempfile::tempdir().unwrap();
-    let mut log = Log::open(dir.path(), LogConfig { retention_bytes: 5_000, retention_ms: -1, ..small_segments() }, false, 0).unwrap();
+    let mut log = committed(Log::open(dir.path(), LogConfig { retention_bytes: 5_000, retention_ms: -1, ..small_segments() }, false, 0).unwrap());
     for i in 0..40 {
         log.append(&batch(i, 2), 0, None, 0).unwrap();
     }
@@ -181,7 +187,7 @@ fn retention_deletes_whole_old_segments() {
 fn clean_restart_keeps_everything() {
     let dir = tempfile::tempdir().unwrap();
     let data = LogDir::open(dir.path()).unwrap();
-    let mut log = data.open_log("t", 0, small_segments(), 0).unwrap();
+    let mut log = committed(data.open_log("t", 0, small_segments(), 0).unwrap());
     for i in 0..25 {
         log.append(&batch(i, 3), 0, None, 0).unwrap();
     }
@@ -192,7 +198,7 @@ fn clean_restart_keeps_everything() {
     let data = LogDir::open(dir.path()).unwrap();
     assert!(data.was_clean());
     assert_eq!(data.partitions_on_disk().unwrap(), vec![("t".to_string(), 0)]);
-    let mut log = data.open_log("t", 0, small_segments(), 0).unwrap();
+    let mut log = committed(data.open_log("t", 0, small_segments(), 0).unwrap());
     assert_eq!(log.log_end_offset(), 75);
     assert_eq!(log.append(&batch(99, 1), 0, None, 0).unwrap().base_offset, 75);
     assert_eq!(offsets_of(&log.read(72, 1 << 20, 76).unwrap().records), vec![72, 73, 74, 75]);
@@ -202,7 +208,7 @@ fn clean_restart_keeps_everything() {
 }
 
 fn write_log_then_crash(dir: &Path, batches: usize) -> Vec<u8> {
-    let mut log = Log::open(dir, LogConfig::default(), false, 0).unwrap();
+    let mut log = committed(Log::open(dir, LogConfig::default(), false, 0).unwrap());
     for i in 0..batches {
         log.append(&batch(i as i64, 2), 0, None, 0).unwrap();
     }
@@ -224,7 +230,7 @@ fn recovery_truncates_a_torn_tail() {
     file.write_all(&vec![0u8; batch_len]).unwrap();
     drop(file);
 
-    let mut log = Log::open(dir.path(), LogConfig::default(), false, 0).unwrap();
+    let mut log = committed(Log::open(dir.path(), LogConfig::default(), false, 0).unwrap());
     assert_eq!(log.log_end_offset(), 18);
     assert_eq!(log.append(&batch(5, 1), 0, None, 0).unwrap().base_offset, 18);
     assert_eq!(offsets_of(&log.read(0, usize::MAX, 19).unwrap().records), (0..19).collect::<Vec<_>>());
@@ -234,7 +240,7 @@ fn recovery_truncates_a_torn_tail() {
 fn recovery_cuts_at_a_flipped_bit_and_rebuilds_indexes() {
     let dir = tempfile::tempdir().unwrap();
     let config = LogConfig { index_interval_bytes: 256, ..LogConfig::default() };
-    let mut log = Log::open(dir.path(), config.clone(), false, 0).unwrap();
+    let mut log = committed(Log::open(dir.path(), config.clone(), false, 0).unwrap());
     for i in 0..20 {
         log.append(&batch(i, 2), 0, None, 0).unwrap();
     }
@@ -247,7 +253,7 @@ fn recovery_cuts_at_a_flipped_bit_and_rebuilds_indexes() {
     fs::write(&path, &bytes).unwrap();
     fs::write(dir.path().join("00000000000000000000.index"), vec![0xAB; 64]).unwrap();
 
-    let log = Log::open(dir.path(), config, false, 0).unwrap();
+    let log = committed(Log::open(dir.path(), config, false, 0).unwrap());
     assert_eq!(log.log_end_offset(), 24);
     // The rebuilt index serves reads in the middle of the log.
     assert_eq!(offsets_of(&log.read(21, 1, 24).unwrap().records), vec![20, 21]);
@@ -257,7 +263,7 @@ fn recovery_cuts_at_a_flipped_bit_and_rebuilds_indexes() {
 #[test]
 fn idempotent_producer_state_survives_restart() {
     let dir = tempfile::tempdir().unwrap();
-    let mut log = Log::open(dir.path(), LogConfig::default(), false, 0).unwrap();
+    let mut log = committed(Log::open(dir.path(), LogConfig::default(), false, 0).unwrap());
     let first = batch_with(0, 3, Some((42, 0, 0)));
     assert!(!log.append(&first, 0, None, 0).unwrap().duplicate);
     let retry = log.append(&first, 0, None, 0).unwrap();
@@ -265,7 +271,7 @@ fn idempotent_producer_state_survives_restart() {
     assert_eq!(retry.base_offset, 0);
     drop(log);
 
-    let mut log = Log::open(dir.path(), LogConfig::default(), false, 0).unwrap();
+    let mut log = committed(Log::open(dir.path(), LogConfig::default(), false, 0).unwrap());
     assert!(log.append(&first, 0, None, 0).unwrap().duplicate);
     let gap = batch_with(0, 1, Some((42, 0, 10)));
     assert!(matches!(log.append(&gap, 0, None, 0), Err(StorageError::Sequence(_))));
@@ -277,7 +283,7 @@ fn idempotent_producer_state_survives_restart() {
 #[test]
 fn flush_jobs_cover_what_was_appended() {
     let dir = tempfile::tempdir().unwrap();
-    let mut log = Log::open(dir.path(), small_segments(), false, 0).unwrap();
+    let mut log = committed(Log::open(dir.path(), small_segments(), false, 0).unwrap());
     for i in 0..30 {
         log.append(&batch(i, 2), 0, None, 0).unwrap();
     }
@@ -291,14 +297,14 @@ fn flush_jobs_cover_what_was_appended() {
     log.checkpoint().unwrap();
     drop(log);
     // A restart after a flush recovers only the segment holding the recovery point.
-    let log = Log::open(dir.path(), small_segments(), false, 0).unwrap();
+    let log = committed(Log::open(dir.path(), small_segments(), false, 0).unwrap());
     assert_eq!(log.log_end_offset(), 60);
 }
 
 #[test]
 fn delete_records_moves_the_log_start_and_drops_whole_segments() {
     let dir = tempfile::tempdir().unwrap();
-    let mut log = Log::open(dir.path(), small_segments(), false, 0).unwrap();
+    let mut log = committed(Log::open(dir.path(), small_segments(), false, 0).unwrap());
     for i in 0..30 {
         log.append(&batch(i, 2), 0, None, 0).unwrap();
     }
@@ -315,14 +321,14 @@ fn delete_records_moves_the_log_start_and_drops_whole_segments() {
     assert!(offsets_of(&log.read(31, 1, 60).unwrap().records).contains(&31));
     log.close().unwrap();
     drop(log);
-    let log = Log::open(dir.path(), small_segments(), true, 0).unwrap();
+    let log = committed(Log::open(dir.path(), small_segments(), true, 0).unwrap());
     assert_eq!((log.log_start_offset(), log.log_end_offset()), (31, 60));
 }
 
 #[test]
 fn active_producers_report_their_last_batch() {
     let dir = tempfile::tempdir().unwrap();
-    let mut log = Log::open(dir.path(), small_segments(), false, 0).unwrap();
+    let mut log = committed(Log::open(dir.path(), small_segments(), false, 0).unwrap());
     log.append(&batch_with(500, 3, Some((9, 2, 0))), 0, None, 0).unwrap();
     log.append(&batch_with(600, 2, Some((9, 2, 3))), 0, None, 0).unwrap();
     log.append(&batch(700, 1), 0, None, 0).unwrap();
