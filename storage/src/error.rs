@@ -37,6 +37,9 @@ pub enum StorageError {
     /// or a term that is not a valid leader epoch.
     #[error("term {term} is older than the log's last term {last}")]
     StaleTerm { term: i64, last: u64 },
+    /// A crash test stopped a multi-step change here ([`crate::Log::crash_after_steps`]).
+    #[error("simulated crash")]
+    SimulatedCrash,
     /// A truncation below the commit point: committed entries are never cut.
     #[error("truncation after entry {index} would cut committed entries (commit index {commit})")]
     TruncateCommitted { index: u64, commit: u64 },

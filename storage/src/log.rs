@@ -140,6 +140,9 @@ pub struct Log {
     epochs: LeaderEpochs,
     /// Bytes appended or read since mapped pages were last released.
     touched: AtomicUsize,
+    /// Crash tests: how many more steps of a truncation or roll may run (see
+    /// [`Log::crash_after_steps`]).
+    crash_countdown: Option<u32>,
 }
 
 /// A flush prepared under the log's lock and run outside it, so appends continue meanwhile.
@@ -245,6 +248,7 @@ impl Log {
             producers: ProducerStates::default(),
             epochs,
             touched: AtomicUsize::new(0),
+            crash_countdown: None,
         };
         if log.segments.is_empty() {
             let base = log_start.max(0);
@@ -598,11 +602,34 @@ impl Log {
         }
     }
 
+    /// Crash tests: lets only `steps` more steps of a truncation or a roll run, then fails the
+    /// operation with [`StorageError::SimulatedCrash`] as if the process died there (drop the
+    /// log without closing it, then reopen it). `None` turns it off.
+    #[doc(hidden)]
+    pub fn crash_after_steps(&mut self, steps: Option<u32>) {
+        self.crash_countdown = steps;
+    }
+
+    /// A point between two writes of a multi-step change (where a crash test may stop it).
+    fn step(&mut self) -> Result<()> {
+        match self.crash_countdown.as_mut() {
+            Some(0) => Err(StorageError::SimulatedCrash),
+            Some(left) => {
+                *left -= 1;
+                Ok(())
+            }
+            None => Ok(()),
+        }
+    }
+
     /// Seals the active segment and starts a new one at `base_offset`, with a producer-state
     /// snapshot at that offset (so opening never walks sealed segments).
     fn roll(&mut self, now_ms: i64, base_offset: i64) -> Result<()> {
+        self.step()?;
         self.active_mut().seal()?;
+        self.step()?;
         self.write_producer_snapshot(base_offset)?;
+        self.step()?;
         let segment = Segment::create(&self.dir, base_offset, &self.config, now_ms)?;
         self.segments.insert(base_offset, segment);
         info!(dir = %self.dir.display(), base_offset, "rolled segment");
@@ -624,13 +651,17 @@ impl Log {
             return Err(StorageError::TruncateCommitted { index, commit: self.commit_index });
         }
         let end_offset = self.end_offset_of(index)?;
+        self.step()?;
         write_truncation(&self.dir, end_offset)?;
-        let doomed: Vec<i64> = self.segments.keys().copied().filter(|&b| b >= end_offset).skip_while(|&b| Some(b) == self.segments.keys().next().copied()).collect();
-        for base in doomed {
-            if let Some(segment) = self.segments.remove(&base) {
+        let first_base = self.segments.keys().next().copied();
+        let doomed: Vec<i64> = self.segments.keys().copied().filter(|&b| b >= end_offset && Some(b) != first_base).collect();
+        for base in doomed.iter().rev() {
+            self.step()?;
+            if let Some(segment) = self.segments.remove(base) {
                 segment.delete()?;
             }
         }
+        self.step()?;
         let last_base = *self.segments.keys().next_back().expect("a log always has a segment");
         let mut segment = self.segments.remove(&last_base).expect("just found");
         segment.truncate_to(end_offset, &self.config)?;
@@ -644,10 +675,13 @@ impl Log {
             segment.flushed_to(flush.size, flush.entry_count, true);
         }
         self.segments.insert(last_base, segment);
+        self.step()?;
         self.drop_snapshots_above(end_offset)?;
         self.epochs.truncate_from_end(end_offset)?;
+        self.step()?;
         self.recovery_point = self.recovery_point.min(end_offset);
         checkpoint::write_i64(&self.dir.join(RECOVERY_POINT_FILE), self.recovery_point)?;
+        self.step()?;
         clear_truncation(&self.dir)?;
         self.rebuild_producer_state()?;
         info!(dir = %self.dir.display(), index, end_offset, "truncated the log");
