@@ -21,7 +21,7 @@ pub struct Partition {
 impl Partition {
     /// A single node's partition: everything in its log is committed (one replica is a quorum).
     pub fn new(topic: Arc<str>, index: i32, mut log: Log) -> Partition {
-        if let Err(e) = log.commit_to(log.last_index()) {
+        if let Err(e) = log.commit_to(log.last_index()).and_then(|_| log.begin_epoch(crate::handlers::cluster::LEADER_EPOCH)) {
             tracing::error!(topic = %topic, partition = index, error = %e, "cannot set the high watermark at open");
         }
         let flushed = log.recovery_point();
@@ -37,11 +37,6 @@ impl Partition {
 
     pub fn log(&self) -> MutexGuard<'_, Log> {
         self.log.lock()
-    }
-
-    /// With one replica, everything appended is committed.
-    pub fn high_watermark(&self) -> i64 {
-        self.log().high_watermark()
     }
 
     /// Returns once every offset below `offset` is on disk. Concurrent callers share flushes:

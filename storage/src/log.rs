@@ -764,6 +764,13 @@ impl Log {
         self.epochs.end_offset_for(requested, self.log_end_offset())
     }
 
+    /// A new leader's epoch starts at the log end (Kafka assigns it when a replica becomes
+    /// leader, before anything is appended in it).
+    pub fn begin_epoch(&mut self, epoch: i32) -> Result<()> {
+        let end = self.log_end_offset();
+        self.epochs.assign(epoch, end)
+    }
+
     /// The latest leader epoch and where it starts.
     pub fn latest_epoch(&self) -> Option<(i32, i64)> {
         self.epochs.latest()

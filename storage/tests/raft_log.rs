@@ -50,7 +50,6 @@ fn config() -> LogConfig {
 struct ModelEntry {
     index: u64,
     term: u64,
-    base_offset: i64,
     end_offset: i64,
     bytes: Vec<u8>,
 }
@@ -142,7 +141,7 @@ fn run(ops: Vec<Op>) {
                 let index = model.last().index + 1;
                 log.append_entry(&bytes, index, stamp, 0).unwrap();
                 let end = model.end_offset + records as i64;
-                model.entries.push(ModelEntry { index, term, base_offset: model.end_offset, end_offset: end, bytes: stamped(&bytes, model.end_offset, term as i32) });
+                model.entries.push(ModelEntry { index, term, end_offset: end, bytes: stamped(&bytes, model.end_offset, term as i32) });
                 model.end_offset = end;
             }
             Op::Commit { entries } => {

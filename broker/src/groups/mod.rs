@@ -47,7 +47,7 @@ impl GroupCoordinator {
             let mut applied = 0usize;
             for partition in &topic.partitions {
                 let log = partition.log();
-                let (mut offset, end) = (log.log_start_offset(), log.log_end_offset());
+                let (mut offset, end) = (log.log_start_offset(), log.high_watermark());
                 while offset < end {
                     let mut chunk = log.read(offset, 1 << 20, end)?.records;
                     if chunk.is_empty() {

@@ -124,7 +124,7 @@ fn read(request: &FetchRequest, version: i16, targets: &Targets) -> (FetchRespon
                 .map(|wanted| {
                     let Some(partition) = &wanted.partition else { return wanted.data.clone() };
                     let log = partition.log();
-                    let high_watermark = log.log_end_offset();
+                    let high_watermark = log.high_watermark();
                     let mut data = wanted
                         .data
                         .clone()

@@ -45,7 +45,7 @@ pub fn list_offsets(shared: &Arc<Shared>, request: ListOffsetsRequest, version: 
 /// `(offset, timestamp)` for a ListOffsets target; `(-1, -1)` when no record qualifies.
 fn lookup(log: &Log, target: i64) -> (i64, i64) {
     match target {
-        LATEST => (log.log_end_offset(), -1),
+        LATEST => (log.high_watermark(), -1),
         EARLIEST | EARLIEST_LOCAL => (log.log_start_offset(), -1),
         MAX_TIMESTAMP => log
             .batch_with_max_timestamp()
@@ -95,11 +95,9 @@ pub fn offset_for_leader_epoch(shared: &Arc<Shared>, request: OffsetForLeaderEpo
                         Ok(partition) => partition,
                         Err(error) => return response.with_error_code(error.code()),
                     };
-                    // One epoch so far: its end is the log end; later epochs are unknown.
-                    if p.leader_epoch > LEADER_EPOCH {
-                        return response.with_leader_epoch(-1).with_end_offset(-1);
-                    }
-                    response.with_leader_epoch(LEADER_EPOCH).with_end_offset(partition.high_watermark())
+                    // From the leader-epoch cache, as Kafka answers (KIP-101, KIP-320).
+                    let (epoch, end_offset) = partition.log().end_offset_for_epoch(p.leader_epoch);
+                    response.with_leader_epoch(epoch).with_end_offset(end_offset)
                 })
                 .collect();
             OffsetForLeaderTopicResult::default().with_topic(topic.topic).with_partitions(partitions)

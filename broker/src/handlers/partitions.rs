@@ -74,7 +74,7 @@ fn delete_one(shared: &Shared, topic: Option<&Topic>, index: i32, offset: i64) -
         return Err(ResponseError::PolicyViolation);
     }
     let mut log = partition.log();
-    let high_watermark = log.log_end_offset();
+    let high_watermark = log.high_watermark();
     let target = match offset {
         HIGH_WATERMARK => high_watermark,
         o if o < 0 || o > high_watermark => return Err(ResponseError::OffsetOutOfRange),
