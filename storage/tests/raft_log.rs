@@ -241,7 +241,7 @@ fn a_reader_keeps_its_slice_across_truncation() {
 fn recovery_drops_a_stale_tail_of_an_older_epoch() {
     let dir = tempfile::tempdir().unwrap();
     let mut log = Log::open(dir.path(), LogConfig::default(), false, 0).unwrap();
-    let mut append = |log: &mut Log, id: u64, term: i32| {
+    let append = |log: &mut Log, id: u64, term: i32| {
         let bytes = batch_of(id, 2);
         let base_offset = log.log_end_offset();
         log.append_entry(&bytes, log.last_index() + 1, Stamp { base_offset, leader_epoch: term, log_append_time: None }, 0).unwrap();
