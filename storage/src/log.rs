@@ -567,6 +567,19 @@ impl Log {
         self.append_entry(bytes, index, Stamp { base_offset: header.base_offset, leader_epoch: header.partition_leader_epoch, log_append_time }, now_ms)
     }
 
+    /// Takes back the most recent [`Log::prepare`] of `bytes` (its Raft proposal was dropped
+    /// before it reached the log). Anything else in flight is kept.
+    pub fn unprepare(&mut self, bytes: &[u8], stamp: Stamp) -> Result<()> {
+        let header = BatchHeader::parse(bytes).ok_or_else(|| StorageError::Corrupt { path: self.dir.clone(), why: "batch shorter than its header".into() })?;
+        if self.prepared_end == stamp.base_offset + header.last_offset_delta as i64 + 1 {
+            self.prepared_end = stamp.base_offset;
+            self.producers.forget(header.producer_id, stamp.base_offset);
+            Ok(())
+        } else {
+            self.abandon_prepared()
+        }
+    }
+
     /// Forgets batches prepared but never appended (a leader that lost its term): offsets and
     /// producer state go back to what the log holds.
     pub fn abandon_prepared(&mut self) -> Result<()> {
@@ -711,10 +724,17 @@ impl Log {
         Ok(())
     }
 
-    /// The producer state of everything up to the high watermark, as bytes (what a snapshot
-    /// for a lagging replica carries).
+    /// The producer state of everything up to the high watermark, as bytes.
     pub fn producer_state(&self) -> Vec<u8> {
         self.producers.encode_below(self.high_watermark)
+    }
+
+    /// What a Raft snapshot of this log is: the offset where the first retained entry starts
+    /// (the log restarts there after [`Log::before_first`]) and the producer state of the
+    /// batches below it that are still cached; the entries after it rebuild the rest.
+    pub fn snapshot_start(&self) -> (i64, Vec<u8>) {
+        let offset = self.first_entry_offset();
+        (offset, self.producers.encode_below(offset))
     }
 
     // --- Reads -----------------------------------------------------------------------------------

@@ -102,6 +102,15 @@ impl ProducerStates {
         Ok(None)
     }
 
+    /// Forgets a prepared batch whose proposal was dropped (it must be its producer's newest).
+    pub fn forget(&mut self, producer_id: i64, base_offset: i64) {
+        if let Some(entry) = self.producers.get_mut(&producer_id) {
+            if entry.batches.back().is_some_and(|b| b.base_offset == base_offset) {
+                entry.batches.pop_back();
+            }
+        }
+    }
+
     /// Every producer with a batch in the log, by producer id.
     pub fn active(&self) -> Vec<ActiveProducer> {
         let mut active: Vec<ActiveProducer> = self

@@ -1,0 +1,40 @@
+//! Weir's replication: Raft groups over the segment log (the partition log *is* the Raft log:
+//! one entry per record batch, written once). One raft-rs `RawNode` per partition replica
+//! ([`Replica`]), the `raft::Storage` implementation over [`weir_storage::Log`]
+//! ([`storage::RaftLog`]), and Raft's own entries stored as control batches ([`entry`]).
+//!
+//! This crate parses no Kafka requests and opens no sockets of its own: the broker feeds a
+//! replica ticks, peer messages and proposals, and sends what it returns. See `README.md`.
+
+pub mod entry;
+mod replica;
+pub mod storage;
+
+pub use raft::eraftpb::Message;
+pub use replica::{node_id, raft_id, Outcome, Proposal, Replica, ReplicaConfig};
+
+use thiserror::Error;
+
+/// Everything that can go wrong in a replica.
+#[derive(Debug, Error)]
+pub enum ReplicationError {
+    #[error(transparent)]
+    Storage(#[from] weir_storage::StorageError),
+    #[error("raft: {0}")]
+    Raft(#[from] raft::Error),
+    /// Only the leader takes proposals (`leader` 0: none known). Kafka: NOT_LEADER_OR_FOLLOWER.
+    #[error("not the leader (leader: {leader})")]
+    NotLeader { leader: u64 },
+    /// Raft dropped the proposal (too much uncommitted, or leadership moving): retriable.
+    #[error("proposal dropped")]
+    ProposalDropped,
+    /// A term above `i32::MAX` cannot be a Kafka leader epoch: refused, never wrapped.
+    #[error("term {0} does not fit a leader epoch")]
+    TermTooLarge(u64),
+    #[error("message for {to} delivered to {here}")]
+    Misrouted { to: u64, here: u64 },
+    #[error("invalid configuration: {0}")]
+    InvalidConfig(String),
+    #[error("encoding: {0}")]
+    Encode(String),
+}

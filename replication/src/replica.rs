@@ -1,0 +1,303 @@
+//! One replica of one Raft group: a raft-rs `RawNode` over the group's log, the proposals in
+//! flight, and the Ready loop. No sockets and no clocks: the owner feeds it ticks and peer
+//! messages and sends the messages it returns (the simulated network in the tests; a tokio
+//! task and the transport in a broker). Writing the log is the only I/O it does.
+//!
+//! The Ready loop keeps Raft's persistence order: messages a leader may send before it persists
+//! go out at once; entries are written to the log (readable before raft-rs is told), a new term
+//! or vote is written synchronously, the log is flushed, and only then are the messages that
+//! depended on that persistence released. A proposal is tracked by its (index, term) and
+//! answered when that entry commits — or failed when another term's entry commits there.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+use raft::eraftpb::{ConfChange, ConfChangeV2, Entry, EntryType, Message};
+use raft::{RawNode, StateRole};
+use slog::Logger;
+use weir_protocol::batch;
+use weir_storage::{AppendInfo, Log, Prepared};
+
+use crate::storage::RaftLog;
+use crate::ReplicationError;
+
+/// Raft settings, safe by default: pre-vote and check-quorum on, bounded messages, in-flight
+/// appends and uncommitted bytes.
+#[derive(Debug, Clone)]
+pub struct ReplicaConfig {
+    /// This replica's Raft id (never 0; see [`raft_id`]).
+    pub id: u64,
+    /// Ticks without a leader before an election (10 ticks of 100 ms by default).
+    pub election_tick: usize,
+    /// Ticks between heartbeats.
+    pub heartbeat_tick: usize,
+    /// Bytes of entries per append message (raft-rs's default sends one entry per message).
+    pub max_size_per_msg: u64,
+    /// Append messages in flight per follower.
+    pub max_inflight_msgs: usize,
+    /// Bytes proposed but not committed before proposals are dropped (retriable).
+    pub max_uncommitted_size: u64,
+    /// fsync the log before persisted messages leave (off only for tests and `--ephemeral`).
+    pub fsync: bool,
+}
+
+impl ReplicaConfig {
+    pub fn new(id: u64) -> ReplicaConfig {
+        ReplicaConfig {
+            id,
+            election_tick: 10,
+            heartbeat_tick: 2,
+            max_size_per_msg: 1 << 20,
+            max_inflight_msgs: 256,
+            max_uncommitted_size: 64 << 20,
+            fsync: true,
+        }
+    }
+}
+
+/// Kafka's `node.id` may be 0; Raft's ids may not. Raft id = node id + 1.
+pub fn raft_id(node_id: i32) -> u64 {
+    node_id as u64 + 1
+}
+
+/// The Kafka node id of a Raft id (see [`raft_id`]).
+pub fn node_id(raft_id: u64) -> i32 {
+    raft_id.saturating_sub(1) as i32
+}
+
+/// How a proposal ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Committed by a quorum: the batch is at these offsets.
+    Committed(AppendInfo),
+    /// Overwritten by another leader's entry, or the term ended first: retriable.
+    Lost,
+}
+
+/// What a proposal became at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Proposal {
+    /// In the Raft log: its outcome comes later under this token.
+    Pending { token: u64, info: AppendInfo },
+    /// An idempotent producer's retry of a batch already in the log or in flight: answered once
+    /// the high watermark passes `info.last_offset`.
+    Duplicate(AppendInfo),
+}
+
+struct InFlight {
+    token: u64,
+    term: u64,
+    info: AppendInfo,
+}
+
+pub struct Replica {
+    node: RawNode<RaftLog>,
+    config: ReplicaConfig,
+    /// Proposals by Raft index.
+    in_flight: BTreeMap<u64, InFlight>,
+    next_token: u64,
+    /// Outcomes not yet taken by the owner.
+    outcomes: Vec<(u64, Outcome)>,
+    /// The term whose first entry this leader has seen commit (it may take proposals).
+    ready_term: u64,
+}
+
+impl Replica {
+    /// Opens the replica of a group over `log` (Raft state files in `dir`); `voters` are the
+    /// group's Raft ids, used when the group has never been configured.
+    pub fn open(log: Arc<Mutex<Log>>, dir: &std::path::Path, voters: &[u64], config: ReplicaConfig, logger: &Logger) -> Result<Replica, ReplicationError> {
+        if config.id == 0 {
+            return Err(ReplicationError::InvalidConfig("Raft id 0 is reserved (map node ids with raft_id)".into()));
+        }
+        let storage = RaftLog::open(log, dir, voters)?;
+        let commit = storage.hard_state().commit;
+        // What is committed is readable from the start.
+        storage.log().lock().commit_to(commit)?;
+        let raft_config = raft::Config {
+            id: config.id,
+            election_tick: config.election_tick,
+            heartbeat_tick: config.heartbeat_tick,
+            max_size_per_msg: config.max_size_per_msg,
+            max_inflight_msgs: config.max_inflight_msgs,
+            max_uncommitted_size: config.max_uncommitted_size,
+            pre_vote: true,
+            check_quorum: true,
+            applied: commit,
+            ..Default::default()
+        };
+        raft_config.validate().map_err(|e| ReplicationError::InvalidConfig(e.to_string()))?;
+        let node = RawNode::new(&raft_config, storage, logger)?;
+        Ok(Replica { node, config, in_flight: BTreeMap::new(), next_token: 1, outcomes: Vec::new(), ready_term: 0 })
+    }
+
+    pub fn id(&self) -> u64 {
+        self.config.id
+    }
+    pub fn term(&self) -> u64 {
+        self.node.raft.term
+    }
+    pub fn leader_id(&self) -> u64 {
+        self.node.raft.leader_id
+    }
+    /// Leader, and its term's first entry has committed: it may take proposals.
+    pub fn is_leader(&self) -> bool {
+        self.node.raft.state == StateRole::Leader && self.ready_term == self.term()
+    }
+    pub fn log(&self) -> &Arc<Mutex<Log>> {
+        self.node.store().log()
+    }
+    pub fn commit_index(&self) -> u64 {
+        self.node.raft.raft_log.committed
+    }
+
+    /// Advances Raft's clock by one tick.
+    pub fn tick(&mut self) {
+        self.node.tick();
+    }
+
+    /// Hands a message from a peer to Raft. Messages for another group or from a stale term
+    /// are Raft's to ignore; a malformed one is an error for this message only.
+    pub fn step(&mut self, message: Message) -> Result<(), ReplicationError> {
+        if message.to != self.config.id {
+            return Err(ReplicationError::Misrouted { to: message.to, here: self.config.id });
+        }
+        self.node.step(message).map_err(ReplicationError::from)
+    }
+
+    /// Starts an election now (tests, leadership placement).
+    pub fn campaign(&mut self) -> Result<(), ReplicationError> {
+        self.node.campaign().map_err(ReplicationError::from)
+    }
+
+    /// Hands leadership to `to` (clean shutdown, rolling restart).
+    pub fn transfer_leadership(&mut self, to: u64) {
+        self.node.transfer_leader(to);
+    }
+
+    /// Tells Raft a peer could not be reached, so it stops streaming to it.
+    pub fn report_unreachable(&mut self, peer: u64) {
+        self.node.report_unreachable(peer);
+    }
+
+    /// Proposes one validated record batch. Only a ready leader takes proposals
+    /// ([`ReplicationError::NotLeader`]); a batch Raft drops (uncommitted-size limit) is
+    /// [`ReplicationError::ProposalDropped`], retriable. The batch is stamped with its offsets
+    /// and this term before it enters the Raft log.
+    pub fn propose(&mut self, bytes: &[u8], log_append_time: Option<i64>) -> Result<Proposal, ReplicationError> {
+        if !self.is_leader() {
+            return Err(ReplicationError::NotLeader { leader: self.leader_id() });
+        }
+        let term = self.term();
+        let epoch = i32::try_from(term).map_err(|_| ReplicationError::TermTooLarge(term))?;
+        let stamp = match self.log().lock().prepare(bytes, epoch, log_append_time)? {
+            Prepared::Duplicate(info) => return Ok(Proposal::Duplicate(info)),
+            Prepared::Append(stamp) => stamp,
+        };
+        let mut data = bytes.to_vec();
+        batch::set_base_offset(&mut data, stamp.base_offset);
+        batch::set_partition_leader_epoch(&mut data, epoch);
+        if let Some(now) = log_append_time {
+            batch::set_log_append_time(&mut data, now);
+        }
+        let header = batch::BatchHeader::parse(&data).ok_or(ReplicationError::Encode("batch shorter than its header".into()))?;
+        if let Err(e) = self.node.propose(Vec::new(), data) {
+            self.log().lock().unprepare(bytes, stamp)?;
+            return Err(match e {
+                raft::Error::ProposalDropped => ReplicationError::ProposalDropped,
+                other => ReplicationError::Raft(other),
+            });
+        }
+        let index = self.node.raft.raft_log.last_index();
+        let token = self.next_token;
+        self.next_token += 1;
+        let info = AppendInfo { base_offset: stamp.base_offset, last_offset: header.last_offset(), max_timestamp: header.max_timestamp, duplicate: false };
+        self.in_flight.insert(index, InFlight { token, term, info });
+        Ok(Proposal::Pending { token, info })
+    }
+
+    /// Proposals that ended since the last call: `(token, outcome)`.
+    pub fn take_outcomes(&mut self) -> Vec<(u64, Outcome)> {
+        std::mem::take(&mut self.outcomes)
+    }
+
+    /// Runs one Ready cycle if Raft has one; returns the messages to send, in order.
+    pub fn handle_ready(&mut self, now_ms: i64) -> Result<Vec<Message>, ReplicationError> {
+        if !self.node.has_ready() {
+            return Ok(Vec::new());
+        }
+        let mut ready = self.node.ready();
+        // A leader may send its appends before persisting them (Raft §10.2.1).
+        let mut out = ready.take_messages();
+        if let Some(soft) = ready.ss() {
+            if soft.raft_state != StateRole::Leader {
+                self.ready_term = 0;
+                self.log().lock().abandon_prepared()?;
+            }
+        }
+        if !ready.snapshot().is_empty() {
+            let snapshot = ready.snapshot().clone();
+            self.node.mut_store().apply_snapshot(&snapshot, now_ms)?;
+        }
+        let committed = ready.take_committed_entries();
+        self.apply(committed)?;
+        self.node.mut_store().append(ready.entries(), now_ms)?;
+        if let Some(hard_state) = ready.hs() {
+            let hard_state = hard_state.clone();
+            self.node.mut_store().set_hard_state(&hard_state)?;
+        }
+        if self.config.fsync && (!ready.entries().is_empty() || !ready.snapshot().is_empty()) {
+            self.log().lock().flush()?;
+        }
+        // Votes and acknowledgements of appends may leave only now.
+        out.extend(ready.take_persisted_messages());
+        let mut light = self.node.advance(ready);
+        if let Some(commit) = light.commit_index() {
+            let mut hard_state = self.node.store().hard_state().clone();
+            hard_state.commit = commit;
+            self.node.mut_store().set_hard_state(&hard_state)?;
+        }
+        out.extend(light.take_messages());
+        let committed = light.take_committed_entries();
+        self.apply(committed)?;
+        self.node.advance_apply();
+        Ok(out)
+    }
+
+    /// Committed entries: configuration changes are applied, the high watermark moves, and
+    /// the proposals at these indexes end.
+    fn apply(&mut self, entries: Vec<Entry>) -> Result<(), ReplicationError> {
+        let Some(last) = entries.last().map(|e| e.index) else { return Ok(()) };
+        for entry in &entries {
+            match entry.get_entry_type() {
+                EntryType::EntryConfChange => {
+                    let change: ConfChange = protobuf::Message::parse_from_bytes(&entry.data).map_err(|e| ReplicationError::Encode(e.to_string()))?;
+                    let conf = self.node.apply_conf_change(&change)?;
+                    self.node.mut_store().set_conf_state(conf)?;
+                }
+                EntryType::EntryConfChangeV2 => {
+                    let change: ConfChangeV2 = protobuf::Message::parse_from_bytes(&entry.data).map_err(|e| ReplicationError::Encode(e.to_string()))?;
+                    let conf = self.node.apply_conf_change(&change)?;
+                    self.node.mut_store().set_conf_state(conf)?;
+                }
+                EntryType::EntryNormal => {}
+            }
+            if entry.term == self.term() && self.node.raft.state == StateRole::Leader {
+                self.ready_term = entry.term;
+            }
+            if let Some(proposal) = self.in_flight.remove(&entry.index) {
+                let outcome = if proposal.term == entry.term { Outcome::Committed(proposal.info) } else { Outcome::Lost };
+                self.outcomes.push((proposal.token, outcome));
+            }
+        }
+        // Proposals at or below the commit that no entry answered were overwritten.
+        let stale: Vec<u64> = self.in_flight.range(..=last).map(|(&i, _)| i).collect();
+        for index in stale {
+            if let Some(proposal) = self.in_flight.remove(&index) {
+                self.outcomes.push((proposal.token, Outcome::Lost));
+            }
+        }
+        self.log().lock().commit_to(last)?;
+        Ok(())
+    }
+}
