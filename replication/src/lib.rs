@@ -3,12 +3,16 @@
 //! ([`Replica`]), the `raft::Storage` implementation over [`weir_storage::Log`]
 //! ([`storage::RaftLog`]), and Raft's own entries stored as control batches ([`entry`]).
 //!
-//! This crate parses no Kafka requests and opens no sockets of its own: the broker feeds a
-//! replica ticks, peer messages and proposals, and sends what it returns. See `README.md`.
+//! This crate parses no Kafka requests. A [`Replica`] does no network I/O: [`driver`] runs one
+//! in a tokio task and [`transport`] carries the messages of all groups between brokers, one
+//! connection per peer, in Weir's own bounded frame format ([`codec`]). See `README.md`.
 
+pub mod codec;
+pub mod driver;
 pub mod entry;
 mod replica;
 pub mod storage;
+pub mod transport;
 
 pub use raft::eraftpb::Message;
 pub use replica::{node_id, raft_id, Outcome, Proposal, Replica, ReplicaConfig};
@@ -37,4 +41,7 @@ pub enum ReplicationError {
     InvalidConfig(String),
     #[error("encoding: {0}")]
     Encode(String),
+    /// A frame from a peer that does not decode (the connection is closed).
+    #[error("malformed Raft frame: {0}")]
+    Malformed(String),
 }
