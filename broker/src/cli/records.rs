@@ -125,7 +125,7 @@ pub async fn consume(args: ConsumeArgs) -> Result<(), BrokerError> {
     let mut config = args.connect.client_config()?;
     config.set("auto.offset.reset", if args.from_beginning { "earliest" } else { "latest" });
     match &args.group {
-        Some(group) => config.set("group.id", group).set("enable.auto.commit", "true"),
+        Some(group) => config.set("group.id", group).set("enable.auto.commit", "false"),
         None => config.set("group.id", "weir-cli-consume").set("enable.auto.commit", "false"),
     };
     let consumer: BaseConsumer = config.create().map_err(client_error("create a consumer"))?;
@@ -148,10 +148,13 @@ pub async fn consume(args: ConsumeArgs) -> Result<(), BrokerError> {
     let idle = Duration::from_millis(args.idle_timeout_ms);
     let mut last = Instant::now();
     let mut table = Table::new(&["partition", "offset", "timestamp", "key", "headers", "value"]);
+    // With a group: the next offset of each partition, committed at the end (only what was printed).
+    let mut consumed = std::collections::BTreeMap::new();
     while args.count.is_none_or(|n| table.rows.len() < n) && last.elapsed() < idle {
         match consumer.poll(Duration::from_millis(100)) {
             Some(Ok(message)) => {
                 last = Instant::now();
+                consumed.insert(message.partition(), message.offset() + 1);
                 let headers: serde_json::Map<String, Value> = message
                     .headers()
                     .map(|h| h.iter().map(|h| (h.key.to_owned(), h.value.map_or(Value::Null, |v| json!(String::from_utf8_lossy(v))))).collect())
@@ -173,9 +176,12 @@ pub async fn consume(args: ConsumeArgs) -> Result<(), BrokerError> {
             None => {}
         }
     }
-    if args.group.is_some() {
-        // Commit what was read before leaving (auto-commit runs on an interval).
-        let _ = consumer.commit_consumer_state(rdkafka::consumer::CommitMode::Sync);
+    if args.group.is_some() && !consumed.is_empty() {
+        let mut offsets = TopicPartitionList::new();
+        for (partition, next) in &consumed {
+            offsets.add_partition_offset(&args.topic, *partition, Offset::Offset(*next)).map_err(client_error("build the offsets"))?;
+        }
+        consumer.commit(&offsets, rdkafka::consumer::CommitMode::Sync).map_err(client_error("commit the group's offsets"))?;
     }
     print(args.connect.format, &table);
     Ok(())
