@@ -338,3 +338,24 @@ fn logs_to_a_pipe_are_plain_and_json_on_request() {
         }
     }
 }
+
+/// The Grafana dashboard only queries series the README documents.
+#[test]
+fn grafana_dashboard_uses_documented_metrics() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let dashboard: Json = serde_json::from_str(&std::fs::read_to_string(root.join("deploy/grafana/weir-dashboard.json")).unwrap()).unwrap();
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let mut checked = 0;
+    for panel in dashboard["panels"].as_array().unwrap() {
+        for target in panel["targets"].as_array().unwrap() {
+            let expr = target["expr"].as_str().unwrap();
+            for (at, _) in expr.match_indices("weir_") {
+                let name: String = expr[at..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+                let base = name.trim_end_matches("_bucket");
+                assert!(readme.contains(&format!("`{base}`")) || readme.contains(&format!("`{base} ")), "{base} is not in the README's metrics table");
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked > 10);
+}
