@@ -63,8 +63,8 @@ pub struct Weir {
     pub http: Option<String>,
     pub data_dir: PathBuf,
     log: PathBuf,
-    /// The broker's stdout, line by line.
-    lines: mpsc::Receiver<String>,
+    /// The broker's stdout, line by line (in a mutex so `Weir` stays `Sync`).
+    lines: std::sync::Mutex<mpsc::Receiver<String>>,
 }
 
 impl Weir {
@@ -105,7 +105,7 @@ impl Weir {
                 }
             }
         });
-        Weir { child, addr: String::new(), http: None, data_dir: data_dir.to_owned(), log, lines }
+        Weir { child, addr: String::new(), http: None, data_dir: data_dir.to_owned(), log, lines: std::sync::Mutex::new(lines) }
     }
 
     /// Waits for `listening on HOST:PORT` (the Kafka listener); returns the address.
@@ -128,7 +128,8 @@ impl Weir {
         let deadline = Instant::now() + START_TIMEOUT;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
-            let Ok(line) = self.lines.recv_timeout(left) else {
+            let received = self.lines.lock().unwrap_or_else(std::sync::PoisonError::into_inner).recv_timeout(left);
+            let Ok(line) = received else {
                 let _ = self.child.kill();
                 panic!("weir did not print {prefix:?}; log:\n{}", self.log_text());
             };

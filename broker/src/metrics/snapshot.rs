@@ -140,8 +140,10 @@ pub fn disk_space(path: &Path) -> Option<(u64, u64)> {
     }
     // SAFETY: statvfs returned 0, so it filled `stat`.
     let stat = unsafe { stat.assume_init() };
-    let block = stat.f_frsize as u64;
-    Some((stat.f_bavail as u64 * block, stat.f_blocks as u64 * block))
+    // The field types vary by platform (u32 on some 32-bit targets).
+    #[allow(clippy::unnecessary_cast)]
+    let (block, available, total) = (stat.f_frsize as u64, stat.f_bavail as u64, stat.f_blocks as u64);
+    Some((available.saturating_mul(block), total.saturating_mul(block)))
 }
 
 #[cfg(test)]
