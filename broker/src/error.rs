@@ -18,4 +18,7 @@ pub enum BrokerError {
     },
     #[error("metadata: {0}")]
     Metadata(String),
+    /// A request of the admin CLI (`weir topic …`, `weir group …`) failed or was refused.
+    #[error("{0}")]
+    Client(String),
 }

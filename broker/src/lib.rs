@@ -8,7 +8,10 @@ pub mod config;
 mod error;
 mod groups;
 mod handlers;
+pub mod health;
+pub mod http;
 mod metadata;
+pub mod metrics;
 mod partition;
 mod server;
 pub mod testing;
@@ -37,17 +40,100 @@ pub(crate) fn now_ms() -> i64 {
 /// A running broker.
 pub struct Broker {
     local_addr: SocketAddr,
+    http_addr: Option<SocketAddr>,
     shutdown: watch::Sender<bool>,
     task: JoinHandle<Result<(), BrokerError>>,
+    http_task: Option<JoinHandle<()>>,
     data_dir: std::path::PathBuf,
     /// Ephemeral brokers own their data directory; it is removed when the broker stops.
     ephemeral_dir: Option<tempfile::TempDir>,
+}
+
+/// A broker whose HTTP listener (if configured) is up, but whose logs are not open yet:
+/// `/livez` answers, `/readyz` says not ready. [`Starting::finish`] recovers the logs, binds
+/// the Kafka listener and starts serving.
+pub struct Starting {
+    settings: config::Settings,
+    ephemeral_dir: Option<tempfile::TempDir>,
+    http: Option<(SocketAddr, JoinHandle<()>)>,
+    http_state: Arc<http::HttpState>,
+}
+
+impl Starting {
+    /// The address the HTTP listener (`weir.http.listen`) is bound to, if one is configured.
+    pub fn http_addr(&self) -> Option<SocketAddr> {
+        self.http.as_ref().map(|(addr, _)| *addr)
+    }
+
+    /// Opens the data directory (recovering logs after an unclean stop, off the async
+    /// threads), binds the Kafka listener and starts serving. Returns once connections are
+    /// being accepted, and the broker reports ready.
+    pub async fn finish(self) -> Result<Broker, BrokerError> {
+        let Starting { settings, ephemeral_dir, http, http_state } = self;
+        let (http_addr, http_task) = http.map_or((None, None), |(addr, task)| (Some(addr), Some(task)));
+        let stop_http = |task: Option<JoinHandle<()>>| task.inspect(JoinHandle::abort);
+        let opened = {
+            let (settings, metrics) = (settings.clone(), http_state.metrics.clone());
+            tokio::task::spawn_blocking(move || -> Result<_, BrokerError> {
+                let log_dir = LogDir::open(&settings.data_dir)?;
+                if !log_dir.was_clean() {
+                    info!(dir = %settings.data_dir.display(), "no clean-shutdown marker: logs will be recovered");
+                }
+                let metadata = Metadata::open(&settings, log_dir, metrics)?;
+                let groups = GroupCoordinator::load(&metadata, &settings)?;
+                Ok((metadata, groups))
+            })
+            .await
+            .map_err(|e| BrokerError::Metadata(format!("opening the logs failed: {e}")))
+        };
+        let (metadata, groups) = match opened.and_then(|r| r) {
+            Ok(opened) => opened,
+            Err(e) => {
+                stop_http(http_task);
+                return Err(e);
+            }
+        };
+        http_state.health.set_logs_recovered();
+        let listener = match TcpListener::bind(&settings.listen).await {
+            Ok(listener) => listener,
+            Err(e) => {
+                stop_http(http_task);
+                return Err(BrokerError::Io { op: format!("listen on {}", settings.listen), source: e });
+            }
+        };
+        let local_addr = listener.local_addr().map_err(|e| BrokerError::Io { op: "local address".into(), source: e })?;
+        let (host, port) = settings.advertised_host_port(local_addr);
+        let (shutdown, shutdown_rx) = watch::channel(false);
+        let data_dir = settings.data_dir.clone();
+        let shared = Arc::new(Shared {
+            settings,
+            metadata,
+            groups,
+            host,
+            port,
+            shutdown: shutdown_rx,
+            metrics: http_state.metrics.clone(),
+            health: http_state.health.clone(),
+        });
+        let _ = http_state.shared.set(shared.clone());
+        let task = tokio::spawn(run(shared, listener));
+        http_state.health.set_listeners_bound();
+        info!(%local_addr, data_dir = %data_dir.display(), "weir is serving");
+        Ok(Broker { local_addr, http_addr, shutdown, task, http_task, data_dir, ephemeral_dir })
+    }
 }
 
 impl Broker {
     /// Opens the data directory (recovering logs after an unclean stop), binds the listener and
     /// starts serving. Returns once connections are being accepted.
     pub async fn start(config: Config) -> Result<Broker, BrokerError> {
+        Broker::prepare(config).await?.finish().await
+    }
+
+    /// The first half of [`Broker::start`]: checks the configuration, creates an ephemeral
+    /// data directory if asked, and binds the HTTP listener (metrics and health) if one is
+    /// configured, so probes can watch the recovery that [`Starting::finish`] then runs.
+    pub async fn prepare(config: Config) -> Result<Starting, BrokerError> {
         let mut settings = config.settings()?;
         let ephemeral_dir = if settings.ephemeral {
             let dir = tempfile::Builder::new()
@@ -59,28 +145,30 @@ impl Broker {
         } else {
             None
         };
-        let log_dir = LogDir::open(&settings.data_dir)?;
-        if !log_dir.was_clean() {
-            info!(dir = %settings.data_dir.display(), "no clean-shutdown marker: logs will be recovered");
-        }
-        let metadata = Metadata::open(&settings, log_dir)?;
-        let groups = GroupCoordinator::load(&metadata, &settings)?;
-        let listener = TcpListener::bind(&settings.listen)
-            .await
-            .map_err(|e| BrokerError::Io { op: format!("listen on {}", settings.listen), source: e })?;
-        let local_addr = listener.local_addr().map_err(|e| BrokerError::Io { op: "local address".into(), source: e })?;
-        let (host, port) = settings.advertised_host_port(local_addr);
-        let (shutdown, shutdown_rx) = watch::channel(false);
-        let data_dir = settings.data_dir.clone();
-        let shared = Arc::new(Shared { settings, metadata, groups, host, port, shutdown: shutdown_rx });
-        let task = tokio::spawn(run(shared, listener));
-        info!(%local_addr, data_dir = %data_dir.display(), "weir is serving");
-        Ok(Broker { local_addr, shutdown, task, data_dir, ephemeral_dir })
+        let metrics = Arc::new(metrics::Metrics::new(settings.http_listen.is_some(), settings.metrics_topic_label_limit));
+        let http_state = Arc::new(http::HttpState { metrics, health: Arc::new(health::Health::new()), shared: std::sync::OnceLock::new() });
+        let http = match &settings.http_listen {
+            Some(address) => {
+                let listener = TcpListener::bind(address)
+                    .await
+                    .map_err(|e| BrokerError::Io { op: format!("http listen on {address}"), source: e })?;
+                let addr = listener.local_addr().map_err(|e| BrokerError::Io { op: "http local address".into(), source: e })?;
+                info!(%addr, "http listener serving /metrics, /livez, /readyz");
+                Some((addr, tokio::spawn(http::serve(listener, http_state.clone()))))
+            }
+            None => None,
+        };
+        Ok(Starting { settings, ephemeral_dir, http, http_state })
     }
 
     /// The address the listener is bound to.
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// The HTTP listener's address (`/metrics`, `/livez`, `/readyz`), if one is configured.
+    pub fn http_addr(&self) -> Option<SocketAddr> {
+        self.http_addr
     }
 
     /// `host:port` for a client's `bootstrap.servers`.
@@ -109,6 +197,9 @@ impl Broker {
             Ok(result) => result,
             Err(e) => Err(BrokerError::Metadata(format!("broker task failed: {e}"))),
         };
+        if let Some(task) = self.http_task {
+            task.abort();
+        }
         if let Some(dir) = self.ephemeral_dir {
             if let Err(e) = dir.close() {
                 warn!(error = %e, "could not remove the ephemeral data directory");
@@ -134,6 +225,14 @@ impl Stopper {
 }
 
 async fn run(shared: Arc<Shared>, listener: TcpListener) -> Result<(), BrokerError> {
+    let mut stopping = shared.shutdown.clone();
+    let health = shared.health.clone();
+    // Not ready from the moment shutdown begins, so probes take the broker out of rotation.
+    tokio::spawn(async move {
+        if stopping.changed().await.is_ok() {
+            health.set_shutting_down();
+        }
+    });
     let housekeeping = tokio::spawn(housekeeping(shared.clone()));
     server::accept_loop(shared.clone(), listener).await;
     let _ = housekeeping.await;

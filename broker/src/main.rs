@@ -1,16 +1,23 @@
 //! The `weir` command.
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{Parser, Subcommand, ValueEnum};
 use weir::{Broker, Config};
+
+#[cfg(feature = "cli")]
+mod cli;
 
 #[global_allocator]
 static ALLOCATOR: weir::alloc_guard::ReservingAllocator = weir::alloc_guard::ReservingAllocator;
 
+/// `weir --version`: the crate version and the git revision it was built from.
+const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (revision ", env!("WEIR_GIT_REVISION"), ")");
+
 #[derive(Parser)]
-#[command(name = "weir", version, about = "A Kafka-compatible log broker")]
+#[command(name = "weir", version = VERSION, about = "A Kafka-compatible log broker")]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -19,7 +26,29 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run a broker (the default).
+    #[command(after_help = SERVE_HELP)]
     Serve(ServeArgs),
+    #[cfg(feature = "cli")]
+    #[command(flatten)]
+    Admin(cli::Command),
+}
+
+const SERVE_HELP: &str = "\
+Every broker setting has its Kafka property name and can also come from --config FILE or from
+WEIR_<NAME> environment variables (WEIR_LOG_RETENTION_MS=3600000 sets log.retention.ms); flags
+win over both. The table of settings, their defaults and which Kafka configs take effect is in
+the README, section \"Configuration\" (every config: broker/src/config/catalog.rs). Metrics,
+health probes and logs: README, section \"Operating Weir\".";
+
+/// How log lines are written to stderr.
+#[derive(Clone, Copy, Default, ValueEnum)]
+enum LogFormat {
+    /// One human-readable line per event; colours only when stderr is a terminal.
+    #[default]
+    Text,
+    /// One JSON object per line (`timestamp`, `level`, `target`, `message`, and the event's
+    /// fields: `topic`, `partition`, `client`, `error`, …), for log shippers.
+    Json,
 }
 
 #[derive(clap::Args, Default)]
@@ -42,14 +71,40 @@ struct ServeArgs {
     /// Use a fresh temporary data directory, removed on exit; skip fsyncs.
     #[arg(long)]
     ephemeral: bool,
+    /// Serve /metrics (Prometheus), /livez and /readyz over HTTP here (`weir.http.listen`).
+    /// Default: off, and no metrics are recorded. Port 0 picks a free port; the broker prints
+    /// `http listening on HOST:PORT` on stdout.
+    #[arg(long, value_name = "HOST:PORT")]
+    http_listen: Option<String>,
+    /// Log line format on stderr (level filter: RUST_LOG, default info).
+    #[arg(long, value_enum, default_value_t)]
+    log_format: LogFormat,
+}
+
+/// Logs go to stderr: text with colours only on a terminal (and never with NO_COLOR set), or
+/// JSON lines.
+fn init_logging(format: LogFormat, default_level: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| default_level.into());
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => {
+            let ansi = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+            builder.with_ansi(ansi).init();
+        }
+        LogFormat::Json => builder.json().flatten_event(true).with_current_span(false).with_span_list(false).init(),
+    }
 }
 
 fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
-        .with_writer(std::io::stderr)
-        .init();
-    let Command::Serve(args) = Cli::parse().command.unwrap_or(Command::Serve(ServeArgs::default()));
+    let args = match Cli::parse().command.unwrap_or(Command::Serve(ServeArgs::default())) {
+        Command::Serve(args) => args,
+        #[cfg(feature = "cli")]
+        Command::Admin(command) => {
+            init_logging(LogFormat::Text, "warn");
+            return cli::run(command);
+        }
+    };
+    init_logging(args.log_format, "info");
     let config = match build_config(&args) {
         Ok(config) => config,
         Err(e) => {
@@ -91,12 +146,20 @@ fn build_config(args: &ServeArgs) -> Result<Config, weir::BrokerError> {
     if let Some(advertised) = &args.advertised_listener {
         config.set("advertised.listeners", advertised.clone());
     }
+    if let Some(http) = &args.http_listen {
+        config.set("weir.http.listen", http.clone());
+    }
     config.ephemeral = args.ephemeral;
     Ok(config)
 }
 
 async fn serve(config: Config) -> Result<(), weir::BrokerError> {
-    let broker = Broker::start(config).await?;
+    let starting = Broker::prepare(config).await?;
+    if let Some(http) = starting.http_addr() {
+        // Printed before the logs are recovered, so probes (and tests) can watch the recovery.
+        println!("http listening on {http}");
+    }
+    let broker = starting.finish().await?;
     // Tests and scripts read this line to learn the port.
     println!("listening on {}", broker.local_addr());
     let stopper = broker.stopper();

@@ -17,6 +17,7 @@ use kafka_protocol::messages::create_partitions_request::CreatePartitionsAssignm
 
 use crate::config::{canonical_topic_configs, Settings, TopicSettings};
 use crate::handlers::topics::validate_replicas;
+use crate::metrics::{Metrics, TopicStats};
 use crate::partition::Partition;
 use crate::{now_ms, BrokerError};
 
@@ -48,6 +49,8 @@ pub struct Topic {
     /// Only the configs set on this topic; the rest come from the broker.
     pub configs: BTreeMap<String, String>,
     pub settings: TopicSettings,
+    /// Traffic counters (records and bytes in and out) for `/metrics`.
+    pub stats: TopicStats,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -87,10 +90,11 @@ pub struct Metadata {
     broker_configs: RwLock<BTreeMap<String, BTreeMap<String, String>>>,
     /// `settings` with the dynamic broker configs applied (the topic defaults change).
     effective: RwLock<Settings>,
+    metrics: Arc<Metrics>,
 }
 
 impl Metadata {
-    pub fn open(settings: &Settings, log_dir: LogDir) -> Result<Metadata, BrokerError> {
+    pub fn open(settings: &Settings, log_dir: LogDir, metrics: Arc<Metrics>) -> Result<Metadata, BrokerError> {
         let path = log_dir.path().join(METADATA_FILE);
         let persisted = match checkpoint::read(&path)? {
             Some(bytes) => serde_json::from_slice::<Persisted>(&bytes).map_err(|e| BrokerError::Metadata(format!("{}: {e}", path.display())))?,
@@ -107,6 +111,7 @@ impl Metadata {
             broker_configs: RwLock::new(persisted.broker_configs.clone()),
             effective: RwLock::new(effective),
             log_dir,
+            metrics,
         };
         let now = now_ms();
         let mut topics = BTreeMap::new();
@@ -134,10 +139,11 @@ impl Metadata {
         let partitions = (0..partitions)
             .map(|p| {
                 let log = self.log_dir.open_log(&name, p, settings.log.clone(), now)?;
-                Ok(Arc::new(Partition::new(name.clone(), p, log)))
+                Ok(Arc::new(Partition::new(name.clone(), p, log).with_flush_metric(self.metrics.flush_duration.clone())))
             })
             .collect::<Result<Vec<_>, BrokerError>>()?;
-        Ok(Topic { name, id, partitions, configs, settings })
+        let stats = self.metrics.topic(&name);
+        Ok(Topic { name, id, partitions, configs, settings, stats })
     }
 
     fn persist(&self) -> Result<(), BrokerError> {
@@ -236,7 +242,7 @@ impl Metadata {
         let storage_error = |e: BrokerError| Refusal::new(ResponseError::KafkaStorageError, e.to_string());
         let settings = self.effective.read().topic_settings(&configs);
         if validate_only {
-            return Ok(Arc::new(Topic { name: name.into(), id: Uuid::nil(), partitions: Vec::new(), configs, settings }));
+            return Ok(Arc::new(Topic { name: name.into(), id: Uuid::nil(), partitions: Vec::new(), configs, settings, stats: TopicStats::default() }));
         }
         for p in 0..partitions {
             let dir = self.log_dir.partition_dir(name, p);
@@ -337,9 +343,9 @@ impl Metadata {
                 .log_dir
                 .open_log(name, p, topic.settings.log.clone(), now)
                 .map_err(|e| Refusal::new(ResponseError::KafkaStorageError, e.to_string()))?;
-            partitions.push(Arc::new(Partition::new(topic.name.clone(), p, log)));
+            partitions.push(Arc::new(Partition::new(topic.name.clone(), p, log).with_flush_metric(self.metrics.flush_duration.clone())));
         }
-        let grown = Topic { name: topic.name.clone(), id: topic.id, partitions, configs: topic.configs.clone(), settings: topic.settings.clone() };
+        let grown = Topic { name: topic.name.clone(), id: topic.id, partitions, configs: topic.configs.clone(), settings: topic.settings.clone(), stats: topic.stats.clone() };
         self.topics.write().insert(name.to_owned(), Arc::new(grown));
         self.persist().map_err(|e| Refusal::new(ResponseError::KafkaStorageError, e.to_string()))?;
         info!(topic = name, count, "added partitions");
@@ -363,7 +369,7 @@ impl Metadata {
         for partition in &topic.partitions {
             partition.log().set_config(settings.log.clone());
         }
-        let altered = Topic { name: topic.name.clone(), id: topic.id, partitions: topic.partitions.clone(), configs, settings };
+        let altered = Topic { name: topic.name.clone(), id: topic.id, partitions: topic.partitions.clone(), configs, settings, stats: topic.stats.clone() };
         self.topics.write().insert(name.to_owned(), Arc::new(altered));
         self.persist().map_err(|e| Refusal::new(ResponseError::KafkaStorageError, e.to_string()))?;
         info!(topic = name, "altered topic configs");
@@ -400,7 +406,7 @@ impl Metadata {
             for partition in &topic.partitions {
                 partition.log().set_config(settings.log.clone());
             }
-            *topic = Arc::new(Topic { name: topic.name.clone(), id: topic.id, partitions: topic.partitions.clone(), configs: topic.configs.clone(), settings });
+            *topic = Arc::new(Topic { name: topic.name.clone(), id: topic.id, partitions: topic.partitions.clone(), configs: topic.configs.clone(), settings, stats: topic.stats.clone() });
         }
         drop(topics);
         self.persist().map_err(|e| Refusal::new(ResponseError::KafkaStorageError, e.to_string()))?;

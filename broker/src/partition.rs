@@ -16,6 +16,8 @@ pub struct Partition {
     pub appended: Notify,
     flush_lock: tokio::sync::Mutex<()>,
     flushed_offset: AtomicI64,
+    /// `weir_log_flush_duration_seconds` (a no-op unless metrics are on).
+    flush_duration: metrics::Histogram,
 }
 
 impl Partition {
@@ -32,7 +34,14 @@ impl Partition {
             appended: Notify::new(),
             flush_lock: tokio::sync::Mutex::new(()),
             flushed_offset: AtomicI64::new(flushed),
+            flush_duration: metrics::Histogram::noop(),
         }
+    }
+
+    /// Records each flush's duration into `histogram`.
+    pub fn with_flush_metric(mut self, histogram: metrics::Histogram) -> Partition {
+        self.flush_duration = histogram;
+        self
     }
 
     pub fn log(&self) -> MutexGuard<'_, Log> {
@@ -60,9 +69,11 @@ impl Partition {
             self.flushed_offset.fetch_max(job.end_offset, Ordering::AcqRel);
             return Ok(());
         }
+        let started = std::time::Instant::now();
         let job = tokio::task::spawn_blocking(move || job.run().map(|()| job))
             .await
             .map_err(|e| StorageError::Io { op: "flush", path: Default::default(), source: std::io::Error::other(e) })??;
+        self.flush_duration.record(started.elapsed().as_secs_f64());
         self.log().flush_done(&job);
         self.flushed_offset.fetch_max(job.end_offset, Ordering::AcqRel);
         Ok(())

@@ -15,10 +15,11 @@ use tracing::{debug, info, warn};
 use weir_protocol::frame::decode_frame;
 use weir_protocol::request::decode_request;
 use weir_protocol::response::ResponseFrame;
+use kafka_protocol::error::ResponseError;
 use weir_protocol::ProtocolError;
 
 use crate::config::Settings;
-use crate::handlers::{self, Reply};
+use crate::handlers::{self, Reply, Response};
 use crate::groups::GroupCoordinator;
 use crate::metadata::Metadata;
 
@@ -34,6 +35,10 @@ pub struct Shared {
     pub host: String,
     pub port: i32,
     pub shutdown: watch::Receiver<bool>,
+    /// Metrics handles (no-ops without an HTTP listener).
+    pub metrics: Arc<crate::metrics::Metrics>,
+    /// Readiness checks.
+    pub health: Arc<crate::health::Health>,
 }
 
 pub async fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
@@ -43,6 +48,7 @@ pub async fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
         tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {
+                    shared.metrics.connections_accepted.increment(1);
                     connections.spawn(serve_connection(shared.clone(), stream, peer));
                 }
                 Err(e) => {
@@ -64,6 +70,12 @@ pub async fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
 }
 
 async fn serve_connection(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr) {
+    shared.metrics.connections.increment(1.0);
+    serve_connection_inner(&shared, stream, peer).await;
+    shared.metrics.connections.decrement(1.0);
+}
+
+async fn serve_connection_inner(shared: &Arc<Shared>, stream: TcpStream, peer: SocketAddr) {
     let _ = stream.set_nodelay(true);
     let (mut reader, writer) = stream.into_split();
     let (queue, queued) = mpsc::channel(MAX_IN_FLIGHT);
@@ -74,13 +86,13 @@ async fn serve_connection(shared: Arc<Shared>, stream: TcpStream, peer: SocketAd
         loop {
             match decode_frame(&mut buf, shared.settings.max_frame_bytes) {
                 Ok(Some(frame)) => {
-                    if !dispatch(&shared, frame, &queue, peer).await {
+                    if !dispatch(shared, frame, &queue, peer).await {
                         break 'connection;
                     }
                 }
                 Ok(None) => break,
                 Err(e) => {
-                    warn!(%peer, error = %e, "closing connection");
+                    warn!(client = %peer, error = %e, "closing connection");
                     break 'connection;
                 }
             }
@@ -90,7 +102,7 @@ async fn serve_connection(shared: Arc<Shared>, stream: TcpStream, peer: SocketAd
                 Ok(0) => break,
                 Ok(_) => {}
                 Err(e) => {
-                    debug!(%peer, error = %e, "read failed");
+                    debug!(client = %peer, error = %e, "read failed");
                     break;
                 }
             },
@@ -103,32 +115,48 @@ async fn serve_connection(shared: Arc<Shared>, stream: TcpStream, peer: SocketAd
 
 /// Decodes and handles one request; false when the connection must close.
 async fn dispatch(shared: &Arc<Shared>, frame: bytes::Bytes, queue: &mpsc::Sender<oneshot::Receiver<Option<ResponseFrame>>>, peer: SocketAddr) -> bool {
-    let reply = match decode_request(frame) {
-        Ok(request) => handlers::handle(shared, request).await,
+    let (reply, timer) = match decode_request(frame) {
+        Ok(request) => {
+            let timer = shared.metrics.start_request(request.api_key as i16);
+            (handlers::handle(shared, request).await, timer)
+        }
         Err(ProtocolError::UnsupportedVersion { api_key: 18, version, correlation_id }) => {
-            debug!(%peer, version, "ApiVersions version not supported; answering with the supported ranges");
-            handlers::unsupported_version_response(correlation_id).map_or(Reply::Fail, Reply::Now)
+            debug!(client = %peer, version, "ApiVersions version not supported; answering with the supported ranges");
+            let timer = shared.metrics.start_request(18);
+            let response = handlers::unsupported_version_response(correlation_id)
+                .map(|frame| Response { frame, errors: vec![(ResponseError::UnsupportedVersion.code(), 1)] });
+            (response.map_or(Reply::Fail, Reply::Now), timer)
         }
         Err(e) => {
             // Kafka closes the connection on requests it cannot parse or does not serve.
-            warn!(%peer, error = %e, "closing connection");
+            warn!(client = %peer, error = %e, "closing connection");
             return false;
         }
     };
     let (done, pending) = oneshot::channel();
     match reply {
-        Reply::Nothing => return true,
+        Reply::Nothing => {
+            shared.metrics.finish_request(timer, &[]);
+            return true;
+        }
         Reply::Fail => return false,
         Reply::Close => {
-            debug!(%peer, "closing connection after a failed acks=0 produce");
+            shared.metrics.finish_request(timer, &[]);
+            debug!(client = %peer, "closing connection after a failed acks=0 produce");
             return false;
         }
-        Reply::Now(frame) => {
-            let _ = done.send(Some(frame));
+        Reply::Now(response) => {
+            shared.metrics.finish_request(timer, &response.errors);
+            let _ = done.send(Some(response.frame));
         }
         Reply::Later(future) => {
+            let shared = shared.clone();
             tokio::spawn(async move {
-                let _ = done.send(future.await);
+                let response = future.await;
+                if let Some(response) = &response {
+                    shared.metrics.finish_request(timer, &response.errors);
+                }
+                let _ = done.send(response.map(|r| r.frame));
             });
         }
     }
@@ -139,7 +167,7 @@ async fn write_responses(writer: OwnedWriteHalf, mut queued: mpsc::Receiver<ones
     let mut writer = BufWriter::with_capacity(64 * 1024, writer);
     while let Some(pending) = queued.recv().await {
         let Ok(Some(frame)) = pending.await else {
-            warn!(%peer, "a response could not be produced; closing connection");
+            warn!(client = %peer, "a response could not be produced; closing connection");
             break;
         };
         for chunk in frame.chunks() {
@@ -154,5 +182,5 @@ async fn write_responses(writer: OwnedWriteHalf, mut queued: mpsc::Receiver<ones
     }
     let _ = writer.flush().await;
     let _ = writer.shutdown().await;
-    info!(%peer, "connection closed");
+    info!(client = %peer, "connection closed");
 }

@@ -58,8 +58,13 @@ pub struct Weir {
     child: Child,
     /// `host:port` it listens on.
     pub addr: String,
+    /// `host:port` of its HTTP listener (`/metrics`, `/livez`, `/readyz`), when started with
+    /// `--http-listen`.
+    pub http: Option<String>,
     pub data_dir: PathBuf,
     log: PathBuf,
+    /// The broker's stdout, line by line (in a mutex so `Weir` stays `Sync`).
+    lines: std::sync::Mutex<mpsc::Receiver<String>>,
 }
 
 impl Weir {
@@ -69,6 +74,14 @@ impl Weir {
     }
 
     pub fn start_with_env(data_dir: &Path, extra: &[&str], env: &[(&str, &str)]) -> Weir {
+        let mut weir = Weir::spawn(data_dir, extra, env);
+        weir.wait_listening();
+        weir
+    }
+
+    /// Starts a broker without waiting for it to listen (see [`Weir::wait_http`],
+    /// [`Weir::wait_listening`]).
+    pub fn spawn(data_dir: &Path, extra: &[&str], env: &[(&str, &str)]) -> Weir {
         let log = data_dir.with_extension("log");
         let stderr = std::fs::OpenOptions::new().create(true).append(true).open(&log).expect("open broker log");
         let mut child = Command::new(weir_binary())
@@ -82,8 +95,63 @@ impl Weir {
             .stderr(stderr)
             .spawn()
             .expect("spawn weir");
-        let addr = read_listening_line(&mut child, &log);
-        Weir { child, addr, data_dir: data_dir.to_owned(), log }
+        let stdout = child.stdout.take().expect("piped stdout");
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Weir { child, addr: String::new(), http: None, data_dir: data_dir.to_owned(), log, lines: std::sync::Mutex::new(lines) }
+    }
+
+    /// Waits for `listening on HOST:PORT` (the Kafka listener); returns the address.
+    pub fn wait_listening(&mut self) -> String {
+        self.addr = self.wait_line("listening on ");
+        self.addr.clone()
+    }
+
+    /// Waits for `http listening on HOST:PORT`, printed before the logs are recovered.
+    pub fn wait_http(&mut self) -> String {
+        if let Some(http) = &self.http {
+            return http.clone();
+        }
+        let http = self.wait_line("http listening on ");
+        self.http = Some(http.clone());
+        http
+    }
+
+    fn wait_line(&mut self, prefix: &str) -> String {
+        let deadline = Instant::now() + START_TIMEOUT;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let received = self.lines.lock().unwrap_or_else(std::sync::PoisonError::into_inner).recv_timeout(left);
+            let Ok(line) = received else {
+                let _ = self.child.kill();
+                panic!("weir did not print {prefix:?}; log:\n{}", self.log_text());
+            };
+            if let Some(http) = line.strip_prefix("http listening on ") {
+                self.http = Some(http.trim().to_owned());
+            }
+            if let Some(rest) = line.strip_prefix(prefix) {
+                return rest.trim().to_owned();
+            }
+        }
+    }
+
+    /// `GET path` on the HTTP listener: (status, body).
+    pub fn http_get(&self, path: &str) -> (u16, String) {
+        http_get(self.http.as_deref().expect("weir was started with --http-listen"), path)
+    }
+
+    /// Scrapes `/metrics` and parses it as Prometheus text.
+    pub fn scrape(&self) -> prometheus_parse::Scrape {
+        let (status, body) = self.http_get("/metrics");
+        assert_eq!(status, 200, "{body}");
+        prometheus_parse::Scrape::parse(body.lines().map(|l| Ok(l.to_owned()))).expect("/metrics is Prometheus text")
     }
 
     pub fn pid(&self) -> i32 {
@@ -127,21 +195,29 @@ impl Drop for Weir {
     }
 }
 
-fn read_listening_line(child: &mut Child, log: &Path) -> String {
-    let stdout = child.stdout.take().expect("piped stdout");
+/// A plain HTTP/1.0 GET (10 s timeouts): (status, body).
+pub fn http_get(addr: &str, path: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).unwrap_or_else(|e| panic!("connect to {addr}: {e}"));
+    stream.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+    stream.set_write_timeout(Some(Duration::from_secs(10))).expect("timeout");
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").expect("send request");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).expect("read response");
+    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+    let status = head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or_else(|| panic!("bad response: {response}"));
+    (status, body.to_owned())
+}
+
+/// Runs `weir ARGS` (the admin CLI) to completion (bounded: 60 s).
+pub fn weir_cli(args: &[&str]) -> std::process::Output {
+    let mut command = Command::new(weir_binary());
+    command.args(args).stdin(Stdio::null());
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines() {
-            let Ok(line) = line else { break };
-            if let Some(addr) = line.strip_prefix("listening on ") {
-                let _ = tx.send(addr.trim().to_owned());
-            }
-        }
+        let _ = tx.send(command.output());
     });
-    rx.recv_timeout(START_TIMEOUT).unwrap_or_else(|_| {
-        let _ = child.kill();
-        panic!("weir did not print its address; log:\n{}", std::fs::read_to_string(log).unwrap_or_default())
-    })
+    rx.recv_timeout(Duration::from_secs(60)).unwrap_or_else(|_| panic!("weir {args:?} did not finish in 60 s")).expect("run weir")
 }
 
 fn wait_with_timeout(child: &mut Child, timeout: Duration) -> Option<ExitStatus> {

@@ -108,6 +108,14 @@ pub fn api_name(api_key: ApiKey) -> &'static str {
         ApiKey::ListGroups => "ListGroups",
         ApiKey::DeleteGroups => "DeleteGroups",
         ApiKey::OffsetDelete => "OffsetDelete",
+        ApiKey::AlterConfigs => "AlterConfigs",
+        ApiKey::IncrementalAlterConfigs => "IncrementalAlterConfigs",
+        ApiKey::DeleteRecords => "DeleteRecords",
+        ApiKey::DescribeLogDirs => "DescribeLogDirs",
+        ApiKey::DescribeProducers => "DescribeProducers",
+        ApiKey::ElectLeaders => "ElectLeaders",
+        ApiKey::AlterPartitionReassignments => "AlterPartitionReassignments",
+        ApiKey::ListPartitionReassignments => "ListPartitionReassignments",
         _ => "other",
     }
 }

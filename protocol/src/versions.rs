@@ -61,3 +61,15 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod api_name_tests {
+    #[test]
+    fn every_supported_api_has_its_own_name() {
+        let mut names: Vec<&str> = super::SUPPORTED_APIS.iter().map(|(key, _)| crate::request::api_name(*key)).collect();
+        assert!(!names.contains(&"other"), "{names:?}");
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), super::SUPPORTED_APIS.len());
+    }
+}

@@ -4,6 +4,7 @@
 //! the current directory).
 
 #[path = "../tests/support/loopback.rs"]
+#[allow(dead_code)] // the test uses the fields this benchmark does not
 mod loopback;
 
 use std::time::{Duration, Instant};

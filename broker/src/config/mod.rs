@@ -121,6 +121,8 @@ impl Config {
             retention_check_interval_ms: positive(self.parse::<i64>("log.retention.check.interval.ms")?, "log.retention.check.interval.ms")? as u64,
             checkpoint_interval_ms: positive(self.parse::<i64>("log.flush.offset.checkpoint.interval.ms")?, "log.flush.offset.checkpoint.interval.ms")? as u64,
             fsync_acks_all: self.parse::<bool>("weir.acks.all.fsync")? && !self.ephemeral,
+            http_listen: Some(strip_scheme(self.value("weir.http.listen").unwrap_or_default())).filter(|a| !a.is_empty()),
+            metrics_topic_label_limit: self.parse::<i64>("weir.metrics.topic.label.limit")?.max(0) as usize,
             ephemeral: self.ephemeral,
             groups: GroupSettings {
                 offsets_partitions: positive(self.parse::<i32>("offsets.topic.num.partitions")?, "offsets.topic.num.partitions")?,
@@ -240,6 +242,11 @@ pub struct Settings {
     pub retention_check_interval_ms: u64,
     pub checkpoint_interval_ms: u64,
     pub fsync_acks_all: bool,
+    /// `weir.http.listen`: where /metrics, /livez and /readyz are served; `None` (the
+    /// default): no HTTP listener, and metrics are not recorded at all.
+    pub http_listen: Option<String>,
+    /// `weir.metrics.topic.label.limit`: topics with their own `topic` label (then `other`).
+    pub metrics_topic_label_limit: usize,
     pub ephemeral: bool,
     pub groups: GroupSettings,
     /// Each topic config's broker-wide value (explicit or Kafka's default), by topic name.

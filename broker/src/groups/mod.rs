@@ -32,6 +32,16 @@ pub struct GroupCoordinator {
     next_expiry_check: Mutex<i64>,
 }
 
+/// One group as `/metrics` shows it.
+pub struct GroupSnapshot {
+    pub id: String,
+    /// Kafka's state name (`Stable`, `Empty`, …).
+    pub state: &'static str,
+    pub members: usize,
+    /// Committed offset by (topic, partition).
+    pub offsets: Vec<((String, i32), i64)>,
+}
+
 /// A batch of `__consumer_offsets` records appended for one group; durable once flushed.
 pub struct Written {
     pub partition: Arc<Partition>,
@@ -114,6 +124,20 @@ impl GroupCoordinator {
             }
             info!(group = group.id, topic, "removed committed offsets of a deleted topic");
         }
+    }
+
+    /// Every group's state, member count and committed offsets, for `/metrics`.
+    pub fn snapshot(&self) -> Vec<GroupSnapshot> {
+        self.groups
+            .lock()
+            .values()
+            .map(|g| GroupSnapshot {
+                id: g.id.clone(),
+                state: g.state.name(),
+                members: g.members.len(),
+                offsets: g.offsets.iter().map(|(k, v)| (k.clone(), v.offset)).collect(),
+            })
+            .collect()
     }
 
     /// Every group's id, protocol type and state.

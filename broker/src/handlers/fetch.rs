@@ -11,10 +11,11 @@ use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
 use kafka_protocol::messages::{FetchRequest, FetchResponse, RequestHeader};
 use tokio::time::Instant;
-use weir_protocol::batch::codec;
+use weir_protocol::batch::{self, codec};
 
 use super::cluster::led_partition;
 use super::{encode, Reply};
+use crate::metrics::TopicStats;
 use crate::partition::Partition;
 use crate::server::Shared;
 
@@ -30,7 +31,7 @@ pub fn handle(shared: &Arc<Shared>, header: RequestHeader, request: FetchRequest
     let deadline = Instant::now() + Duration::from_millis(request.max_wait_ms.max(0) as u64);
     let waitable: Vec<Arc<Partition>> = targets.iter().flat_map(|t| t.1.iter().filter_map(|p| p.partition.clone())).collect();
     if bytes >= request.min_bytes.max(0) as usize || request.max_wait_ms <= 0 || waitable.is_empty() {
-        return encode(&header, &response, &records).map_or(Reply::Fail, Reply::Now);
+        return respond(&header, &response, &records, &targets).map_or(Reply::Fail, Reply::Now);
     }
     let mut shutdown = shared.shutdown.clone();
     Reply::Later(Box::pin(async move {
@@ -40,7 +41,7 @@ pub fn handle(shared: &Arc<Shared>, header: RequestHeader, request: FetchRequest
                 // Re-read before sleeping: an append between the first read and here must count.
                 let (response, records, bytes) = read(&request, version, &targets);
                 if bytes >= request.min_bytes.max(0) as usize || Instant::now() >= deadline {
-                    return encode(&header, &response, &records);
+                    return respond(&header, &response, &records, &targets);
                 }
                 tokio::select! {
                     _ = select_all(notified) => true,
@@ -50,7 +51,7 @@ pub fn handle(shared: &Arc<Shared>, header: RequestHeader, request: FetchRequest
             };
             if !woken {
                 let (response, records, _) = read(&request, version, &targets);
-                return encode(&header, &response, &records);
+                return respond(&header, &response, &records, &targets);
             }
         }
     }))
@@ -66,8 +67,8 @@ struct Wanted {
 
 }
 
-/// Each requested topic (by name or id) and its partitions.
-type Targets = Vec<(FetchableTopicResponse, Vec<Wanted>)>;
+/// Each requested topic (by name or id), its partitions, and its traffic counters.
+type Targets = Vec<(FetchableTopicResponse, Vec<Wanted>, Option<TopicStats>)>;
 
 /// Fetch v10 is the first that may carry zstd batches (KIP-110).
 const FIRST_ZSTD_VERSION: i16 = 10;
@@ -101,9 +102,26 @@ fn resolve(shared: &Shared, request: &FetchRequest, version: i16) -> Targets {
                     Wanted { data, partition, fetch_offset: p.fetch_offset, max_bytes: p.partition_max_bytes }
                 })
                 .collect();
-            (response, partitions)
+            (response, partitions, topic.map(|t| t.stats.clone()))
         })
         .collect()
+}
+
+/// Adds what `response` returns to each topic's `records_out` / `bytes_out` and encodes it.
+fn respond(header: &RequestHeader, response: &FetchResponse, records: &[Bytes], targets: &Targets) -> Option<super::Response> {
+    for (topic, (_, _, stats)) in response.responses.iter().zip(targets) {
+        let Some(stats) = stats else { continue };
+        let (mut count, mut bytes) = (0u64, 0u64);
+        for data in topic.partitions.iter().filter_map(|p| p.records.as_ref()) {
+            bytes += data.len() as u64;
+            count += batch::Batches::new(data).map(|(_, h)| h.records_count.max(0) as u64).sum::<u64>();
+        }
+        if bytes > 0 {
+            stats.records_out.increment(count);
+            stats.bytes_out.increment(bytes);
+        }
+    }
+    encode(header, response, records)
 }
 
 /// One pass over every partition: the response, the record buffers in it, and their total size.
@@ -117,7 +135,7 @@ fn read(request: &FetchRequest, version: i16, targets: &Targets) -> (FetchRespon
     let mut buffers = Vec::new();
     let responses = targets
         .iter()
-        .map(|(topic, partitions)| {
+        .map(|(topic, partitions, _)| {
             let mut topic = topic.clone();
             topic.partitions = partitions
                 .iter()

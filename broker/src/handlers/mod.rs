@@ -4,6 +4,7 @@
 mod api_versions;
 pub mod cluster;
 mod configs;
+mod error_codes;
 mod fetch;
 mod groups;
 mod offsets;
@@ -24,15 +25,23 @@ use weir_protocol::response::{encode_response, ResponseFrame};
 use crate::server::Shared;
 
 pub use api_versions::unsupported_version_response;
+pub use error_codes::ErrorCodes;
+
+/// An encoded response, with the error codes it carries (for metrics).
+pub struct Response {
+    pub frame: ResponseFrame,
+    /// Each non-zero error code in the response and how often it occurs.
+    pub errors: Vec<(i16, u32)>,
+}
 
 /// What a request turns into.
 pub enum Reply {
     /// No response at all (Produce with acks=0).
     Nothing,
-    Now(ResponseFrame),
+    Now(Response),
     /// A response that must wait (a flush for acks=all, a long-polling fetch). Responses still
     /// leave in request order; the connection keeps reading meanwhile.
-    Later(Pin<Box<dyn Future<Output = Option<ResponseFrame>> + Send>>),
+    Later(Pin<Box<dyn Future<Output = Option<Response>> + Send>>),
     /// Encoding failed: a bug, logged; the connection is closed.
     Fail,
     /// Close the connection after the responses before it: how Kafka tells an acks=0 producer
@@ -84,9 +93,9 @@ pub async fn handle(shared: &std::sync::Arc<Shared>, request: Request) -> Reply 
 }
 
 /// Encodes `body` as the response to `header`'s request.
-pub fn encode<M: Encodable + HeaderVersion>(header: &RequestHeader, body: &M, zero_copy: &[bytes::Bytes]) -> Option<ResponseFrame> {
+pub fn encode<M: Encodable + HeaderVersion + ErrorCodes>(header: &RequestHeader, body: &M, zero_copy: &[bytes::Bytes]) -> Option<Response> {
     match encode_response(header.correlation_id, header.request_api_version, body, zero_copy) {
-        Ok(frame) => Some(frame),
+        Ok(frame) => Some(Response { frame, errors: body.error_counts() }),
         Err(e) => {
             error!(api_key = header.request_api_key, version = header.request_api_version, error = %e, "cannot encode response");
             None
@@ -94,7 +103,7 @@ pub fn encode<M: Encodable + HeaderVersion>(header: &RequestHeader, body: &M, ze
     }
 }
 
-fn reply<M: Encodable + HeaderVersion>(header: &RequestHeader, body: &M) -> Reply {
+fn reply<M: Encodable + HeaderVersion + ErrorCodes>(header: &RequestHeader, body: &M) -> Reply {
     encode(header, body, &[]).map_or(Reply::Fail, Reply::Now)
 }
 

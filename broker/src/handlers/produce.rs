@@ -173,6 +173,8 @@ fn append(topic: &Topic, index: i32, records: Bytes, acks: i16, version: i16) ->
     };
     if !info.duplicate {
         partition.appended.notify_waiters();
+        topic.stats.records_in.increment(header.records_count.max(0) as u64);
+        topic.stats.bytes_in.increment(records.len() as u64);
     }
     Ok((
         partition.clone(),

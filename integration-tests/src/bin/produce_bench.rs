@@ -1,8 +1,10 @@
 //! Produce throughput benchmark: a release `weir serve` on a free port, one librdkafka producer
 //! sending 1 KiB records, and the broker's CPU time read from /proc.
 //!
-//! `cargo run --release -p weir-integration-tests --bin produce_bench -- [RECORDS] [ACKS] [PARTITIONS]`
-//! (defaults: 500000 records, acks=all, 4 partitions).
+//! `cargo run --release -p weir-integration-tests --bin produce_bench -- [RECORDS] [ACKS] [PARTITIONS] [METRICS]`
+//! (defaults: 500000 records, acks=all, 4 partitions, metrics `off`). `on` starts the broker
+//! with `--http-listen` (metrics recorded) and scrapes `/metrics` every second meanwhile, to
+//! measure what metrics cost.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -41,9 +43,23 @@ async fn main() {
     let records: u64 = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(500_000);
     let acks = args.get(2).cloned().unwrap_or_else(|| "all".into());
     let partitions: i32 = args.get(3).and_then(|a| a.parse().ok()).unwrap_or(4);
+    let metrics = args.get(4).is_some_and(|a| a == "on");
     weir_integration_tests::use_release_binary();
     let dir = tempfile::tempdir().unwrap();
-    let weir = Weir::start(&dir.path().join("data"), &[]);
+    let weir = Weir::start(&dir.path().join("data"), if metrics { &["--http-listen", "127.0.0.1:0"] } else { &[] });
+    let scraping = Arc::new(std::sync::atomic::AtomicBool::new(metrics));
+    let scraper = weir.http.clone().map(|http| {
+        let scraping = scraping.clone();
+        std::thread::spawn(move || {
+            let mut scrapes = 0u32;
+            while scraping.load(Ordering::Relaxed) {
+                weir_integration_tests::http_get(&http, "/metrics");
+                scrapes += 1;
+                std::thread::sleep(Duration::from_secs(1));
+            }
+            scrapes
+        })
+    });
     kafka::create_topic(&weir.client_config(), "bench", partitions, &[]).await;
 
     let (ok, failed) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
@@ -77,10 +93,13 @@ async fn main() {
     producer.flush(Duration::from_secs(120)).expect("flush");
     let elapsed = started.elapsed().as_secs_f64();
     let (cpu_after, rss) = cpu_and_rss(weir.pid());
+    scraping.store(false, Ordering::Relaxed);
+    let scrapes = scraper.map_or(0, |s| s.join().unwrap_or(0));
     let delivered = ok.load(Ordering::Relaxed);
     println!(
-        "records={records} acks={acks} partitions={partitions} delivered={delivered} failed={} elapsed={elapsed:.2}s \
+        "metrics={} scrapes={scrapes} records={records} acks={acks} partitions={partitions} delivered={delivered} failed={} elapsed={elapsed:.2}s \
          rate={:.0} records/s ({:.1} MiB/s) broker_cpu={:.2}s ({:.0}% of one core) broker_rss={rss:.1} MiB",
+        if metrics { "on" } else { "off" },
         failed.load(Ordering::Relaxed),
         delivered as f64 / elapsed,
         delivered as f64 * 1024.0 / elapsed / (1024.0 * 1024.0),

@@ -1,0 +1,115 @@
+//! The HTTP listener (`weir.http.listen`, `--http-listen`): HTTP/1.1 (hyper), GET or HEAD.
+//!
+//! - `/metrics`: Prometheus text format 0.0.4 — the recorded event series, then the state
+//!   series read at scrape time ([`crate::metrics::snapshot`]).
+//! - `/livez`: 200 `ok` while the process serves HTTP.
+//! - `/readyz`: 200 `ok` when every [`Health`] check passes, else 503 listing the failing
+//!   ones; `?verbose` lists every check (`[+]logs ok`, `[-]listeners failed: …`).
+//!
+//! It starts before the logs are recovered, so a probe sees "live, not ready" meanwhile.
+
+use std::convert::Infallible;
+use std::fmt::Write;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::net::TcpListener;
+use tracing::{debug, warn};
+
+use crate::health::Health;
+use crate::metrics::{snapshot, Metrics};
+use crate::server::Shared;
+
+/// How often histogram samples are folded into buckets when nobody scrapes.
+const UPKEEP_INTERVAL: Duration = Duration::from_secs(5);
+
+/// What the HTTP listener serves from.
+pub struct HttpState {
+    pub metrics: Arc<Metrics>,
+    pub health: Arc<Health>,
+    /// The broker's state, once its logs are open.
+    pub shared: OnceLock<Arc<Shared>>,
+}
+
+/// Serves until the task is aborted (when the broker has stopped).
+pub async fn serve(listener: TcpListener, state: Arc<HttpState>) {
+    let mut upkeep = tokio::time::interval(UPKEEP_INTERVAL);
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, peer)) => {
+                    let state = state.clone();
+                    tokio::spawn(async move {
+                        let service = hyper::service::service_fn(move |request| {
+                            let response = route(&state, &request);
+                            async move { Ok::<_, Infallible>(response) }
+                        });
+                        let connection = hyper::server::conn::http1::Builder::new()
+                            .timer(TokioTimer::new())
+                            .header_read_timeout(Duration::from_secs(10))
+                            .serve_connection(TokioIo::new(stream), service);
+                        if let Err(e) = connection.await {
+                            debug!(client = %peer, error = %e, "http connection failed");
+                        }
+                    });
+                }
+                Err(e) => {
+                    warn!(error = %e, "http accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            },
+            _ = upkeep.tick() => state.metrics.upkeep(),
+        }
+    }
+}
+
+fn route<B>(state: &HttpState, request: &Request<B>) -> Response<Full<Bytes>> {
+    if request.method() != Method::GET && request.method() != Method::HEAD {
+        return text(StatusCode::METHOD_NOT_ALLOWED, "only GET and HEAD\n".into());
+    }
+    let verbose = request.uri().query().is_some_and(|q| q.split('&').any(|p| p == "verbose" || p.starts_with("verbose=")));
+    match request.uri().path() {
+        "/livez" | "/healthz" => text(StatusCode::OK, "ok\n".into()),
+        "/readyz" => readyz(&state.health, verbose),
+        "/metrics" => {
+            let mut body = state.metrics.render_events();
+            if let Some(shared) = state.shared.get() {
+                snapshot::render(shared, state.health.ready(), &mut body);
+            } else {
+                let _ = writeln!(body, "# HELP {0} 1 once the broker is ready, else 0.\n# TYPE {0} gauge\n{0} 0", snapshot::READY);
+            }
+            let mut response = Response::new(Full::new(Bytes::from(body)));
+            response.headers_mut().insert(hyper::header::CONTENT_TYPE, hyper::header::HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"));
+            response
+        }
+        _ => text(StatusCode::NOT_FOUND, "not found: try /metrics, /livez or /readyz\n".into()),
+    }
+}
+
+fn readyz(health: &Health, verbose: bool) -> Response<Full<Bytes>> {
+    let checks = health.checks();
+    let ready = checks.iter().all(|c| c.ok);
+    let mut body = String::new();
+    if verbose || !ready {
+        for check in &checks {
+            if check.ok {
+                let _ = writeln!(body, "[+]{} ok", check.name);
+            } else {
+                let _ = writeln!(body, "[-]{} failed: {}", check.name, check.reason);
+            }
+        }
+    }
+    body.push_str(if ready { "ok\n" } else { "not ready\n" });
+    text(if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE }, body)
+}
+
+fn text(status: StatusCode, body: String) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(Bytes::from(body)));
+    *response.status_mut() = status;
+    response.headers_mut().insert(hyper::header::CONTENT_TYPE, hyper::header::HeaderValue::from_static("text/plain; charset=utf-8"));
+    response
+}
