@@ -101,6 +101,7 @@ pub struct Replica {
     outcomes: Vec<(u64, Outcome)>,
     /// The term whose first entry this leader has seen commit (it may take proposals).
     ready_term: u64,
+    snapshots_installed: u64,
 }
 
 impl Replica {
@@ -128,7 +129,7 @@ impl Replica {
         };
         raft_config.validate().map_err(|e| ReplicationError::InvalidConfig(e.to_string()))?;
         let node = RawNode::new(&raft_config, storage, logger)?;
-        Ok(Replica { node, config, in_flight: BTreeMap::new(), next_token: 1, outcomes: Vec::new(), ready_term: 0 })
+        Ok(Replica { node, config, in_flight: BTreeMap::new(), next_token: 1, outcomes: Vec::new(), ready_term: 0, snapshots_installed: 0 })
     }
 
     pub fn id(&self) -> u64 {
@@ -146,6 +147,10 @@ impl Replica {
     }
     pub fn log(&self) -> &Arc<Mutex<Log>> {
         self.node.store().log()
+    }
+    /// Snapshots from a leader installed since this replica opened.
+    pub fn snapshots_installed(&self) -> u64 {
+        self.snapshots_installed
     }
     pub fn commit_index(&self) -> u64 {
         self.node.raft.raft_log.committed
@@ -238,6 +243,7 @@ impl Replica {
         if !ready.snapshot().is_empty() {
             let snapshot = ready.snapshot().clone();
             self.node.mut_store().apply_snapshot(&snapshot, now_ms)?;
+            self.snapshots_installed += 1;
         }
         let committed = ready.take_committed_entries();
         self.apply(committed)?;

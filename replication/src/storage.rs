@@ -42,12 +42,17 @@ impl RaftLog {
     /// configured starts with `voters` (Raft ids), as raft-rs's bootstrap does.
     pub fn open(log: Arc<Mutex<Log>>, dir: &Path, voters: &[u64]) -> Result<RaftLog, ReplicationError> {
         let state_file = RaftStateFile::new(dir);
-        let last_index = log.lock().last_index();
+        let (last_index, before_first) = {
+            let log = log.lock();
+            (log.last_index(), log.before_first())
+        };
         let stored = state_file.read(last_index)?;
         let mut hard_state = HardState::default();
-        hard_state.term = stored.term;
+        hard_state.term = stored.term.max(before_first.term);
         hard_state.vote = stored.vote;
-        hard_state.commit = stored.commit;
+        // The commit index is written lazily; entries the log no longer holds were committed
+        // (only committed entries are removed), so it is at least the entry before the first.
+        hard_state.commit = stored.commit.max(before_first.index);
         let conf_path = dir.join(CONF_FILE);
         let conf_state = match checkpoint::read(&conf_path)? {
             Some(bytes) => ConfState::parse_from_bytes(&bytes).map_err(|e| ReplicationError::Encode(format!("{}: {e}", conf_path.display())))?,

@@ -1,6 +1,7 @@
 //! A deterministic simulated network (no sockets, virtual time; a seed reproduces a run) that
 //! drops, duplicates, delays and reorders messages, partitions nodes (also one way), and crashes
-//! and restarts replicas (reopened from their files), driving 3 and 5 replicas of a group over
+//! and restarts replicas (reopened from their files), compacts replicas' logs (so laggards need
+//! snapshots), driving 3 and 5 replicas of a group over
 //! real `Log`s in temp dirs. Checked after every step: committed entries are never lost or
 //! changed, logs agree on every committed index, at most one leader per term, a replica's high
 //! watermark never goes back, and every acknowledged proposal is committed where its
@@ -70,6 +71,8 @@ struct Counts {
     proposed: u64,
     acknowledged: u64,
     elections: u64,
+    compactions: u64,
+    snapshots: u64,
 }
 
 struct Cluster {
@@ -142,7 +145,8 @@ impl Cluster {
         // Faults.
         if faults && self.rng.chance(2) {
             let victim = self.rng.below(n as u64) as usize;
-            if self.replicas[victim].take().is_some() {
+            if let Some(gone) = self.replicas[victim].take() {
+                self.counts.snapshots += gone.snapshots_installed();
                 self.counts.crashes += 1;
                 self.high_watermarks[victim] = 0;
                 self.verified[victim] = 0;
@@ -180,6 +184,18 @@ impl Cluster {
         }
         if faults && self.rng.chance(4) {
             self.cut.clear();
+        }
+        // Retention: a replica drops what it has committed, so one that fell behind must be sent
+        // a snapshot (its log resets to the leader's start) to catch up.
+        if faults && self.rng.chance(3) {
+            let at = self.rng.below(n as u64) as usize;
+            if let Some(replica) = self.replicas[at].as_ref() {
+                let mut log = replica.log().lock();
+                let hw = log.high_watermark();
+                if log.delete_records_before(hw).is_ok() {
+                    self.counts.compactions += 1;
+                }
+            }
         }
         // Restarts.
         for i in 0..n {
@@ -292,12 +308,13 @@ impl Cluster {
                 break;
             }
         }
+        self.counts.snapshots += self.replicas.iter().flatten().map(|r| r.snapshots_installed()).sum::<u64>();
         let commits: Vec<u64> = self.replicas.iter().flatten().map(|r| r.commit_index()).collect();
         assert!(commits.windows(2).all(|w| w[0] == w[1]), "replicas did not converge: commit indexes {commits:?}");
         // Every acknowledged proposal is committed, at the offset its acknowledgement named.
         let replica = self.replicas[0].as_ref().unwrap();
         let log = replica.log().lock();
-        for &(id, base_offset) in &self.acknowledged {
+        for &(id, base_offset) in self.acknowledged.iter().filter(|(_, offset)| *offset >= log.log_start_offset()) {
             let read = log.read(base_offset, 1, i64::MAX).unwrap().records;
             let header = weir_protocol::batch::BatchHeader::parse(&read).unwrap();
             assert_eq!(header.base_offset, base_offset, "proposal {id}");
@@ -338,9 +355,11 @@ fn run_many(size: usize) {
         total.proposed += counts.proposed;
         total.acknowledged += counts.acknowledged;
         total.elections += counts.elections;
+        total.compactions += counts.compactions;
+        total.snapshots += counts.snapshots;
     }
     println!(
-        "{size} replicas, {} seeds: {} steps, {} messages delivered, {} dropped, {} duplicated, {} crashes, {} partitions, {} elections, {} proposed, {} acknowledged",
+        "{size} replicas, {} seeds: {} steps, {} messages delivered, {} dropped, {} duplicated, {} crashes, {} partitions, {} compactions, {} snapshots installed, {} elections, {} proposed, {} acknowledged",
         seeds().len(),
         total.steps,
         total.delivered,
@@ -348,6 +367,8 @@ fn run_many(size: usize) {
         total.duplicated,
         total.crashes,
         total.partitions,
+        total.compactions,
+        total.snapshots,
         total.elections,
         total.proposed,
         total.acknowledged

@@ -490,7 +490,8 @@ impl Log {
     /// Moves the commit point up to entry `index` (never down): the high watermark becomes the
     /// offset after it. Returns the high watermark.
     pub fn commit_to(&mut self, index: u64) -> Result<i64> {
-        let index = index.min(self.last_index());
+        // Everything before the first retained entry is committed too (it was, to be removed).
+        let index = index.min(self.last_index()).max(self.before_first.index);
         if index > self.commit_index || self.high_watermark < self.log_start_offset {
             self.commit_index = self.commit_index.max(index);
             self.high_watermark = self.high_watermark.max(self.end_offset_of(self.commit_index)?);
