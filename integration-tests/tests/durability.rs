@@ -76,3 +76,21 @@ async fn acknowledged_records_survive_kill_9() {
     let max_acked = acked.iter().filter(|(_, p, _)| *p == 0).map(|(_, _, o)| *o).max().unwrap_or(-1);
     assert!(delivery.offset > max_acked);
 }
+
+/// A data directory is locked: a second broker on it refuses to start (and says why), and the
+/// first keeps serving.
+#[test]
+fn a_second_broker_cannot_open_a_data_directory_in_use() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let _first = Weir::start(&data, &[]);
+    let output = std::process::Command::new(weir_integration_tests::weir_binary())
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(&data)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run weir");
+    assert!(!output.status.success(), "the second broker must not start");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("in use by another process"), "{stderr}");
+}

@@ -14,6 +14,9 @@ pub enum StorageError {
         #[source]
         source: io::Error,
     },
+    /// Another process has the data directory open (its `.lock` is held).
+    #[error("data directory {path} is in use by another process")]
+    Locked { path: PathBuf },
     #[error("no space left for {path}")]
     DiskFull { path: PathBuf },
     #[error("offset {offset} is out of range [{start}, {end}]")]

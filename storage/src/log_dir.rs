@@ -1,31 +1,44 @@
 //! A data directory: one subdirectory per partition (`<topic>-<partition>`) and the
 //! clean-shutdown marker that tells the next start whether logs need recovery.
 
-use std::fs;
+use std::fs::{self, File};
+use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 
 use crate::{checkpoint, Log, LogConfig, Result, StorageError};
 
 const CLEAN_SHUTDOWN_MARKER: &str = ".weir-clean-shutdown";
+/// Held (flock, exclusive) while a process uses the directory, as Kafka's `.lock`.
+const LOCK_FILE: &str = ".lock";
 
 pub struct LogDir {
     path: PathBuf,
     clean: bool,
+    /// Open for as long as this `LogDir` lives: the kernel drops the lock with the descriptor,
+    /// also when the process is killed.
+    _lock: File,
 }
 
 impl LogDir {
-    /// Opens (creating) `path`. Consumes the clean-shutdown marker: it describes the previous run
+    /// Opens (creating) `path` and locks it against other processes ([`StorageError::Locked`]
+    /// while another holds it). Consumes the clean-shutdown marker: it describes the previous run
     /// only, and a crash from here on must be treated as unclean.
     pub fn open(path: &Path) -> Result<LogDir> {
         fs::create_dir_all(path).map_err(StorageError::io("create", path))?;
         let marker = path.join(CLEAN_SHUTDOWN_MARKER);
         let empty = fs::read_dir(path).map_err(StorageError::io("list", path))?.next().is_none();
+        let lock_path = path.join(LOCK_FILE);
+        let lock = File::options().create(true).truncate(false).write(true).open(&lock_path).map_err(StorageError::io("open", &lock_path))?;
+        // SAFETY: plain syscall on a descriptor we own.
+        if unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+            return Err(StorageError::Locked { path: path.to_owned() });
+        }
         let clean = empty || marker.exists();
         if marker.exists() {
             fs::remove_file(&marker).map_err(StorageError::io("remove", &marker))?;
             checkpoint::sync_dir(path)?;
         }
-        Ok(LogDir { path: path.to_owned(), clean })
+        Ok(LogDir { path: path.to_owned(), clean, _lock: lock })
     }
 
     pub fn path(&self) -> &Path {

@@ -194,9 +194,12 @@ fn clean_restart_keeps_everything() {
     log.close().unwrap();
     drop(log);
     data.mark_clean_shutdown().unwrap();
+    drop(data);
 
     let data = LogDir::open(dir.path()).unwrap();
     assert!(data.was_clean());
+    // The directory is locked while open.
+    assert!(matches!(LogDir::open(dir.path()), Err(StorageError::Locked { .. })));
     assert_eq!(data.partitions_on_disk().unwrap(), vec![("t".to_string(), 0)]);
     let mut log = committed(data.open_log("t", 0, small_segments(), 0).unwrap());
     assert_eq!(log.log_end_offset(), 75);
@@ -204,6 +207,7 @@ fn clean_restart_keeps_everything() {
     assert_eq!(offsets_of(&log.read(72, 1 << 20, 76).unwrap().records), vec![72, 73, 74, 75]);
     // A second open without a marker is unclean.
     drop(log);
+    drop(data);
     assert!(!LogDir::open(dir.path()).unwrap().was_clean());
 }
 
