@@ -191,7 +191,9 @@ pub fn validate(batch: &[u8]) -> Result<BatchHeader, BatchError> {
     if header.compression() > 4 {
         return Err(BatchError::UnsupportedCompression(header.compression()));
     }
-    if header.last_offset_delta < 0 || header.records_count != header.last_offset_delta + 1 {
+    // In i64: `last_offset_delta + 1` overflows i32 at i32::MAX (found by fuzzing; a release
+    // build wrapped it to i32::MIN and accepted a batch claiming i32::MIN records).
+    if header.last_offset_delta < 0 || header.records_count as i64 != header.last_offset_delta as i64 + 1 {
         return Err(BatchError::Invalid(format!(
             "record count {} does not match last offset delta {}",
             header.records_count, header.last_offset_delta
@@ -379,6 +381,19 @@ mod tests {
         let mut walk = Batches::new(&bytes);
         assert_eq!(walk.by_ref().map(|(_, h)| h.records_count).collect::<Vec<_>>(), vec![2, 3]);
         assert_eq!(walk.position(), whole);
+    }
+
+    /// Fuzzing (record_batch target): last offset delta i32::MAX overflowed the count check.
+    #[test]
+    fn fuzz_last_offset_delta_i32_max_does_not_overflow_the_count_check() {
+        for records_count in [i32::MIN, i32::MAX, 0] {
+            let mut batch = encode(1, Compression::Snappy);
+            batch[LAST_OFFSET_DELTA..LAST_OFFSET_DELTA + 4].copy_from_slice(&i32::MAX.to_be_bytes());
+            batch[RECORDS_COUNT..RECORDS_COUNT + 4].copy_from_slice(&records_count.to_be_bytes());
+            let crc = compute_crc(&batch);
+            batch[CRC..CRC + 4].copy_from_slice(&crc.to_be_bytes());
+            assert!(matches!(validate(&batch), Err(BatchError::Invalid(_))), "{records_count}");
+        }
     }
 
     #[test]
