@@ -27,7 +27,6 @@ use weir_protocol::batch::{self, BatchHeader, Batches};
 use weir_protocol::frame::{decode_frame, DEFAULT_MAX_FRAME_BYTES};
 use weir_protocol::kafka_protocol::messages::{ConsumerProtocolSubscription, RequestKind};
 use weir_protocol::kafka_protocol::protocol::Decodable;
-use weir_protocol::kafka_protocol::records::RecordBatchDecoder;
 use weir_protocol::request::decode_request;
 use weir_protocol::ProtocolError;
 
@@ -97,8 +96,8 @@ pub fn record_batch(data: &[u8]) {
 }
 
 /// What the broker does with a Produce partition's `records`: the header walk and validation of
-/// `handlers::produce::validate`, the stamping of `weir_storage::Log::append`, and the full
-/// decode (decompression included) that ListOffsets-by-timestamp runs on a stored batch.
+/// `handlers::produce::validate`, the stamping of `weir_storage::Log::append`, and the record
+/// walk (decompression included) that ListOffsets-by-timestamp runs on a stored batch.
 pub fn produced_records(records: &[u8]) {
     if let Some(header) = BatchHeader::parse(records) {
         touch_header(&header);
@@ -124,9 +123,12 @@ pub fn produced_records(records: &[u8]) {
         assert_eq!((again.records_count, again.size()), (header.records_count, header.size()));
     }
 
-    // handlers::offsets::first_record_at_or_after (and group loading) decode stored batches.
-    let mut buf = Bytes::from(stored);
-    let _ = RecordBatchDecoder::decode_all(&mut buf);
+    // handlers::offsets::first_record_at_or_after walks a stored batch's record times
+    // (decompressing). Group loading's full `RecordBatchDecoder::decode_all` reads only
+    // `__consumer_offsets`, which the broker writes.
+    if let Ok(times) = batch::record_times(Bytes::from(stored)) {
+        for _ in times {}
+    }
 }
 
 /// The broker's `handlers::produce::validate`: exactly one whole batch, within

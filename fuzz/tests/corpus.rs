@@ -1,7 +1,7 @@
-//! Replays every committed corpus file and every regression input through the harnesses,
-//! uninstrumented: `cd fuzz && cargo test`. A crash found by fuzzing is fixed where it is and its
-//! minimised input added under `regressions/<target>/` (and `corpus/<target>/`), so this test
-//! keeps it fixed.
+//! Replays every committed corpus file and every regression input through the harnesses (with
+//! the memory watch), uninstrumented but with overflow checks: `cd fuzz && cargo test`. A crash
+//! found by fuzzing is fixed where it is and its input added under `regressions/<target>/` (and
+//! `corpus/<target>/`), so this test keeps it fixed.
 
 use std::path::Path;
 
@@ -13,7 +13,7 @@ fn replay(dir: &str, harness: fn(&[u8])) -> usize {
         let path = entry.unwrap().path();
         let data = std::fs::read(&path).unwrap();
         eprintln!("{}", path.display());
-        harness(&data);
+        weir_fuzz::watch::run(&data, harness);
         n += 1;
     }
     n
