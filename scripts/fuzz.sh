@@ -11,6 +11,7 @@
 #
 #   --strict   a panic that Weir's catch_unwind guard swallowed also counts as a crash
 #   --seeds    regenerate seed files into fuzz/corpus first (adds only new ones)
+#   --seconds 0  install and build only
 #   targets    request record_batch (default: all)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -32,7 +33,7 @@ while (($#)); do
         --out) out=$2; shift 2 ;;
         --strict) strict=1; shift ;;
         --seeds) seeds=1; shift ;;
-        -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,/^set /p' "$0" | sed '$d'; exit 0 ;;
         -*) echo "fuzz.sh: unknown option $1" >&2; exit 2 ;;
         *) chosen+=("$1"); shift ;;
     esac
@@ -73,6 +74,10 @@ for t in "${chosen[@]}"; do bins+=(--bin "$t"); done
 nice -n 19 cargo afl build --quiet --release --features afl "${bins[@]}" --target-dir "$target_dir"
 
 # --- fuzz -----------------------------------------------------------------------------------
+if ((seconds <= 0)); then
+    say "built; --seconds $seconds: not fuzzing"
+    exit 0
+fi
 export AFL_SKIP_CPUFREQ=1 AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1 AFL_NO_AFFINITY=1 AFL_NO_UI=1 AFL_FAST_CAL=1
 export WEIR_FUZZ_STRICT=$strict
 stat() { sed -n "s/^$1 *: //p" "$2"; }
@@ -93,7 +98,7 @@ for t in "${chosen[@]}"; do
         failed=1
         continue
     fi
-    say "$t: $(stat execs_done "$stats") execs ($(stat execs_per_sec "$stats")/s), coverage $(stat bitmap_cvg "$stats") of the map, corpus $(stat corpus_count "$stats"), crashes $(stat saved_crashes "$stats"), hangs $(stat saved_hangs "$stats")"
+    say "$t: $(stat execs_done "$stats") execs ($(stat execs_per_sec "$stats")/s), edges $(stat edges_found "$stats")/$(stat total_edges "$stats") ($(stat bitmap_cvg "$stats")), corpus $(stat corpus_count "$stats"), crashes $(stat saved_crashes "$stats"), hangs $(stat saved_hangs "$stats")"
     for crash in "$dir"/default/crashes/id:*; do
         [[ -e $crash ]] || break
         failed=1
