@@ -5,6 +5,11 @@
 
 use std::path::Path;
 
+/// The broker's allocator, as in the fuzz targets and the `weir` binary: inputs with lying array
+/// counts reserve address space only.
+#[global_allocator]
+static ALLOCATOR: weir_fuzz::alloc_guard::ReservingAllocator = weir_fuzz::alloc_guard::ReservingAllocator;
+
 fn replay(dir: &str, harness: fn(&[u8])) -> usize {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join(dir);
     let Ok(entries) = std::fs::read_dir(&dir) else { return 0 };
