@@ -191,7 +191,9 @@ pub fn validate(batch: &[u8]) -> Result<BatchHeader, BatchError> {
     if header.compression() > 4 {
         return Err(BatchError::UnsupportedCompression(header.compression()));
     }
-    if header.last_offset_delta < 0 || header.records_count != header.last_offset_delta + 1 {
+    // In i64: `last_offset_delta + 1` overflows i32 at i32::MAX (found by fuzzing; a release
+    // build wrapped it to i32::MIN and accepted a batch claiming i32::MIN records).
+    if header.last_offset_delta < 0 || header.records_count as i64 != header.last_offset_delta as i64 + 1 {
         return Err(BatchError::Invalid(format!(
             "record count {} does not match last offset delta {}",
             header.records_count, header.last_offset_delta
@@ -235,6 +237,113 @@ pub fn read_varint(bytes: &[u8]) -> Option<(i64, usize)> {
         }
     }
     None
+}
+
+/// At most this many decompressed bytes of one batch are walked by [`record_times`]: a batch is
+/// at most `max.message.bytes` compressed, but a few kilobytes of zstd or snappy can claim
+/// gigabytes, and the broker must not allocate what a client's batch claims.
+pub const MAX_DECOMPRESSED_BYTES: usize = 64 << 20;
+
+/// The offset and timestamp of each record of one v2 batch, decompressing its records first if
+/// needed (at most [`MAX_DECOMPRESSED_BYTES`]; records past that are not seen). Only each
+/// record's length, offset delta and timestamp delta are read: keys, values and headers are
+/// skipped by length, so a record claiming two billion headers costs nothing (the
+/// `kafka-protocol` record decoder reserves a map of that many entries first; found by fuzzing).
+/// LogAppendTime batches give every record the batch's max timestamp, as Kafka does. The walk
+/// stops after the header's record count, at the end of the data, or at the first record whose
+/// framing does not fit.
+pub fn record_times(batch: bytes::Bytes) -> Result<RecordTimes, BatchError> {
+    let header = BatchHeader::parse(&batch)
+        .ok_or_else(|| BatchError::Corrupt(format!("{} bytes is shorter than a batch header", batch.len())))?;
+    let end = header.size().min(batch.len());
+    let records = decompress(header.compression(), batch.slice(HEADER_LEN.min(end)..end), MAX_DECOMPRESSED_BYTES)?;
+    Ok(RecordTimes { header, records, left: header.records_count.max(0) })
+}
+
+/// Decompresses a batch's records, stopping after `limit` bytes of output (the rest is dropped,
+/// not an error). The codecs are those `kafka-protocol` uses, driven here so output is bounded.
+fn decompress(compression: i16, body: bytes::Bytes, limit: usize) -> Result<bytes::Bytes, BatchError> {
+    use std::io::Read;
+    let corrupt = |e: std::io::Error| BatchError::Corrupt(format!("records do not decompress: {e}"));
+    let reader: Box<dyn Read + '_> = match compression {
+        0 => return Ok(body),
+        1 => Box::new(flate2::read::MultiGzDecoder::new(&body[..])),
+        2 => return snappy(&body, limit),
+        3 => Box::new(lz4::Decoder::new(&body[..]).map_err(corrupt)?),
+        4 => Box::new(zstd::stream::read::Decoder::new(&body[..]).map_err(corrupt)?),
+        other => return Err(BatchError::UnsupportedCompression(other)),
+    };
+    let mut out = Vec::new();
+    reader.take(limit as u64).read_to_end(&mut out).map_err(corrupt)?;
+    Ok(out.into())
+}
+
+/// Kafka's snappy: xerial framing (an 8-byte magic, version and compatible version, then blocks of
+/// a 4-byte length and a raw snappy block), or one raw block without the magic, as snappy-java
+/// reads it. Each block's claimed length is checked against the budget before it is allocated.
+fn snappy(body: &[u8], limit: usize) -> Result<bytes::Bytes, BatchError> {
+    const MAGIC: &[u8] = b"\x82SNAPPY\0";
+    const XERIAL_HEADER: usize = 16;
+    let corrupt = |e: snap::Error| BatchError::Corrupt(format!("records do not decompress: {e}"));
+    let mut out = Vec::new();
+    let mut decoder = snap::raw::Decoder::new();
+    let mut block = |compressed: &[u8], out: &mut Vec<u8>| -> Result<bool, BatchError> {
+        let len = snap::raw::decompress_len(compressed).map_err(corrupt)?;
+        let Some(end) = out.len().checked_add(len).filter(|&end| end <= limit) else {
+            return Ok(false);
+        };
+        let start = out.len();
+        out.resize(end, 0);
+        decoder.decompress(compressed, &mut out[start..]).map_err(corrupt)?;
+        Ok(true)
+    };
+    if !body.starts_with(MAGIC) {
+        block(body, &mut out)?;
+        return Ok(out.into());
+    }
+    let mut rest = body.get(XERIAL_HEADER..).unwrap_or_default();
+    while let Some(size) = rest.get(..4) {
+        let size = u32::from_be_bytes([size[0], size[1], size[2], size[3]]) as usize;
+        let compressed = rest
+            .get(4..4usize.saturating_add(size))
+            .ok_or_else(|| BatchError::Corrupt("snappy block longer than the batch".into()))?;
+        if !block(compressed, &mut out)? {
+            break;
+        }
+        rest = &rest[4 + size..];
+    }
+    Ok(out.into())
+}
+
+/// Iterator of `(offset, timestamp)` from [`record_times`].
+pub struct RecordTimes {
+    header: BatchHeader,
+    records: bytes::Bytes,
+    left: i32,
+}
+
+impl Iterator for RecordTimes {
+    type Item = (i64, i64);
+
+    fn next(&mut self) -> Option<(i64, i64)> {
+        if self.left == 0 {
+            return None;
+        }
+        let (len, used) = read_varint(&self.records)?;
+        let len = usize::try_from(len).ok()?;
+        let record = self.records.get(used..used.checked_add(len)?)?;
+        // attributes (1 byte), timestamp delta (varlong), offset delta (varint)
+        let (timestamp_delta, t) = read_varint(record.get(1..)?)?;
+        let (offset_delta, _) = read_varint(record.get(1 + t..)?)?;
+        self.records = self.records.slice(used + len..);
+        self.left -= 1;
+        let timestamp = if self.header.is_log_append_time() {
+            self.header.max_timestamp
+        } else {
+            self.header.base_timestamp.wrapping_add(timestamp_delta)
+        };
+        Some((self.header.base_offset.wrapping_add(offset_delta), timestamp))
+    }
 }
 
 /// Writes the broker-assigned base offset. Not covered by the CRC.
@@ -467,6 +576,81 @@ mod tests {
         let mut walk = Batches::new(&bytes);
         assert_eq!(walk.by_ref().map(|(_, h)| h.records_count).collect::<Vec<_>>(), vec![2, 3]);
         assert_eq!(walk.position(), whole);
+    }
+
+    /// Fuzzing (record_batch target): last offset delta i32::MAX overflowed the count check.
+    #[test]
+    fn fuzz_last_offset_delta_i32_max_does_not_overflow_the_count_check() {
+        for records_count in [i32::MIN, i32::MAX, 0] {
+            let mut batch = encode(1, Compression::Snappy);
+            batch[LAST_OFFSET_DELTA..LAST_OFFSET_DELTA + 4].copy_from_slice(&i32::MAX.to_be_bytes());
+            batch[RECORDS_COUNT..RECORDS_COUNT + 4].copy_from_slice(&records_count.to_be_bytes());
+            let crc = compute_crc(&batch);
+            batch[CRC..CRC + 4].copy_from_slice(&crc.to_be_bytes());
+            assert!(matches!(validate(&batch), Err(BatchError::Invalid(_))), "{records_count}");
+        }
+    }
+
+    #[test]
+    fn record_times_of_every_codec() {
+        for codec in [Compression::None, Compression::Gzip, Compression::Snappy, Compression::Lz4, Compression::Zstd] {
+            let mut batch = encode(3, codec);
+            set_base_offset(&mut batch, 10);
+            let times: Vec<_> = record_times(Bytes::from(batch.clone())).unwrap().collect();
+            assert_eq!(times, vec![(10, 1_000), (11, 1_001), (12, 1_002)], "{codec:?}");
+            set_log_append_time(&mut batch, 5);
+            let times: Vec<_> = record_times(Bytes::from(batch)).unwrap().collect();
+            assert_eq!(times, vec![(10, 5), (11, 5), (12, 5)], "{codec:?}");
+        }
+    }
+
+    /// Fuzzing (record_batch target): a record claiming i32::MAX headers made kafka-protocol's
+    /// record decoder reserve (and hashbrown initialise) a 4 GiB table; the walk skips headers.
+    #[test]
+    fn fuzz_record_claiming_i32_max_headers_is_walked_without_reserving_them() {
+        let mut records = BytesMut::new();
+        // attributes 0, timestamp delta 0, offset delta 0, key -1, value -1, then a header count of
+        // i32::MAX (zig-zag varint) with no headers behind it.
+        let body = [0u8, 0, 0, 1, 1, 0xfe, 0xff, 0xff, 0xff, 0x0f];
+        records.extend_from_slice(&[(body.len() as u8) << 1]);
+        records.extend_from_slice(&body);
+        let mut batch = encode(1, Compression::None);
+        batch.truncate(HEADER_LEN);
+        batch.extend_from_slice(&records);
+        let length = (batch.len() - LOG_OVERHEAD) as i32;
+        batch[BATCH_LENGTH..BATCH_LENGTH + 4].copy_from_slice(&length.to_be_bytes());
+        let crc = compute_crc(&batch);
+        batch[CRC..CRC + 4].copy_from_slice(&crc.to_be_bytes());
+        validate(&batch).unwrap();
+        let times: Vec<_> = record_times(Bytes::from(batch)).unwrap().collect();
+        assert_eq!(times, vec![(0, 1_000)]);
+    }
+
+    /// A few bytes of snappy (xerial framing, as Kafka's clients write it, or raw) can claim a
+    /// 4 GiB block; kafka-protocol's decompressor zero-fills what each block claims.
+    #[test]
+    fn snappy_blocks_claiming_gigabytes_are_not_allocated() {
+        let claim = [0xff, 0xff, 0xff, 0xff, 0x0f]; // varint 2^32 - 1: the block's "uncompressed length"
+        let mut xerial = b"\x82SNAPPY\0\0\0\0\x01\0\0\0\x01".to_vec();
+        for _ in 0..8 {
+            xerial.extend_from_slice(&(claim.len() as u32).to_be_bytes());
+            xerial.extend_from_slice(&claim);
+        }
+        for body in [xerial, claim.to_vec()] {
+            let out = decompress(2, Bytes::from(body), MAX_DECOMPRESSED_BYTES).unwrap();
+            assert!(out.is_empty());
+        }
+    }
+
+    #[test]
+    fn decompression_stops_at_the_limit() {
+        let zeros = vec![0u8; 4 << 20];
+        let zstd = zstd::encode_all(&zeros[..], 3).unwrap();
+        assert!(zstd.len() < 4096);
+        assert_eq!(decompress(4, Bytes::from(zstd), 1 << 20).unwrap().len(), 1 << 20);
+        let mut gzip = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        std::io::Write::write_all(&mut gzip, &zeros).unwrap();
+        assert_eq!(decompress(1, Bytes::from(gzip.finish().unwrap()), 1 << 20).unwrap().len(), 1 << 20);
     }
 
     #[test]

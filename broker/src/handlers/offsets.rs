@@ -6,7 +6,6 @@ use bytes::Bytes;
 use kafka_protocol::messages::list_offsets_response::{ListOffsetsPartitionResponse, ListOffsetsTopicResponse};
 use kafka_protocol::messages::offset_for_leader_epoch_response::{EpochEndOffset, OffsetForLeaderTopicResult};
 use kafka_protocol::messages::{ListOffsetsRequest, ListOffsetsResponse, OffsetForLeaderEpochRequest, OffsetForLeaderEpochResponse};
-use kafka_protocol::records::{RecordBatchDecoder, TimestampType};
 use weir_storage::Log;
 
 use super::cluster::{led_partition, LEADER_EPOCH};
@@ -60,17 +59,12 @@ fn lookup(log: &Log, target: i64) -> (i64, i64) {
     }
 }
 
-/// Decodes one batch (rarely: only timestamp lookups do) to find the first record whose
+/// Walks one batch's records (rarely: only timestamp lookups do) to find the first record whose
 /// timestamp is at least `target`, or with `newest`, the record with the largest timestamp.
 fn first_record_at_or_after(batch: &Bytes, target: i64, newest: bool) -> Option<(i64, i64)> {
-    let mut buf = batch.clone();
-    let set = RecordBatchDecoder::decode(&mut buf).ok()?;
-    // LogAppendTime batches give every record the batch's timestamp.
-    let append_time = weir_protocol::batch::BatchHeader::parse(batch).map(|h| h.max_timestamp);
-    let mut timestamped = set.records.iter().map(|r| match (r.timestamp_type, append_time) {
-        (TimestampType::LogAppend, Some(ts)) => (r.offset, ts),
-        _ => (r.offset, r.timestamp),
-    });
+    // Reads offsets and timestamps only (LogAppendTime resolved): a client's batch may claim
+    // absurd header counts that the full record decoder would reserve memory for.
+    let mut timestamped = weir_protocol::batch::record_times(batch.clone()).ok()?;
     if newest {
         timestamped.fold(None, |best: Option<(i64, i64)>, (o, ts)| match best {
             Some((_, best_ts)) if best_ts >= ts => best,
