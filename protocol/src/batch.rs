@@ -386,50 +386,93 @@ pub struct RecordInfo {
     pub has_key: bool,
 }
 
-/// Calls `visit` with each record's timestamp and key presence until it returns false.
-/// Uncompressed batches are walked in place (a few varints per record, no allocation);
-/// compressed ones are decompressed, so callers do this only when a topic rule needs it. The
-/// batch must already have passed [`validate`].
-pub fn visit_records(batch: &[u8], mut visit: impl FnMut(RecordInfo) -> bool) -> Result<(), BatchError> {
+/// Calls `visit` with each record's timestamp and key presence until it returns false. A
+/// compressed batch's records are decompressed first, at most [`MAX_DECOMPRESSED_BYTES`] (a batch
+/// claiming more is refused, not allocated), so callers do this only when a topic rule needs
+/// it. Every record's framing is checked on the way (lengths and counts within the bytes
+/// present). The batch must already have passed [`validate`].
+pub fn visit_records(batch: &[u8], visit: impl FnMut(RecordInfo) -> bool) -> Result<(), BatchError> {
     let header = BatchHeader::parse(batch).ok_or_else(|| BatchError::Corrupt("shorter than a batch header".into()))?;
-    if header.compression() != codec::NONE {
-        let mut bytes = bytes::Bytes::copy_from_slice(batch);
-        let set = kafka_protocol::records::RecordBatchDecoder::decode(&mut bytes)
-            .map_err(|e| BatchError::Corrupt(format!("cannot decompress: {e}")))?;
-        for (index, record) in set.records.iter().enumerate() {
-            if !visit(RecordInfo { index, timestamp: record.timestamp, has_key: record.key.is_some() }) {
-                break;
-            }
-        }
-        return Ok(());
+    let records = records_of(batch, &header)?;
+    walk_records(&records, &header, visit).map(|_| ())
+}
+
+/// The records section of a batch, decompressed (bounded by [`MAX_DECOMPRESSED_BYTES`]).
+fn records_of(batch: &[u8], header: &BatchHeader) -> Result<bytes::Bytes, BatchError> {
+    let end = header.size().min(batch.len());
+    let body = bytes::Bytes::copy_from_slice(batch.get(HEADER_LEN..end).unwrap_or_default());
+    let records = decompress(header.compression(), body, MAX_DECOMPRESSED_BYTES)?;
+    if header.compression() != codec::NONE && records.len() >= MAX_DECOMPRESSED_BYTES {
+        return Err(BatchError::Invalid(format!("records decompress to more than {MAX_DECOMPRESSED_BYTES} bytes")));
     }
+    Ok(records)
+}
+
+/// Walks a records section, checking each record's framing whole (key, value and every header
+/// within the record's length; counts bounded by the bytes left), and that it holds exactly the
+/// header's record count. Returns how many records it visited.
+fn walk_records(mut rest: &[u8], header: &BatchHeader, mut visit: impl FnMut(RecordInfo) -> bool) -> Result<usize, BatchError> {
     let corrupt = || BatchError::Corrupt("record framing does not add up".into());
-    let mut rest = &batch[HEADER_LEN..];
     let mut index = 0;
     while !rest.is_empty() {
         let (len, used) = read_varint(rest).ok_or_else(corrupt)?;
-        let record = usize::try_from(len).ok().and_then(|len| rest.get(used..used + len)).ok_or_else(corrupt)?;
-        // attributes (int8), timestampDelta (varlong), offsetDelta (varint), keyLength (varint)
-        let mut at = 1;
-        let (timestamp_delta, n) = record.get(at..).and_then(read_varint).ok_or_else(corrupt)?;
-        at += n;
-        let (_, n) = record.get(at..).and_then(read_varint).ok_or_else(corrupt)?;
-        at += n;
-        let (key_len, _) = record.get(at..).and_then(read_varint).ok_or_else(corrupt)?;
-        let info = RecordInfo { index, timestamp: header.base_timestamp.saturating_add(timestamp_delta), has_key: key_len >= 0 };
-        if !visit(info) {
-            break;
+        let len = usize::try_from(len).map_err(|_| corrupt())?;
+        let record = rest.get(used..used.checked_add(len).ok_or_else(corrupt)?).ok_or_else(corrupt)?;
+        let mut at = 1; // attributes (int8)
+        let mut field = |at: &mut usize| -> Result<i64, BatchError> {
+            let (value, n) = record.get(*at..).and_then(read_varint).ok_or_else(corrupt)?;
+            *at += n;
+            Ok(value)
+        };
+        let timestamp_delta = field(&mut at)?;
+        field(&mut at)?; // offset delta
+        let key_len = field(&mut at)?;
+        let mut skip = |at: &mut usize, len: i64, nullable: bool| -> Result<(), BatchError> {
+            match len {
+                -1 if nullable => Ok(()),
+                len if len >= 0 && (len as usize) <= record.len().saturating_sub(*at) => {
+                    *at += len as usize;
+                    Ok(())
+                }
+                _ => Err(corrupt()),
+            }
+        };
+        skip(&mut at, key_len, true)?;
+        let value_len = field(&mut at)?;
+        skip(&mut at, value_len, true)?;
+        let headers = field(&mut at)?;
+        // Each header takes at least two bytes (two length varints).
+        if headers < 0 || headers as usize > record.len().saturating_sub(at) / 2 {
+            return Err(corrupt());
         }
-        rest = &rest[used + record.len()..];
+        for _ in 0..headers {
+            let key = field(&mut at)?;
+            skip(&mut at, key, false)?;
+            let value = field(&mut at)?;
+            skip(&mut at, value, true)?;
+        }
+        if at != record.len() {
+            return Err(corrupt());
+        }
+        let info = RecordInfo { index, timestamp: header.base_timestamp.saturating_add(timestamp_delta), has_key: key_len >= 0 };
+        rest = &rest[used + len..];
         index += 1;
+        if !visit(info) {
+            return Ok(index);
+        }
     }
-    Ok(())
+    if index as i64 != header.records_count as i64 {
+        return Err(BatchError::Invalid(format!("header says {} records but the batch holds {index}", header.records_count)));
+    }
+    Ok(index)
 }
 
 /// Re-encodes a batch with another codec, keeping its records, producer id, epoch, base
 /// sequence and transactional flag (Kafka's `compression.type` topic config, as LogValidator
 /// does when the topic's codec differs from the producer's). Offsets restart at 0; the broker
-/// assigns them at append.
+/// assigns them at append. The records are decompressed within [`MAX_DECOMPRESSED_BYTES`] and
+/// their framing checked whole before the record decoder sees them (it reserves what counts
+/// claim).
 pub fn recompress(batch: &[u8], to: i16) -> Result<bytes::Bytes, BatchError> {
     use kafka_protocol::records::{Compression, RecordBatchDecoder, RecordBatchEncoder, RecordEncodeOptions};
     let compression = match to {
@@ -440,8 +483,21 @@ pub fn recompress(batch: &[u8], to: i16) -> Result<bytes::Bytes, BatchError> {
         codec::ZSTD => Compression::Zstd,
         other => return Err(BatchError::UnsupportedCompression(other)),
     };
-    let mut bytes = bytes::Bytes::copy_from_slice(batch);
-    let set = RecordBatchDecoder::decode(&mut bytes).map_err(|e| BatchError::Corrupt(format!("cannot decompress: {e}")))?;
+    let header = BatchHeader::parse(batch).ok_or_else(|| BatchError::Corrupt("shorter than a batch header".into()))?;
+    let records = records_of(batch, &header)?;
+    walk_records(&records, &header, |_| true)?;
+    // The same batch, uncompressed, for the record decoder.
+    let mut plain = Vec::with_capacity(HEADER_LEN + records.len());
+    plain.extend_from_slice(&batch[..HEADER_LEN]);
+    plain.extend_from_slice(&records);
+    let length = i32::try_from(plain.len() - LOG_OVERHEAD).map_err(|_| BatchError::Invalid("batch too large".into()))?;
+    plain[BATCH_LENGTH..BATCH_LENGTH + 4].copy_from_slice(&length.to_be_bytes());
+    let attributes = header.attributes & !COMPRESSION_MASK;
+    plain[ATTRIBUTES..ATTRIBUTES + 2].copy_from_slice(&attributes.to_be_bytes());
+    let crc = compute_crc(&plain);
+    plain[CRC..CRC + 4].copy_from_slice(&crc.to_be_bytes());
+    let mut bytes = bytes::Bytes::from(plain);
+    let set = RecordBatchDecoder::decode(&mut bytes).map_err(|e| BatchError::Corrupt(format!("records do not decode: {e}")))?;
     let mut out = bytes::BytesMut::with_capacity(batch.len());
     RecordBatchEncoder::encode(&mut out, &set.records, &RecordEncodeOptions { version: 2, compression })
         .map_err(|e| BatchError::Invalid(format!("cannot recompress: {e}")))?;
@@ -675,6 +731,36 @@ mod tests {
         assert_eq!(header.records_count, 3);
         let back = recompress(&gzip, codec::NONE).unwrap();
         assert_eq!(&back[HEADER_LEN..], &original[HEADER_LEN..], "records are byte-identical after a round trip");
+    }
+
+    /// The produce path's record walk and recompression meet the same bombs the fuzzer found:
+    /// neither allocates what a batch claims.
+    #[test]
+    fn record_walks_and_recompression_refuse_bombs() {
+        // 80 MiB of zeros as one zstd "records section" of a well-formed batch.
+        let mut batch = encode(1, Compression::Zstd);
+        let bomb = zstd::encode_all(&vec![0u8; 80 << 20][..], 3).unwrap();
+        batch.truncate(HEADER_LEN);
+        batch.extend_from_slice(&bomb);
+        let length = (batch.len() - LOG_OVERHEAD) as i32;
+        batch[BATCH_LENGTH..BATCH_LENGTH + 4].copy_from_slice(&length.to_be_bytes());
+        let crc = compute_crc(&batch);
+        batch[CRC..CRC + 4].copy_from_slice(&crc.to_be_bytes());
+        assert!(visit_records(&batch, |_| true).is_err());
+        assert!(recompress(&batch, codec::GZIP).is_err());
+
+        // One record claiming i32::MAX headers.
+        let body = [0u8, 0, 0, 1, 1, 0xfe, 0xff, 0xff, 0xff, 0x0f];
+        let mut batch = encode(1, Compression::None);
+        batch.truncate(HEADER_LEN);
+        batch.push((body.len() as u8) << 1);
+        batch.extend_from_slice(&body);
+        let length = (batch.len() - LOG_OVERHEAD) as i32;
+        batch[BATCH_LENGTH..BATCH_LENGTH + 4].copy_from_slice(&length.to_be_bytes());
+        let crc = compute_crc(&batch);
+        batch[CRC..CRC + 4].copy_from_slice(&crc.to_be_bytes());
+        assert!(visit_records(&batch, |_| true).is_err());
+        assert!(recompress(&batch, codec::ZSTD).is_err());
     }
 
     #[test]
