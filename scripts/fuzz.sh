@@ -12,12 +12,12 @@
 #   --strict   a panic that Weir's catch_unwind guard swallowed also counts as a crash
 #   --seeds    regenerate seed files into fuzz/corpus first (adds only new ones)
 #   --seconds 0  install and build only
-#   targets    request record_batch (default: all)
+#   targets    request record_batch raft_frame (default: all)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 
-TARGETS=(request record_batch) # raft_frame: add here once the Raft transport exists
+TARGETS=(request record_batch raft_frame)
 AFL_VERSION=0.18.2             # cargo-afl; must match the `afl` crate in fuzz/Cargo.lock
 
 seconds=60

@@ -13,10 +13,8 @@
 //! - [`record_batch`]: one partition's Produce `records` field, as received and again with its
 //!   length and CRC repaired (random mutations almost never keep a CRC-32C right, and everything
 //!   behind the checksum would go unexplored otherwise).
-//! - `raft_frame`: not yet. When the Raft transport lands, add its frame decoder here as
-//!   `pub fn raft_frame(data: &[u8])`, an entry point `src/bin/raft_frame.rs` (copy
-//!   `src/bin/request.rs`), a `[[bin]]` in Cargo.toml, seeds under `corpus/raft_frame/` from
-//!   `src/bin/seeds.rs`, and the name in `TARGETS` of `scripts/fuzz.sh`.
+//! - [`raft_frame`]: a Raft connection's byte stream between brokers (`replication::codec`):
+//!   frames split off and decoded; every decoded message must encode and decode back to itself.
 
 #[path = "../../broker/src/alloc_guard.rs"]
 pub mod alloc_guard;
@@ -165,5 +163,20 @@ fn touch_header(header: &BatchHeader) {
         // The log computes these after stamping its own base offset.
         let stamped = BatchHeader { base_offset: 0, ..*header };
         let _ = (stamped.last_offset(), stamped.next_offset());
+    }
+}
+
+/// A Raft port's byte stream: frames are split off and decoded until the stream ends or the
+/// broker would close the connection. Invariant: what decodes re-encodes to a frame that decodes
+/// to the same messages.
+pub fn raft_frame(data: &[u8]) {
+    use weir_replication::codec::{decode_frame as decode_raft, encode_frame, split_frame};
+    let mut buf = BytesMut::from(data);
+    while let Ok(Some(frame)) = split_frame(&mut buf) {
+        let Ok(messages) = decode_raft(frame) else { return };
+        let mut again = BytesMut::new();
+        encode_frame(&messages, &mut again);
+        let frame = split_frame(&mut again).ok().flatten().expect("invariant: an encoded frame splits");
+        assert_eq!(decode_raft(frame).ok().as_ref(), Some(&messages), "invariant: frames round-trip");
     }
 }

@@ -35,3 +35,9 @@ fn record_batch_corpus() {
     assert!(replay("corpus/record_batch", weir_fuzz::record_batch) > 0);
     replay("regressions/record_batch", weir_fuzz::record_batch);
 }
+
+#[test]
+fn raft_frame_corpus() {
+    assert!(replay("corpus/raft_frame", weir_fuzz::raft_frame) > 0);
+    replay("regressions/raft_frame", weir_fuzz::raft_frame);
+}

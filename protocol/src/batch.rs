@@ -419,7 +419,7 @@ fn walk_records(mut rest: &[u8], header: &BatchHeader, mut visit: impl FnMut(Rec
         let len = usize::try_from(len).map_err(|_| corrupt())?;
         let record = rest.get(used..used.checked_add(len).ok_or_else(corrupt)?).ok_or_else(corrupt)?;
         let mut at = 1; // attributes (int8)
-        let mut field = |at: &mut usize| -> Result<i64, BatchError> {
+        let field = |at: &mut usize| -> Result<i64, BatchError> {
             let (value, n) = record.get(*at..).and_then(read_varint).ok_or_else(corrupt)?;
             *at += n;
             Ok(value)
@@ -427,7 +427,7 @@ fn walk_records(mut rest: &[u8], header: &BatchHeader, mut visit: impl FnMut(Rec
         let timestamp_delta = field(&mut at)?;
         field(&mut at)?; // offset delta
         let key_len = field(&mut at)?;
-        let mut skip = |at: &mut usize, len: i64, nullable: bool| -> Result<(), BatchError> {
+        let skip = |at: &mut usize, len: i64, nullable: bool| -> Result<(), BatchError> {
             match len {
                 -1 if nullable => Ok(()),
                 len if len >= 0 && (len as usize) <= record.len().saturating_sub(*at) => {
@@ -467,6 +467,9 @@ fn walk_records(mut rest: &[u8], header: &BatchHeader, mut visit: impl FnMut(Rec
     Ok(index)
 }
 
+/// The most records a batch may hold to be recompressed ([`recompress`]).
+pub const MAX_RECOMPRESSED_RECORDS: i32 = 1 << 18;
+
 /// Re-encodes a batch with another codec, keeping its records, producer id, epoch, base
 /// sequence and transactional flag (Kafka's `compression.type` topic config, as LogValidator
 /// does when the topic's codec differs from the producer's). Offsets restart at 0; the broker
@@ -484,6 +487,14 @@ pub fn recompress(batch: &[u8], to: i16) -> Result<bytes::Bytes, BatchError> {
         other => return Err(BatchError::UnsupportedCompression(other)),
     };
     let header = BatchHeader::parse(batch).ok_or_else(|| BatchError::Corrupt("shorter than a batch header".into()))?;
+    // The record decoder builds every record in memory (~150 bytes each before its data): bound
+    // how many a client's batch may make it build.
+    if header.records_count > MAX_RECOMPRESSED_RECORDS {
+        return Err(BatchError::Invalid(format!(
+            "{} records are more than the {MAX_RECOMPRESSED_RECORDS} a batch may hold to be recompressed",
+            header.records_count
+        )));
+    }
     let records = records_of(batch, &header)?;
     walk_records(&records, &header, |_| true)?;
     // The same batch, uncompressed, for the record decoder.

@@ -93,7 +93,10 @@ async fn run(mut replica: Replica, group: u64, transport: Transport, mut queue: 
     let mut ticker = tokio::time::interval(TICK);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut waiting: Vec<(u64, Reply)> = Vec::new();
-    let mut duplicates: Vec<(AppendInfo, Reply)> = Vec::new();
+    // Retries of batches in flight, with the term they were prepared in: answered once the
+    // high watermark passes them in that term, failed if the term ends first (another leader
+    // may have overwritten them).
+    let mut duplicates: Vec<(u64, AppendInfo, Reply)> = Vec::new();
     loop {
         tokio::select! {
             command = queue.recv() => {
@@ -109,7 +112,7 @@ async fn run(mut replica: Replica, group: u64, transport: Transport, mut queue: 
                         }
                         Command::Propose { batch, log_append_time, reply } => match replica.propose(&batch, log_append_time) {
                             Ok(Proposal::Pending { token, .. }) => waiting.push((token, reply)),
-                            Ok(Proposal::Duplicate(info)) => duplicates.push((info, reply)),
+                            Ok(Proposal::Duplicate(info)) => duplicates.push((replica.term(), info, reply)),
                             Err(e) => {
                                 let _ = reply.send(Err(e));
                             }
@@ -150,10 +153,15 @@ async fn run(mut replica: Replica, group: u64, transport: Transport, mut queue: 
             }
         }
         let high_watermark = replica.log().lock().high_watermark();
-        let (committed, pending): (Vec<_>, Vec<_>) = duplicates.drain(..).partition(|(info, _)| info.last_offset < high_watermark);
-        duplicates = pending;
-        for (info, reply) in committed {
-            let _ = reply.send(Ok(info));
+        let (term, leading) = (replica.term(), replica.is_leader());
+        for (prepared_in, info, reply) in std::mem::take(&mut duplicates) {
+            if prepared_in != term || !leading {
+                let _ = reply.send(Err(ReplicationError::NotLeader { leader: replica.leader_id() }));
+            } else if info.last_offset < high_watermark {
+                let _ = reply.send(Ok(info));
+            } else {
+                duplicates.push((prepared_in, info, reply));
+            }
         }
         let now = ReplicaStatus { leader: replica.leader_id(), term: replica.term(), is_leader: replica.is_leader(), high_watermark };
         status.send_if_modified(|s| std::mem::replace(s, now) != now);

@@ -14,6 +14,7 @@ mod replica;
 pub mod storage;
 pub mod transport;
 
+pub use raft;
 pub use raft::eraftpb::Message;
 pub use replica::{node_id, raft_id, Outcome, Proposal, Replica, ReplicaConfig};
 
@@ -35,6 +36,9 @@ pub enum ReplicationError {
     /// A term above `i32::MAX` cannot be a Kafka leader epoch: refused, never wrapped.
     #[error("term {0} does not fit a leader epoch")]
     TermTooLarge(u64),
+    /// A message from a node outside the group's configuration (dropped).
+    #[error("message from {from}, which is not a member of the group")]
+    NotAMember { from: u64 },
     #[error("message for {to} delivered to {here}")]
     Misrouted { to: u64, here: u64 },
     #[error("invalid configuration: {0}")]

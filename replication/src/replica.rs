@@ -58,7 +58,8 @@ impl ReplicaConfig {
 
 /// Kafka's `node.id` may be 0; Raft's ids may not. Raft id = node id + 1.
 pub fn raft_id(node_id: i32) -> u64 {
-    node_id as u64 + 1
+    // Kafka node ids are non-negative; anything else maps to 0, which Replica::open refuses.
+    u64::try_from(node_id).map_or(0, |id| id + 1)
 }
 
 /// The Kafka node id of a Raft id (see [`raft_id`]).
@@ -163,9 +164,23 @@ impl Replica {
 
     /// Hands a message from a peer to Raft. Messages for another group or from a stale term
     /// are Raft's to ignore; a malformed one is an error for this message only.
-    pub fn step(&mut self, message: Message) -> Result<(), ReplicationError> {
+    pub fn step(&mut self, mut message: Message) -> Result<(), ReplicationError> {
         if message.to != self.config.id {
             return Err(ReplicationError::Misrouted { to: message.to, here: self.config.id });
+        }
+        // raft-rs trusts its peers and panics on inconsistent input: take messages only from
+        // members of the group, with terms that can be leader epochs, and never let a claimed
+        // commit index pass the log's end.
+        let conf = self.node.store().conf_state();
+        let member = [&conf.voters, &conf.learners, &conf.voters_outgoing, &conf.learners_next].iter().any(|ids| ids.contains(&message.from));
+        if !member {
+            return Err(ReplicationError::NotAMember { from: message.from });
+        }
+        if message.term > i32::MAX as u64 || message.log_term > i32::MAX as u64 || message.entries.iter().any(|e| e.term > i32::MAX as u64) {
+            return Err(ReplicationError::TermTooLarge(message.term.max(message.log_term)));
+        }
+        if message.get_msg_type() == raft::eraftpb::MessageType::MsgHeartbeat {
+            message.commit = message.commit.min(self.node.raft.raft_log.last_index());
         }
         self.node.step(message).map_err(ReplicationError::from)
     }
@@ -217,7 +232,10 @@ impl Replica {
         let token = self.next_token;
         self.next_token += 1;
         let info = AppendInfo { base_offset: stamp.base_offset, last_offset: header.last_offset(), max_timestamp: header.max_timestamp, duplicate: false };
-        self.in_flight.insert(index, InFlight { token, term, info });
+        if let Some(replaced) = self.in_flight.insert(index, InFlight { token, term, info }) {
+            // An older term's proposal at this index can no longer commit.
+            self.outcomes.push((replaced.token, Outcome::Lost));
+        }
         Ok(Proposal::Pending { token, info })
     }
 
@@ -257,6 +275,12 @@ impl Replica {
         }
         // Votes and acknowledgements of appends may leave only now.
         out.extend(ready.take_persisted_messages());
+        // A snapshot handed to the network counts as sent: if it is lost, the follower's next
+        // response (or silence, then a probe) makes the leader send another. Without this report
+        // the leader would wait for it forever.
+        for message in out.iter().filter(|m| m.get_msg_type() == raft::eraftpb::MessageType::MsgSnapshot) {
+            self.node.report_snapshot(message.to, raft::SnapshotStatus::Finish);
+        }
         let mut light = self.node.advance(ready);
         if let Some(commit) = light.commit_index() {
             let mut hard_state = self.node.store().hard_state().clone();

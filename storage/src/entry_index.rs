@@ -90,8 +90,8 @@ impl EntryIndex {
             return Ok(None);
         }
         let entries: Vec<EntryMeta> = bytes.chunks_exact(ENTRY_BYTES).map(EntryMeta::decode).collect();
-        let dense = entries.windows(2).all(|w| {
-            w[1].index == w[0].index + 1 && w[1].relative_offset > w[0].relative_offset && w[1].position > w[0].position && w[1].term >= w[0].term
+        let dense = entries.first().is_none_or(|e| e.index > 0) && entries.windows(2).all(|w| {
+            w[0].index.checked_add(1) == Some(w[1].index) && w[1].relative_offset > w[0].relative_offset && w[1].position > w[0].position && w[1].term >= w[0].term
         });
         if !dense {
             return Ok(None);

@@ -195,6 +195,12 @@ impl Log {
         }
         let (log_start, before_first) = read_log_start(dir)?;
         let mut bases = segment_bases(dir)?;
+        // Retention and DeleteRecords checkpoint the new start before deleting segments: finish
+        // what a crash interrupted (the checkpoint already numbers entries without them).
+        while bases.len() > 1 && bases[1] <= log_start {
+            delete_files(dir, bases[0])?;
+            bases.remove(0);
+        }
         if let Some(end_offset) = read_truncation(dir)? {
             finish_truncation(dir, &config, &mut bases, end_offset, now_ms)?;
         }
@@ -208,7 +214,7 @@ impl Log {
         let mut cut = false;
         // A cut in a sealed segment leaves no active one: appends then go to a fresh segment.
         let mut needs_active = false;
-        let mut next_index = before_first.index + 1;
+        let mut next_index = before_first.index.saturating_add(1);
         let mut epoch = 0;
         for (i, &base) in bases.iter().enumerate() {
             let active = i + 1 == bases.len();
@@ -258,11 +264,11 @@ impl Log {
             log.roll(now_ms, next)?;
         }
         let first_base = log.segments.keys().next().copied().unwrap_or(0);
-        log.log_start_offset = log_start.clamp(first_base, log.log_end_offset());
+        log.log_start_offset = log_start.max(first_base).min(log.log_end_offset());
         if let Some(first) = log.segments.values().find_map(|s| s.entries().first().copied()) {
             // The first retained entry decides; the checkpoint only matters for an empty log.
-            if first.index != log.before_first.index + 1 {
-                log.before_first = EntryId { index: first.index - 1, term: log.before_first.term };
+            if first.index != log.before_first.index.saturating_add(1) {
+                log.before_first = EntryId { index: first.index.saturating_sub(1), term: log.before_first.term };
             }
         }
         log.recovery_point = if clean { log.log_end_offset() } else { recovery_point.min(log.log_end_offset()) };
@@ -323,12 +329,7 @@ impl Log {
 
     /// Offsets of the producer snapshots on disk, ascending.
     fn snapshots(&self) -> Result<Vec<i64>> {
-        let mut offsets: Vec<i64> = fs::read_dir(&self.dir)
-            .map_err(StorageError::io("list", &self.dir))?
-            .filter_map(|entry| entry.ok()?.file_name().into_string().ok()?.strip_suffix(".snapshot")?.parse().ok())
-            .collect();
-        offsets.sort_unstable();
-        Ok(offsets)
+        snapshot_offsets(&self.dir)
     }
 
     /// Writes the producer state of everything below `offset` (the log end, or a new segment's
@@ -599,7 +600,15 @@ impl Log {
             Prepared::Append(stamp) => stamp,
         };
         let index = self.last_index() + 1;
-        let info = self.append_entry(bytes, index, stamp, now_ms)?;
+        let info = match self.append_entry(bytes, index, stamp, now_ms) {
+            Ok(info) => info,
+            Err(e) => {
+                // Nothing was written (a full disk, say): take the prepare back, or a retry would
+                // be "acknowledged" at offsets that hold nothing.
+                self.unprepare(bytes, stamp)?;
+                return Err(e);
+            }
+        };
         self.commit_to(index)?;
         Ok(info)
     }
@@ -645,6 +654,8 @@ impl Log {
         self.write_producer_snapshot(base_offset)?;
         self.step()?;
         let segment = Segment::create(&self.dir, base_offset, &self.config, now_ms)?;
+        // The new files' directory entries must survive a power loss as their data will.
+        checkpoint::sync_dir(&self.dir)?;
         self.segments.insert(base_offset, segment);
         info!(dir = %self.dir.display(), base_offset, "rolled segment");
         Ok(())
@@ -713,6 +724,7 @@ impl Log {
         self.segments.clear();
         finish_reset(&self.dir, reset)?;
         self.segments.insert(offset, Segment::create(&self.dir, offset, &self.config, now_ms)?);
+        checkpoint::sync_dir(&self.dir)?;
         self.log_start_offset = offset;
         self.before_first = before;
         self.recovery_point = offset;
@@ -954,6 +966,16 @@ fn segment_bases(dir: &Path) -> Result<Vec<i64>> {
     Ok(bases)
 }
 
+/// Offsets of the producer snapshots (`<offset>.snapshot`) in `dir`, ascending.
+fn snapshot_offsets(dir: &Path) -> Result<Vec<i64>> {
+    let mut offsets: Vec<i64> = fs::read_dir(dir)
+        .map_err(StorageError::io("list", dir))?
+        .filter_map(|entry| entry.ok()?.file_name().into_string().ok()?.strip_suffix(".snapshot")?.parse().ok())
+        .collect();
+    offsets.sort_unstable();
+    Ok(offsets)
+}
+
 fn remove_if_present(path: &Path) -> Result<()> {
     match fs::remove_file(path) {
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(StorageError::io("remove", path)(e)),
@@ -1021,12 +1043,7 @@ fn finish_truncation(dir: &Path, config: &LogConfig, bases: &mut Vec<i64>, end_o
     }
     let mut epochs = LeaderEpochs::open(dir)?;
     epochs.truncate_from_end(end_offset)?;
-    let snapshots: Vec<i64> = fs::read_dir(dir)
-        .map_err(StorageError::io("list", dir))?
-        .filter_map(|entry| entry.ok()?.file_name().into_string().ok()?.strip_suffix(".snapshot")?.parse().ok())
-        .filter(|&o: &i64| o > end_offset)
-        .collect();
-    for offset in snapshots {
+    for offset in snapshot_offsets(dir)?.into_iter().filter(|&o| o > end_offset) {
         remove_if_present(&dir.join(file_name(offset, "snapshot")))?;
     }
     let recovery_point = checkpoint::read_i64(&dir.join(RECOVERY_POINT_FILE), 0)?;

@@ -153,11 +153,16 @@ impl Group {
         self.offsets.insert(key, committed);
     }
 
-    /// Forgets a partition's committed offset (deleted, expired, or its topic deleted).
-    pub fn remove_offset(&mut self, topic: &str, partition: i32) {
+    /// Forgets a partition's committed offset (deleted, expired, or its topic deleted). With
+    /// the tombstone's position in `__consumer_offsets`, a commit written before it whose write
+    /// finishes later is not applied after it.
+    pub fn remove_offset(&mut self, topic: &str, partition: i32, tombstone_at: Option<i64>) {
         let key = (topic.to_owned(), partition);
         self.offsets.remove(&key);
-        self.offset_positions.remove(&key);
+        if let Some(at) = tombstone_at {
+            let position = self.offset_positions.entry(key).or_insert(at);
+            *position = (*position).max(at);
+        }
     }
 
     fn fresh_member_id(&self, client_id: &str, instance_id: Option<&str>) -> String {

@@ -76,7 +76,7 @@ impl GroupCoordinator {
             for group in groups.values_mut() {
                 let orphaned: Vec<(String, i32)> = group.offsets.keys().filter(|(t, _)| metadata.topic(t).is_none()).cloned().collect();
                 for (topic, partition) in orphaned {
-                    group.remove_offset(&topic, partition);
+                    group.remove_offset(&topic, partition, None);
                 }
             }
             info!(groups = groups.len(), records = applied, "loaded consumer groups");
@@ -115,12 +115,16 @@ impl GroupCoordinator {
                 .iter()
                 .map(|&partition| (RecordKey::Offset { group: group.id.clone(), topic: topic.to_owned(), partition }, None))
                 .collect();
-            if let Err(e) = self.append(metadata, &group.id, &tombstones) {
-                // Still forgotten in memory; the next start drops offsets of missing topics too.
-                warn!(group = group.id, topic, error = e.message, "could not write tombstones for a deleted topic's offsets");
-            }
+            let tombstone_at = match self.append(metadata, &group.id, &tombstones) {
+                Ok(written) => Some(written.end_offset),
+                Err(e) => {
+                    // Still forgotten in memory; the next start drops offsets of missing topics too.
+                    warn!(group = group.id, topic, error = e.message, "could not write tombstones for a deleted topic's offsets");
+                    None
+                }
+            };
             for partition in partitions {
-                group.remove_offset(topic, partition);
+                group.remove_offset(topic, partition, tombstone_at);
             }
             info!(group = group.id, topic, "removed committed offsets of a deleted topic");
         }
@@ -236,9 +240,9 @@ impl GroupCoordinator {
                 .iter()
                 .map(|(topic, partition)| (RecordKey::Offset { group: group.id.clone(), topic: topic.clone(), partition: *partition }, None))
                 .collect();
-            if self.append(metadata, &group.id, &tombstones).is_ok() {
+            if let Ok(written) = self.append(metadata, &group.id, &tombstones) {
                 for (topic, partition) in &expired {
-                    group.remove_offset(topic, *partition);
+                    group.remove_offset(topic, *partition, Some(written.end_offset));
                 }
                 info!(group = group.id, partitions = expired.len(), "expired committed offsets");
             }
@@ -254,7 +258,7 @@ fn apply(groups: &mut HashMap<String, Group>, record: &Record, now: i64) {
             let entry = groups.entry(group.clone()).or_insert_with(|| Group::new(&group, now));
             match record.value.clone().and_then(CommittedOffset::decode) {
                 Some(committed) => entry.apply_commit(topic, partition, committed, record.offset),
-                None => entry.remove_offset(&topic, partition),
+                None => entry.remove_offset(&topic, partition, Some(record.offset)),
             }
         }
         RecordKey::Group { group } => match record.value.clone().and_then(GroupRecord::decode) {

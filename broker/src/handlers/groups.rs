@@ -222,11 +222,11 @@ pub fn offset_commit(shared: &Arc<Shared>, header: RequestHeader, request: Offse
                 .iter()
                 .map(|p| {
                     let metadata = p.committed_metadata.as_ref().map(|m| m.to_string()).unwrap_or_default();
+                    // Kafka's order: the partition exists, then the group accepts the commit.
+                    let unknown = exists.as_ref().is_none_or(|t| p.partition_index < 0 || p.partition_index as usize >= t.partitions.len());
                     let error = match &allowed {
+                        _ if unknown => Some(ResponseError::UnknownTopicOrPartition),
                         Err(e) => Some(*e),
-                        Ok(()) if exists.as_ref().is_none_or(|t| p.partition_index < 0 || p.partition_index as usize >= t.partitions.len()) => {
-                            Some(ResponseError::UnknownTopicOrPartition)
-                        }
                         Ok(()) if metadata.len() > max_metadata => Some(ResponseError::OffsetMetadataTooLarge),
                         Ok(()) => None,
                     };
@@ -260,7 +260,8 @@ pub fn offset_commit(shared: &Arc<Shared>, header: RequestHeader, request: Offse
         };
         match result {
             Ok(position) => {
-                shared.groups.with_group(&group_id, true, |group| {
+                // Not re-created: a group deleted meanwhile stays deleted.
+                shared.groups.with_group(&group_id, false, |group| {
                     for (key, value) in to_write {
                         if let RecordKey::Offset { topic, partition, .. } = key {
                             group.apply_commit(topic, partition, value, position);
@@ -491,13 +492,14 @@ pub fn offset_delete(shared: &Arc<Shared>, request: OffsetDeleteRequest) -> Offs
         })
         .collect();
     if !tombstones.is_empty() {
-        if let Err(refusal) = shared.groups.append(&shared.metadata, &group_id, &tombstones) {
-            return OffsetDeleteResponse::default().with_error_code(refusal.code());
-        }
+        let written = match shared.groups.append(&shared.metadata, &group_id, &tombstones) {
+            Ok(written) => written,
+            Err(refusal) => return OffsetDeleteResponse::default().with_error_code(refusal.code()),
+        };
         shared.groups.with_group(&group_id, false, |g| {
             for (key, _) in &tombstones {
                 if let RecordKey::Offset { topic, partition, .. } = key {
-                    g.remove_offset(topic, *partition);
+                    g.remove_offset(topic, *partition, Some(written.end_offset));
                 }
             }
         });

@@ -122,18 +122,13 @@ pub fn describe_log_dirs(shared: &Arc<Shared>, request: DescribeLogDirsRequest) 
 
 /// Total and available bytes of the filesystem holding `dir` (-1 when unknown).
 fn disk_space(dir: &Path) -> (i64, i64) {
-    use std::os::unix::ffi::OsStrExt;
-    let Ok(path) = std::ffi::CString::new(dir.as_os_str().as_bytes()) else { return (-1, -1) };
-    let mut stats = std::mem::MaybeUninit::<libc::statvfs>::uninit();
-    // SAFETY: `path` is a valid C string and `stats` a buffer statvfs fills on success.
-    if unsafe { libc::statvfs(path.as_ptr(), stats.as_mut_ptr()) } != 0 {
-        warn!(dir = %dir.display(), error = %std::io::Error::last_os_error(), "statvfs failed");
-        return (-1, -1);
+    match crate::metrics::snapshot::disk_space(dir) {
+        Some((available, total)) => (total.min(i64::MAX as u64) as i64, available.min(i64::MAX as u64) as i64),
+        None => {
+            warn!(dir = %dir.display(), "cannot read the file system's size");
+            (-1, -1)
+        }
     }
-    // SAFETY: statvfs returned 0, so the struct is initialised.
-    let stats = unsafe { stats.assume_init() };
-    let block = stats.f_frsize as i64;
-    ((stats.f_blocks as i64).saturating_mul(block), (stats.f_bavail as i64).saturating_mul(block))
 }
 
 /// DescribeProducers (KIP-664): the idempotent producers with batches in each partition.

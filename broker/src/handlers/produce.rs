@@ -162,7 +162,23 @@ fn append(topic: &Topic, index: i32, records: Bytes, acks: i16, version: i16) ->
     let now = now_ms();
     check_records(topic, index, &records, &header, now)?;
     let records = match topic.settings.compression.codec() {
-        Some(codec) if codec != header.compression() => batch::recompress(&records, codec).map_err(batch_refusal)?,
+        Some(codec) if codec != header.compression() => {
+            let recompressed = batch::recompress(&records, codec).map_err(batch_refusal)?;
+            // Kafka checks the size again after recompressing.
+            if recompressed.len() > topic.settings.max_message_bytes {
+                return Err(Refusal::new(
+                    ResponseError::MessageTooLarge,
+                    format!(
+                        "The record batch size in the append to {}-{index} is {} bytes which exceeds the maximum configured value of {}.",
+                        topic.name,
+                        recompressed.len(),
+                        topic.settings.max_message_bytes
+                    ),
+                )
+                .into());
+            }
+            recompressed
+        }
         _ => records,
     };
     let log_append_time = topic.settings.log_append_time.then_some(now);
@@ -226,17 +242,18 @@ fn check_records(topic: &Topic, partition: i32, records: &[u8], header: &batch::
         return Ok(());
     }
     let (mut bad_timestamp, mut errors) = (false, Vec::new());
+    // Per record, the key first, then the timestamp, as Kafka's LogValidator.
     batch::visit_records(records, |record| {
-        if check_time && record.timestamp != -1 && (record.timestamp < earliest || record.timestamp > latest) {
+        if settings.compacted && !record.has_key {
+            let message = format!("Compacted topic cannot accept message without key in topic partition {}-{partition}.", topic.name);
+            errors.push((record.index, message));
+        } else if check_time && record.timestamp != -1 && (record.timestamp < earliest || record.timestamp > latest) {
             bad_timestamp = true;
             let message = format!(
                 "Timestamp {} of message with offset {} is out of range. The timestamp should be within [{earliest}, {latest}]",
                 record.timestamp,
-                header.base_offset + record.index as i64
+                header.base_offset.saturating_add(record.index as i64)
             );
-            errors.push((record.index, message));
-        } else if settings.compacted && !record.has_key {
-            let message = format!("Compacted topic cannot accept message without key in topic partition {}-{partition}.", topic.name);
             errors.push((record.index, message));
         }
         true

@@ -6,6 +6,9 @@
 //! - `corpus/record_batch/`: v2 batches of every codec (with keys, headers, producer ids), and a
 //!   few refusals (old magic, truncated, two batches).
 //!
+//! - `corpus/raft_frame/`: frames of Raft messages between brokers (appends with batches,
+//!   heartbeats, votes, a snapshot), one and several per frame.
+//!
 //! Files are named by content, so re-running adds nothing twice.
 
 use std::path::{Path, PathBuf};
@@ -25,6 +28,9 @@ fn main() {
     }
     for (name, bytes) in requests() {
         written += save(&root.join("request"), &name, &bytes);
+    }
+    for (name, bytes) in raft_frames() {
+        written += save(&root.join("raft_frame"), &name, &bytes);
     }
     println!("{written} new seed files under {}", root.display());
 }
@@ -262,4 +268,50 @@ fn default_body(key: ApiKey) -> Option<RequestKind> {
         ApiKey::OffsetCommit => RequestKind::OffsetCommit(OffsetCommitRequest::default()),
         _ => return None,
     })
+}
+
+fn raft_frames() -> Vec<(String, Vec<u8>)> {
+    use weir_replication::codec::encode_frame;
+    use weir_replication::Message;
+    use weir_replication::raft::eraftpb::{Entry, EntryType, MessageType, Snapshot};
+    let batch = Bytes::from(record_batches().into_iter().next().map(|(_, b)| b).unwrap_or_default());
+    let mut append = Message::default();
+    append.set_msg_type(MessageType::MsgAppend);
+    (append.to, append.from, append.term, append.log_term, append.index, append.commit) = (2, 1, 3, 3, 10, 9);
+    let mut entry = Entry::default();
+    (entry.term, entry.index, entry.data) = (3, 11, batch);
+    let mut change = Entry::default();
+    change.set_entry_type(EntryType::EntryConfChange);
+    (change.term, change.index, change.data) = (3, 12, Bytes::from_static(b"\x08\x01"));
+    append.set_entries(vec![entry, change].into());
+    let mut heartbeat = Message::default();
+    heartbeat.set_msg_type(MessageType::MsgHeartbeat);
+    (heartbeat.to, heartbeat.from, heartbeat.term, heartbeat.commit) = (3, 1, 3, 9);
+    let mut vote = Message::default();
+    vote.set_msg_type(MessageType::MsgRequestPreVote);
+    (vote.to, vote.from, vote.term, vote.log_term, vote.index) = (1, 2, 4, 3, 12);
+    let mut snapshot = Message::default();
+    snapshot.set_msg_type(MessageType::MsgSnapshot);
+    (snapshot.to, snapshot.from, snapshot.term) = (2, 1, 3);
+    let mut data = Snapshot::default();
+    data.data = Bytes::from_static(&[0, 0, 0, 0, 0, 0, 0, 40, 0, 0, 0, 0]);
+    data.mut_metadata().index = 8;
+    data.mut_metadata().term = 2;
+    data.mut_metadata().mut_conf_state().voters = vec![1, 2, 3];
+    snapshot.set_snapshot(data);
+    let frames: Vec<(&str, Vec<(u64, Message)>)> = vec![
+        ("append", vec![(1, append.clone())]),
+        ("heartbeats", (0..20).map(|g| (g, heartbeat.clone())).collect()),
+        ("vote", vec![(7, vote)]),
+        ("snapshot", vec![(3, snapshot)]),
+        ("mixed", vec![(1, append), (2, heartbeat)]),
+    ];
+    frames
+        .into_iter()
+        .map(|(name, messages)| {
+            let mut out = BytesMut::new();
+            encode_frame(&messages, &mut out);
+            (name.to_owned(), out.to_vec())
+        })
+        .collect()
 }
