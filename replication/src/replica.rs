@@ -40,6 +40,10 @@ pub struct ReplicaConfig {
     pub max_uncommitted_size: u64,
     /// fsync the log before persisted messages leave (off only for tests and `--ephemeral`).
     pub fsync: bool,
+    /// The range election timeouts are drawn from, in ticks (`[election_tick, 2 × election_tick)`
+    /// when `None`). raft-rs draws from its own random source: a simulation that must repeat
+    /// itself gives each replica a one-tick range of its own.
+    pub election_tick_range: Option<(usize, usize)>,
 }
 
 impl ReplicaConfig {
@@ -52,6 +56,7 @@ impl ReplicaConfig {
             max_inflight_msgs: 256,
             max_uncommitted_size: 64 << 20,
             fsync: true,
+            election_tick_range: None,
         }
     }
 }
@@ -126,6 +131,8 @@ impl Replica {
             pre_vote: true,
             check_quorum: true,
             applied: commit,
+            min_election_tick: config.election_tick_range.map_or(0, |r| r.0),
+            max_election_tick: config.election_tick_range.map_or(0, |r| r.1),
             ..Default::default()
         };
         raft_config.validate().map_err(|e| ReplicationError::InvalidConfig(e.to_string()))?;

@@ -7,7 +7,8 @@
 //! watermark never goes back, and every acknowledged proposal is committed where its
 //! acknowledgement said. At the end the network heals and every replica must converge.
 //!
-//! `SIM_SEEDS=N` (default 40) seeds per group size; `SIM_SEED=S` runs one seed. Long run:
+//! `SIM_SEEDS=N` (default 40) seeds per group size; `SIM_SEED=S` runs one seed (`SIM_TRACE=1`
+//! prints every replica's state at every step). Long run:
 //! `SIM_SEEDS=2000 cargo test --release -p weir-replication --test sim`.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -102,7 +103,10 @@ fn logger() -> slog::Logger {
 }
 
 fn config(id: u64) -> ReplicaConfig {
-    ReplicaConfig { fsync: false, ..ReplicaConfig::new(id) }
+    // A fixed election timeout per replica (different ones, so elections resolve): raft-rs
+    // would otherwise draw them from its own random source, and a seed would not repeat a run.
+    let timeout = 10 + 3 * id as usize;
+    ReplicaConfig { fsync: false, election_tick_range: Some((timeout, timeout + 1)), ..ReplicaConfig::new(id) }
 }
 
 fn open(dir: &PathBuf, id: u64, voters: &[u64]) -> Replica {
@@ -146,6 +150,9 @@ impl Cluster {
         if faults && self.rng.chance(2) {
             let victim = self.rng.below(n as u64) as usize;
             if let Some(gone) = self.replicas[victim].take() {
+                if std::env::var("SIM_TRACE").is_ok() {
+                    eprintln!("trace step {} crash r{} last {:?}", self.counts.steps, gone.id(), gone.log().lock().last_entry());
+                }
                 self.counts.snapshots += gone.snapshots_installed();
                 self.counts.crashes += 1;
                 self.high_watermarks[victim] = 0;
@@ -187,11 +194,14 @@ impl Cluster {
         }
         // Retention: a replica drops what it has committed, so one that fell behind must be sent
         // a snapshot (its log resets to the leader's start) to catch up.
-        if faults && self.rng.chance(3) {
+        if faults && self.rng.chance(3) && std::env::var("SIM_NO_COMPACT").is_err() {
             let at = self.rng.below(n as u64) as usize;
             if let Some(replica) = self.replicas[at].as_ref() {
                 let mut log = replica.log().lock();
                 let hw = log.high_watermark();
+                if std::env::var("SIM_TRACE").is_ok() {
+                    eprintln!("trace step {} compact r{} to {hw}", self.counts.steps, replica.id());
+                }
                 if log.delete_records_before(hw).is_ok() {
                     self.counts.compactions += 1;
                 }
@@ -270,6 +280,9 @@ impl Cluster {
                 }
             }
             let log = replica.log().lock();
+            if std::env::var("SIM_TRACE").is_ok() {
+                eprintln!("trace step {} r{} leader={} term={} first={} last={:?} commit={} raftcommit={} start={} hw={}", self.counts.steps, replica.id(), replica.is_leader(), replica.term(), log.first_index(), log.last_entry(), log.commit_index(), replica.commit_index(), log.log_start_offset(), log.high_watermark());
+            }
             let hw = log.high_watermark();
             assert!(hw >= self.high_watermarks[i], "replica {} high watermark went back: {} → {hw}", replica.id(), self.high_watermarks[i]);
             self.high_watermarks[i] = hw;
@@ -281,6 +294,9 @@ impl Cluster {
                 let entry = &log.entries(index, index + 1, 0).unwrap()[0];
                 match self.committed.get(&index) {
                     Some((term, bytes)) => {
+                        if std::env::var("SIM_TRACE").is_ok() && (entry.term, &entry.data) != (*term, bytes) {
+                            eprintln!("step {} replica {}: first {} before {:?} last {:?} commit {} start {} hw {} snaps {}", self.counts.steps, replica.id(), log.first_index(), log.before_first(), log.last_entry(), commit, log.log_start_offset(), log.high_watermark(), replica.snapshots_installed());
+                        }
                         assert_eq!((entry.term, &entry.data), (*term, bytes), "replica {} disagrees at committed index {index}", replica.id());
                     }
                     None => {

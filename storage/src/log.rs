@@ -195,12 +195,6 @@ impl Log {
         }
         let (log_start, before_first) = read_log_start(dir)?;
         let mut bases = segment_bases(dir)?;
-        // Retention and DeleteRecords checkpoint the new start before deleting segments: finish
-        // what a crash interrupted (the checkpoint already numbers entries without them).
-        while bases.len() > 1 && bases[1] <= log_start {
-            delete_files(dir, bases[0])?;
-            bases.remove(0);
-        }
         if let Some(end_offset) = read_truncation(dir)? {
             finish_truncation(dir, &config, &mut bases, end_offset, now_ms)?;
         }
@@ -239,6 +233,19 @@ impl Log {
                 epoch = epoch.max(last.term as i32);
             }
             segments.insert(base, segment);
+        }
+        // Retention and DeleteRecords checkpoint the entry before the first they keep, then
+        // delete segments: finish what a crash interrupted. (By entry index, not offset: a
+        // segment below the log start is kept when it was the active one at the time.)
+        while segments.len() > 1 {
+            let (&base, first) = segments.iter().next().expect("more than one segment");
+            if first.entries().last().is_none_or(|e| e.index > before_first.index) {
+                break;
+            }
+            warn!(dir = %dir.display(), base, "deleting a segment retention had already let go");
+            if let Some(segment) = segments.remove(&base) {
+                segment.delete()?;
+            }
         }
         let epochs = LeaderEpochs::open(dir)?;
         let mut log = Log {

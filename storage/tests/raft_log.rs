@@ -372,3 +372,27 @@ fn a_crash_at_any_step_of_a_roll_loses_nothing_written() {
         append_next(&mut log, 1000, 1, 1).unwrap();
     }
 }
+
+/// Found by the simulated network: DeleteRecords to the log end keeps the (then active) segment
+/// below the new start; once a roll follows, a restart must keep it too, or the entries after it
+/// are renumbered.
+#[test]
+fn a_segment_below_the_start_kept_by_delete_records_survives_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = Log::open(dir.path(), config(), false, 0).unwrap();
+    for id in 1..=6 {
+        append_next(&mut log, id, 2, 1).unwrap();
+    }
+    log.commit_to(log.last_index()).unwrap();
+    let end = log.log_end_offset();
+    assert_eq!(log.delete_records_before(end).unwrap(), end);
+    let mut id = 100;
+    while log.entries(1, 2, 0).is_ok() && std::fs::read_dir(dir.path()).unwrap().filter(|e| e.as_ref().unwrap().path().extension().is_some_and(|x| x == "log")).count() < 2 {
+        id += 1;
+        append_next(&mut log, id, 2, 1).unwrap();
+    }
+    let before = all_entries(&log);
+    drop(log);
+    let log = Log::open(dir.path(), config(), false, 0).unwrap();
+    assert_eq!(all_entries(&log), before);
+}
