@@ -78,7 +78,8 @@ if ((seconds <= 0)); then
     say "built; --seconds $seconds: not fuzzing"
     exit 0
 fi
-export AFL_SKIP_CPUFREQ=1 AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1 AFL_NO_AFFINITY=1 AFL_NO_UI=1 AFL_FAST_CAL=1
+# AFL_EXIT_ON_SEED_ISSUES: a committed corpus input that crashes fails the run (AFL++ would skip it).
+export AFL_SKIP_CPUFREQ=1 AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1 AFL_NO_AFFINITY=1 AFL_NO_UI=1 AFL_FAST_CAL=1 AFL_EXIT_ON_SEED_ISSUES=1
 export WEIR_FUZZ_STRICT=$strict
 stat() { sed -n "s/^$1 *: //p" "$2"; }
 failed=0
