@@ -9,32 +9,7 @@ mod loopback;
 
 use std::time::{Duration, Instant};
 
-use bytes::{Bytes, BytesMut};
-use kafka_protocol::records::{Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType};
 use tokio::task::JoinSet;
-
-fn batch(kib: usize) -> Bytes {
-    let records: Vec<Record> = (0..kib)
-        .map(|i| Record {
-            transactional: false,
-            control: false,
-            delete_horizon: false,
-            partition_leader_epoch: -1,
-            producer_id: -1,
-            producer_epoch: -1,
-            timestamp_type: TimestampType::Creation,
-            offset: i as i64,
-            sequence: i as i32 - 1,
-            timestamp: 0,
-            key: None,
-            value: Some(Bytes::from(vec![b'x'; 1000])),
-            headers: Default::default(),
-        })
-        .collect();
-    let mut buf = BytesMut::new();
-    RecordBatchEncoder::encode(&mut buf, &records, &RecordEncodeOptions { version: 2, compression: Compression::None }).expect("encode");
-    buf.freeze()
-}
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
@@ -47,7 +22,7 @@ async fn main() {
     let members = loopback::start(dir.path(), 3, true).await;
     let leader = loopback::leader(&members, Duration::from_secs(30)).await;
     let handle = members[leader].handle.clone();
-    let payload = batch(kib);
+    let payload = loopback::batch(0, kib, 1000);
     let started = Instant::now();
     let mut running = JoinSet::new();
     let mut latencies = Vec::with_capacity(batches);

@@ -11,12 +11,15 @@
 //! prints every replica's state at every step). Long run:
 //! `SIM_SEEDS=2000 cargo test --release -p weir-replication --test sim`.
 
+#[path = "support/loopback.rs"]
+#[allow(dead_code)] // the simulation uses only the batch builder
+mod loopback;
+
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use bytes::{Bytes, BytesMut};
-use kafka_protocol::records::{Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType};
+use bytes::Bytes;
 use parking_lot::Mutex;
 use weir_replication::{Message, Outcome, Proposal, Replica, ReplicaConfig};
 use weir_storage::{Log, LogConfig};
@@ -41,24 +44,7 @@ impl Rng {
 }
 
 fn batch(id: u64) -> Vec<u8> {
-    let record = Record {
-        transactional: false,
-        control: false,
-        delete_horizon: false,
-        partition_leader_epoch: -1,
-        producer_id: -1,
-        producer_epoch: -1,
-        timestamp_type: TimestampType::Creation,
-        offset: 0,
-        sequence: -1,
-        timestamp: id as i64,
-        key: Some(Bytes::from(format!("key-{id}"))),
-        value: Some(Bytes::from(format!("value-{id}"))),
-        headers: Default::default(),
-    };
-    let mut buf = BytesMut::new();
-    RecordBatchEncoder::encode(&mut buf, [&record], &RecordEncodeOptions { version: 2, compression: Compression::None }).unwrap();
-    buf.to_vec()
+    loopback::batch(id as i64, 1, 16).to_vec()
 }
 
 #[derive(Default)]

@@ -1,11 +1,13 @@
-//! A Raft group of replicas in one process, talking over real TCP on loopback (shared by the
-//! loopback test and the loopback benchmark).
+//! A Raft group of replicas in one process, talking over real TCP on loopback, and the batches
+//! the tests propose (shared by the loopback and simulation tests and the loopback benchmark).
 
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
+use bytes::{Bytes, BytesMut};
+use kafka_protocol::records::{Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType};
 use parking_lot::Mutex;
 use tokio::net::TcpListener;
 use weir_replication::driver::{self, ReplicaHandle};
@@ -69,4 +71,30 @@ pub async fn leader(members: &[Member], timeout: Duration) -> usize {
         assert!(Instant::now() < deadline, "no leader within {timeout:?}");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+/// An uncompressed batch of `records` records of `value_bytes` bytes each, with CreateTime
+/// `timestamp` (tests tell batches apart by it).
+pub fn batch(timestamp: i64, records: usize, value_bytes: usize) -> Bytes {
+    let records: Vec<Record> = (0..records)
+        .map(|i| Record {
+            transactional: false,
+            control: false,
+            delete_horizon: false,
+            partition_leader_epoch: -1,
+            producer_id: -1,
+            producer_epoch: -1,
+            timestamp_type: TimestampType::Creation,
+            offset: i as i64,
+            // Base sequence -1 (no idempotence); sequences track offsets to stay one batch.
+            sequence: i as i32 - 1,
+            timestamp,
+            key: Some(Bytes::from(format!("key-{timestamp}"))),
+            value: Some(Bytes::from(vec![b'v'; value_bytes])),
+            headers: Default::default(),
+        })
+        .collect();
+    let mut buf = BytesMut::new();
+    RecordBatchEncoder::encode(&mut buf, &records, &RecordEncodeOptions { version: 2, compression: Compression::None }).expect("encode");
+    buf.freeze()
 }
