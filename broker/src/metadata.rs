@@ -17,7 +17,7 @@ use kafka_protocol::messages::create_partitions_request::CreatePartitionsAssignm
 
 use crate::config::{canonical_topic_configs, Settings, TopicSettings};
 use crate::handlers::topics::validate_replicas;
-use crate::partition::Partition;
+use crate::partition::{Flusher, Partition};
 use crate::{now_ms, BrokerError};
 
 const METADATA_FILE: &str = "metadata.checkpoint";
@@ -87,6 +87,8 @@ pub struct Metadata {
     broker_configs: RwLock<BTreeMap<String, BTreeMap<String, String>>>,
     /// `settings` with the dynamic broker configs applied (the topic defaults change).
     effective: RwLock<Settings>,
+    /// Flushes every partition of the data directory (group commit across partitions).
+    flusher: Flusher,
 }
 
 impl Metadata {
@@ -107,6 +109,7 @@ impl Metadata {
             broker_configs: RwLock::new(persisted.broker_configs.clone()),
             effective: RwLock::new(effective),
             log_dir,
+            flusher: Flusher::start(),
         };
         let now = now_ms();
         let mut topics = BTreeMap::new();
@@ -134,7 +137,7 @@ impl Metadata {
         let partitions = (0..partitions)
             .map(|p| {
                 let log = self.log_dir.open_log(&name, p, settings.log.clone(), now)?;
-                Ok(Arc::new(Partition::new(name.clone(), p, log)))
+                Ok(Arc::new(Partition::new(name.clone(), p, log, self.flusher.clone())))
             })
             .collect::<Result<Vec<_>, BrokerError>>()?;
         Ok(Topic { name, id, partitions, configs, settings })
@@ -337,7 +340,7 @@ impl Metadata {
                 .log_dir
                 .open_log(name, p, topic.settings.log.clone(), now)
                 .map_err(|e| Refusal::new(ResponseError::KafkaStorageError, e.to_string()))?;
-            partitions.push(Arc::new(Partition::new(topic.name.clone(), p, log)));
+            partitions.push(Arc::new(Partition::new(topic.name.clone(), p, log, self.flusher.clone())));
         }
         let grown = Topic { name: topic.name.clone(), id: topic.id, partitions, configs: topic.configs.clone(), settings: topic.settings.clone() };
         self.topics.write().insert(name.to_owned(), Arc::new(grown));

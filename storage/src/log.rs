@@ -18,10 +18,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use bytes::Bytes;
 use tracing::{info, warn};
-use weir_protocol::batch::{self, BatchHeader};
+use weir_protocol::batch::BatchHeader;
 
 use crate::checkpoint;
-use crate::entry_index::EntryIndexWrite;
 use crate::leader_epochs::LeaderEpochs;
 use crate::mapped_file::RangeFlush;
 use crate::producer_state::ProducerStates;
@@ -146,12 +145,13 @@ pub struct Log {
 }
 
 /// A flush prepared under the log's lock and run outside it, so appends continue meanwhile.
+/// Flushes of many logs can share the disk's work: [`FlushJob::start`] them all, then
+/// [`FlushJob::finish`] each.
 pub struct FlushJob {
     ranges: Vec<RangeFlush>,
     syncs: Vec<PathBuf>,
-    entries: Vec<EntryIndexWrite>,
-    /// Per segment (by base offset): log size and entry count made durable.
-    positions: Vec<(i64, usize, usize)>,
+    /// Per segment (by base offset): log size made durable.
+    positions: Vec<(i64, usize)>,
     /// Offsets below this are durable once the job has run.
     pub end_offset: i64,
     /// So is every entry up to this index.
@@ -160,23 +160,35 @@ pub struct FlushJob {
 
 impl FlushJob {
     pub fn is_empty(&self) -> bool {
-        self.ranges.is_empty() && self.syncs.is_empty() && self.entries.is_empty()
+        self.ranges.is_empty() && self.syncs.is_empty()
     }
 
-    /// Does the I/O (msync, fsync, entry-index writes). Blocking.
-    pub fn run(&self) -> Result<()> {
+    /// Starts the write-back of the new bytes without waiting for it. Blocking only briefly.
+    pub fn start(&self) -> Result<()> {
         for range in &self.ranges {
-            range.run()?;
+            range.start()?;
+        }
+        Ok(())
+    }
+
+    /// Waits until everything the job covers is durable (`fdatasync` of the logs, fsync of
+    /// files trimmed since the last flush). Blocking.
+    pub fn finish(&self) -> Result<()> {
+        for range in &self.ranges {
+            range.finish()?;
         }
         for path in &self.syncs {
             File::open(path)
                 .and_then(|f| f.sync_all())
                 .map_err(StorageError::io("fsync", path))?;
         }
-        for write in &self.entries {
-            write.run()?;
-        }
         Ok(())
+    }
+
+    /// [`FlushJob::start`] then [`FlushJob::finish`]. Blocking.
+    pub fn run(&self) -> Result<()> {
+        self.start()?;
+        self.finish()
     }
 }
 
@@ -545,13 +557,7 @@ impl Log {
         }
         let Log { segments, config, .. } = self;
         let active = segments.values_mut().next_back().expect("a log always has an active segment");
-        let written = active.append(bytes, config, index, |b| {
-            batch::set_base_offset(b, base_offset);
-            batch::set_partition_leader_epoch(b, stamp.leader_epoch);
-            if let Some(now) = stamp.log_append_time {
-                batch::set_log_append_time(b, now);
-            }
-        })?;
+        let written = active.append(bytes, config, index, base_offset, stamp.leader_epoch, stamp.log_append_time)?;
         self.producers.record(&written);
         self.epochs.assign(stamp.leader_epoch, base_offset)?;
         self.prepared_end = self.prepared_end.max(last_offset + 1);
@@ -672,7 +678,7 @@ impl Log {
             for path in &flush.syncs {
                 File::open(path).and_then(|f| f.sync_all()).map_err(StorageError::io("fsync", path))?;
             }
-            segment.flushed_to(flush.size, flush.entry_count, true);
+            segment.flushed_to(flush.size, true);
         }
         self.segments.insert(last_base, segment);
         self.step()?;
@@ -784,7 +790,6 @@ impl Log {
         let mut job = FlushJob {
             ranges: Vec::new(),
             syncs: Vec::new(),
-            entries: Vec::new(),
             positions: Vec::new(),
             end_offset: self.log_end_offset(),
             last_index: self.last_index(),
@@ -793,17 +798,16 @@ impl Log {
             if let Some(flush) = segment.pending_flush() {
                 job.ranges.push(flush.range);
                 job.syncs.extend(flush.syncs);
-                job.entries.extend(flush.entries);
-                job.positions.push((base, flush.size, flush.entry_count));
+                job.positions.push((base, flush.size));
             }
         }
         job
     }
 
     pub fn flush_done(&mut self, job: &FlushJob) {
-        for &(base, size, entries) in &job.positions {
+        for &(base, size) in &job.positions {
             if let Some(segment) = self.segments.get_mut(&base) {
-                segment.flushed_to(size, entries, true);
+                segment.flushed_to(size, true);
             }
         }
         // A truncation since the job was prepared may have cut what it flushed.
