@@ -72,7 +72,13 @@ impl Partition {
 
     /// Flushes everything appended so far, and files trimmed since the last flush.
     pub async fn flush_now(self: &Arc<Self>) -> Result<(), StorageError> {
-        let end = self.log().log_end_offset();
+        let (end, idle) = {
+            let log = self.log();
+            (log.log_end_offset(), log.flush_job().is_empty())
+        };
+        if idle {
+            return Ok(());
+        }
         self.wait_for_flush(end, true).await
     }
 

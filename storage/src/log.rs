@@ -14,7 +14,7 @@
 use std::collections::BTreeMap;
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 
 use bytes::Bytes;
 use tracing::{info, warn};
@@ -130,6 +130,8 @@ pub struct Log {
     before_first: EntryId,
     /// Everything below this offset is known to be on disk.
     recovery_point: i64,
+    /// The recovery point last written to its checkpoint file (by this process).
+    checkpointed: AtomicI64,
     /// The commit point: the last committed entry, and the offset after it (high watermark).
     commit_index: u64,
     high_watermark: i64,
@@ -254,6 +256,7 @@ impl Log {
             log_start_offset: 0,
             before_first,
             recovery_point: 0,
+            checkpointed: AtomicI64::new(recovery_point),
             commit_index: 0,
             high_watermark: 0,
             prepared_end: 0,
@@ -283,6 +286,7 @@ impl Log {
         log.rebuild_epochs_if_missing()?;
         log.prepared_end = end;
         log.rebuild_producer_state()?;
+        log.unmap_indexes();
         info!(dir = %dir.display(), start = log.log_start_offset, end, first_index = log.first_index(), last_index = log.last_index(), clean, "opened log");
         Ok(log)
     }
@@ -596,6 +600,14 @@ impl Log {
         Ok(info)
     }
 
+    /// Drops every index map (lookups map an index again when they need it), so idle
+    /// partitions hold no index maps: the broker calls this periodically.
+    pub fn unmap_indexes(&mut self) {
+        for segment in self.segments.values_mut() {
+            segment.unmap_indexes();
+        }
+    }
+
     /// Counts traffic through the maps; every `RELEASE_EVERY` bytes, unmaps the touched pages
     /// so the broker's resident memory does not grow with the data it has moved (record data
     /// belongs in the page cache, not in the process).
@@ -687,6 +699,7 @@ impl Log {
         self.step()?;
         self.recovery_point = self.recovery_point.min(end_offset);
         checkpoint::write_i64(&self.dir.join(RECOVERY_POINT_FILE), self.recovery_point)?;
+        self.checkpointed.store(self.recovery_point, Ordering::Relaxed);
         self.step()?;
         clear_truncation(&self.dir)?;
         self.rebuild_producer_state()?;
@@ -896,17 +909,50 @@ impl Log {
     }
 
     /// Persists the recovery point, so the next unclean start validates less.
+    /// Skipped when the recovery point has not moved since this process last wrote it.
     pub fn checkpoint(&self) -> Result<()> {
-        checkpoint::write_i64(&self.dir.join(RECOVERY_POINT_FILE), self.recovery_point)
+        if self.checkpointed.load(Ordering::Relaxed) == self.recovery_point {
+            return Ok(());
+        }
+        checkpoint::write_i64(&self.dir.join(RECOVERY_POINT_FILE), self.recovery_point)?;
+        self.checkpointed.store(self.recovery_point, Ordering::Relaxed);
+        Ok(())
     }
 
     /// A clean close: everything flushed, the active segment trimmed like a sealed one, a
     /// producer-state snapshot at the log end, the recovery point at the end.
+    /// Files that already say the same (a log closed cleanly and not written since) are not
+    /// rewritten, so closing an idle log costs little more than trimming its active segment.
     pub fn close(&mut self) -> Result<()> {
         self.active_mut().seal()?;
         self.flush()?;
-        self.write_producer_snapshot(self.log_end_offset())?;
-        write_log_start(&self.dir, self.log_start_offset, self.before_first)?;
+        self.close_files()
+    }
+
+    /// [`Log::close`] without the fsyncs of data and trimmed files: the caller makes the whole
+    /// filesystem durable afterwards ([`crate::LogDir::sync_filesystem`]) before relying on it
+    /// (a broker closing thousands of logs, before its clean-shutdown marker). Checkpoint
+    /// files are still replaced atomically (written, synced, renamed).
+    pub fn close_unsynced(&mut self) -> Result<()> {
+        self.active_mut().seal()?;
+        // Start the write-back now; the recovery point stays where the last real flush left
+        // it (after a crash before the caller's sync, recovery re-validates from there).
+        self.flush_job().start()?;
+        self.close_files()
+    }
+
+    /// The checkpoint files of a close.
+    fn close_files(&mut self) -> Result<()> {
+        let end = self.log_end_offset();
+        // Producer state changes only with appends, truncations and resets, which all leave the
+        // snapshots on disk describing the log below their offsets: one at the end is current.
+        if !self.dir.join(file_name(end, "snapshot")).exists() {
+            self.write_producer_snapshot(end)?;
+        }
+        let on_disk = self.dir.join(LOG_START_FILE).exists().then(|| read_log_start(&self.dir).ok()).flatten();
+        if on_disk != Some((self.log_start_offset, self.before_first)) {
+            write_log_start(&self.dir, self.log_start_offset, self.before_first)?;
+        }
         self.checkpoint()
     }
 

@@ -22,6 +22,8 @@ pub(crate) struct MappedFile {
     path: PathBuf,
     file: Arc<File>,
     map: Arc<MmapRaw>,
+    /// The file's length.
+    len: usize,
 }
 
 /// A read-only view of part of a map. Keeps the map alive for as long as a response needs it.
@@ -41,8 +43,10 @@ impl AsRef<[u8]> for MapSlice {
 }
 
 impl MappedFile {
-    /// Opens (creating if needed) `path` and maps `capacity` bytes of it, growing the file to
-    /// that size if it is smaller. Growth is sparse: blocks are allocated as data is written.
+    /// Opens (creating if needed) `path` and maps `capacity` bytes of it (or the whole file, if
+    /// longer). The file itself is not grown: appends extend it, so its length is always what
+    /// was written and nothing needs trimming at close. Only written bytes are ever read
+    /// through the map (a page wholly past the end of the file would fault).
     pub fn open(path: &Path, capacity: usize) -> Result<MappedFile> {
         let file = OpenOptions::new()
             .read(true)
@@ -52,15 +56,12 @@ impl MappedFile {
             .open(path)
             .map_err(StorageError::io("open", path))?;
         let len = file.metadata().map_err(StorageError::io("stat", path))?.len() as usize;
-        if len < capacity {
-            file.set_len(capacity as u64).map_err(StorageError::io("resize", path))?;
-        }
         let capacity = capacity.max(len);
         let map = MmapOptions::new()
             .len(capacity.max(1))
             .map_raw(&file)
             .map_err(StorageError::io("mmap", path))?;
-        Ok(MappedFile { path: path.to_owned(), file: Arc::new(file), map: Arc::new(map) })
+        Ok(MappedFile { path: path.to_owned(), file: Arc::new(file), map: Arc::new(map), len })
     }
 
     pub fn path(&self) -> &Path {
@@ -69,6 +70,11 @@ impl MappedFile {
 
     pub fn capacity(&self) -> usize {
         self.map.len()
+    }
+
+    /// The file's length (what was written, or left by an earlier process).
+    pub fn file_len(&self) -> usize {
+        self.len
     }
 
     pub fn bytes(&self, range: Range<usize>) -> &[u8] {
@@ -122,6 +128,7 @@ impl MappedFile {
                 return Err(StorageError::io("write", &self.path)(std::io::ErrorKind::WriteZero.into()));
             }
             written += n as usize;
+            self.len = self.len.max(at + written);
             // Move past what was written.
             let mut left = n as usize;
             while part < parts.len() && left >= parts[part].len() - skip {
@@ -134,9 +141,14 @@ impl MappedFile {
         Ok(())
     }
 
-    /// Shrinks the file (not the map) to `len`. Readers must never look past `len` afterwards.
+    /// Cuts the file (not the map) to `len`; nothing when it already has that length. Readers
+    /// must never look past `len` afterwards.
     pub fn truncate_file(&mut self, len: usize) -> Result<()> {
-        self.file.set_len(len as u64).map_err(StorageError::io("truncate", &self.path))
+        if len != self.len {
+            self.file.set_len(len as u64).map_err(StorageError::io("truncate", &self.path))?;
+            self.len = len;
+        }
+        Ok(())
 
     }
 

@@ -176,7 +176,7 @@ impl Segment {
     pub fn recover(dir: &Path, base_offset: i64, config: &LogConfig, active: bool, first_index: u64, min_epoch: i32, now_ms: i64) -> Result<Recovered> {
         let entries = EntryIndex::create(&dir.join(file_name(base_offset, "entryindex")))?;
         let mut segment = Segment::open_files(dir, base_offset, config, true, 0, 0, entries, now_ms)?;
-        let file_len = segment.log.capacity();
+        let file_len = segment.log.file_len();
         let mut position = 0;
         let mut expected = base_offset;
         let mut epoch = min_epoch;
@@ -437,6 +437,12 @@ impl Segment {
         Batches::new(self.log.bytes(start..self.size))
             .map(|(at, header)| (start + at, header))
             .find(|(_, header)| header.max_timestamp >= timestamp)
+    }
+
+    /// Drops the maps of the offset and time indexes (mapped again by the next lookup).
+    pub fn unmap_indexes(&mut self) {
+        self.offset_index.unmap();
+        self.time_index.unmap();
     }
 
     /// Unmaps the pages this segment's log has touched (see [`MappedFile::release`]).
