@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use parking_lot::{Condvar, Mutex, MutexGuard};
+use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 use tokio::sync::{oneshot, Notify};
 use tracing::error;
 use weir_storage::{FlushJob, Log, StorageError};
@@ -57,8 +57,12 @@ impl Partition {
         }
     }
 
+    /// The log, locked. A std (futex) mutex rather than a spinning one: the flusher and the
+    /// connection tasks meet here, and on a busy machine a spin that yields the CPU can lose
+    /// it for a whole time slice (parking_lot's spin-then-`sched_yield` cost ~1 ms per
+    /// contended hand-off under load).
     pub fn log(&self) -> MutexGuard<'_, Log> {
-        self.log.lock()
+        lock(&self.log)
     }
 
     /// Returns once every offset below `offset` is on disk. Concurrent callers, of this and
@@ -85,7 +89,7 @@ impl Partition {
     async fn wait_for_flush(self: &Arc<Self>, offset: i64, always: bool) -> Result<(), StorageError> {
         let (tell, told) = oneshot::channel();
         {
-            let mut state = self.flush.lock();
+            let mut state = lock(&self.flush);
             if !always && self.flushed_offset.load(Ordering::Acquire) >= offset {
                 return Ok(());
             }
@@ -105,7 +109,7 @@ impl Partition {
     /// The flusher's first step for this partition: leaves the queue (so a waiter that comes
     /// after this queues it again) and prepares a flush of everything appended so far.
     fn prepare_flush(&self) -> FlushJob {
-        self.flush.lock().queued = false;
+        lock(&self.flush).queued = false;
         self.log().flush_job()
     }
 
@@ -122,7 +126,7 @@ impl Partition {
                 job.end_offset
             }
         };
-        let mut state = self.flush.lock();
+        let mut state = lock(&self.flush);
         let waiters = std::mem::take(&mut state.waiters);
         for (offset, tell) in waiters {
             if offset <= flushed {
@@ -136,6 +140,12 @@ impl Partition {
 }
 
 type FlushResult = Result<(), StorageError>;
+
+/// Locks `mutex`; a panic elsewhere while it was held does not poison the broker (the data
+/// behind these locks stays consistent between statements).
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
 
 /// The flusher of one data directory: a thread that flushes queued partitions in rounds.
 /// Cloned into every partition; the thread ends once no partition holds it any more.
@@ -159,7 +169,7 @@ impl Flusher {
     }
 
     fn enqueue(&self, partition: Arc<Partition>) {
-        self.0.partitions.lock().push(partition);
+        lock(&self.0.partitions).push(partition);
         self.0.ready.notify_one();
     }
 }
@@ -167,13 +177,13 @@ impl Flusher {
 fn run(queue: Arc<Queue>) {
     loop {
         let round = {
-            let mut partitions = queue.partitions.lock();
+            let mut partitions = lock(&queue.partitions);
             while partitions.is_empty() {
                 // Only the thread's own reference left: every partition is gone.
                 if Arc::strong_count(&queue) == 1 {
                     return;
                 }
-                queue.ready.wait_for(&mut partitions, Duration::from_secs(1));
+                partitions = queue.ready.wait_timeout(partitions, Duration::from_secs(1)).unwrap_or_else(PoisonError::into_inner).0;
             }
             std::mem::take(&mut *partitions)
         };

@@ -345,7 +345,7 @@ fn produce(broker: &Broker, topic: &str, load: Load, seconds: f64, max_records: 
                         while tally.ok.load(Ordering::Relaxed) + tally.failed.load(Ordering::Relaxed) < want {
                             producer.poll(Duration::from_millis(1));
                         }
-                    } else if i % 64 == 0 {
+                    } else if i.is_multiple_of(64) {
                         producer.poll(Duration::ZERO);
                     }
                 }
