@@ -350,7 +350,18 @@ impl Log {
     /// Writes the producer state of everything below `offset` (the log end, or a new segment's
     /// base) as `<offset>.snapshot`, and keeps only the newest few.
     fn write_producer_snapshot(&self, offset: i64) -> Result<()> {
-        checkpoint::write(&self.dir.join(file_name(offset, "snapshot")), &self.producers.encode_below(offset))?;
+        self.write_producer_snapshot_with(offset, true)
+    }
+
+    /// `sync == false`: no fsyncs (a torn snapshot is rebuilt from the log; the caller syncs).
+    fn write_producer_snapshot_with(&self, offset: i64, sync: bool) -> Result<()> {
+        let path = self.dir.join(file_name(offset, "snapshot"));
+        let payload = self.producers.encode_below(offset);
+        if sync {
+            checkpoint::write(&path, &payload)?;
+        } else {
+            checkpoint::write_unsynced(&path, &payload)?;
+        }
         let snapshots = self.snapshots()?;
         for old in snapshots.iter().take(snapshots.len().saturating_sub(SNAPSHOTS_KEPT)) {
             remove_if_present(&self.dir.join(file_name(*old, "snapshot")))?;
@@ -926,7 +937,7 @@ impl Log {
     pub fn close(&mut self) -> Result<()> {
         self.active_mut().seal()?;
         self.flush()?;
-        self.close_files()
+        self.close_files(true)
     }
 
     /// [`Log::close`] without the fsyncs of data and trimmed files: the caller makes the whole
@@ -938,19 +949,22 @@ impl Log {
         // Start the write-back now; the recovery point stays where the last real flush left
         // it (after a crash before the caller's sync, recovery re-validates from there).
         self.flush_job().start()?;
-        self.close_files()
+        self.close_files(false)
     }
 
-    /// The checkpoint files of a close.
-    fn close_files(&mut self) -> Result<()> {
+    /// The checkpoint files of a close (the producer snapshot without fsyncs unless `sync`).
+    fn close_files(&mut self, sync: bool) -> Result<()> {
         let end = self.log_end_offset();
         // Producer state changes only with appends, truncations and resets, which all leave the
         // snapshots on disk describing the log below their offsets: one at the end is current.
-        if !self.dir.join(file_name(end, "snapshot")).exists() {
-            self.write_producer_snapshot(end)?;
+        // A log with no entries and no producers has nothing to snapshot (opening it replays
+        // nothing either way).
+        let nothing = self.last_index() < self.first_index() && self.producers.active().is_empty();
+        if !nothing && !self.dir.join(file_name(end, "snapshot")).exists() {
+            self.write_producer_snapshot_with(end, sync)?;
         }
-        let on_disk = self.dir.join(LOG_START_FILE).exists().then(|| read_log_start(&self.dir).ok()).flatten();
-        if on_disk != Some((self.log_start_offset, self.before_first)) {
+        // What the next open would read (the defaults, for a log that never wrote the file).
+        if read_log_start(&self.dir).ok() != Some((self.log_start_offset, self.before_first)) {
             write_log_start(&self.dir, self.log_start_offset, self.before_first)?;
         }
         self.checkpoint()
