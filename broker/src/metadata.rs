@@ -18,7 +18,7 @@ use kafka_protocol::messages::create_partitions_request::CreatePartitionsAssignm
 use crate::config::{canonical_topic_configs, Settings, TopicSettings};
 use crate::handlers::topics::validate_replicas;
 use crate::metrics::{Metrics, TopicStats};
-use crate::partition::Partition;
+use crate::partition::{Flusher, Partition};
 use crate::{now_ms, BrokerError};
 
 const METADATA_FILE: &str = "metadata.checkpoint";
@@ -91,6 +91,8 @@ pub struct Metadata {
     /// `settings` with the dynamic broker configs applied (the topic defaults change).
     effective: RwLock<Settings>,
     metrics: Arc<Metrics>,
+    /// Flushes every partition of the data directory (group commit across partitions).
+    flusher: Flusher,
 }
 
 impl Metadata {
@@ -112,6 +114,7 @@ impl Metadata {
             effective: RwLock::new(effective),
             log_dir,
             metrics,
+            flusher: Flusher::start(),
         };
         let now = now_ms();
         let mut topics = BTreeMap::new();
@@ -139,11 +142,16 @@ impl Metadata {
         let partitions = (0..partitions)
             .map(|p| {
                 let log = self.log_dir.open_log(&name, p, settings.log.clone(), now)?;
-                Ok(Arc::new(Partition::new(name.clone(), p, log).with_flush_metric(self.metrics.flush_duration.clone())))
+                Ok(self.partition(name.clone(), p, log))
             })
             .collect::<Result<Vec<_>, BrokerError>>()?;
         let stats = self.metrics.topic(&name);
         Ok(Topic { name, id, partitions, configs, settings, stats })
+    }
+
+    /// A partition served from `log`, flushed by the data directory's flusher, timed by metrics.
+    fn partition(&self, topic: Arc<str>, index: i32, log: weir_storage::Log) -> Arc<Partition> {
+        Arc::new(Partition::new(topic, index, log, self.flusher.clone()).with_flush_metric(self.metrics.flush_duration.clone()))
     }
 
     fn persist(&self) -> Result<(), BrokerError> {
@@ -343,7 +351,7 @@ impl Metadata {
                 .log_dir
                 .open_log(name, p, topic.settings.log.clone(), now)
                 .map_err(|e| Refusal::new(ResponseError::KafkaStorageError, e.to_string()))?;
-            partitions.push(Arc::new(Partition::new(topic.name.clone(), p, log).with_flush_metric(self.metrics.flush_duration.clone())));
+            partitions.push(self.partition(topic.name.clone(), p, log));
         }
         let grown = Topic { name: topic.name.clone(), id: topic.id, partitions, configs: topic.configs.clone(), settings: topic.settings.clone(), stats: topic.stats.clone() };
         self.topics.write().insert(name.to_owned(), Arc::new(grown));

@@ -12,6 +12,17 @@ const MAGIC: &[u8; 4] = b"WEIR";
 
 /// Writes `payload` to `path` atomically and durably.
 pub fn write(path: &Path, payload: &[u8]) -> Result<()> {
+    write_with(path, payload, true)
+}
+
+/// [`write`] without the fsyncs: for files whose loss or tearing in a crash is harmless (a
+/// producer snapshot: a torn one fails its CRC and is rebuilt from the log), made durable by
+/// the caller's later `syncfs`.
+pub fn write_unsynced(path: &Path, payload: &[u8]) -> Result<()> {
+    write_with(path, payload, false)
+}
+
+fn write_with(path: &Path, payload: &[u8], sync: bool) -> Result<()> {
     let tmp = path.with_extension("tmp");
     let mut bytes = Vec::with_capacity(payload.len() + 12);
     bytes.extend_from_slice(MAGIC);
@@ -20,6 +31,9 @@ pub fn write(path: &Path, payload: &[u8]) -> Result<()> {
     bytes.extend_from_slice(payload);
     let mut file = File::create(&tmp).map_err(StorageError::io("create", &tmp))?;
     file.write_all(&bytes).map_err(StorageError::io("write", &tmp))?;
+    if !sync {
+        return fs::rename(&tmp, path).map_err(StorageError::io("rename", path));
+    }
     file.sync_all().map_err(StorageError::io("fsync", &tmp))?;
     fs::rename(&tmp, path).map_err(StorageError::io("rename", path))?;
     sync_dir(path.parent().unwrap_or(Path::new(".")))

@@ -4,10 +4,10 @@
 //! entry and Kafka one offset per record; this is what maps one to the other without walking
 //! batch headers.
 //!
-//! The entries live in memory (a `Vec`: 20 bytes per batch) and are written behind: a flush
-//! appends what is new before the log's data is declared durable, and a clean close leaves the
-//! file complete. After a crash, recovery rebuilds the entries of every segment it re-validates,
-//! like the other indexes.
+//! The entries live in memory (a `Vec`: 20 bytes per batch) and are written when the segment is
+//! sealed (roll, clean close) or cut, not by every flush: the segment taking appends is always
+//! at or after the recovery point, so after a crash recovery re-validates it and rebuilds its
+//! entries, like the other indexes.
 
 use std::fs::{self, File, OpenOptions};
 use std::os::unix::fs::FileExt;
@@ -100,9 +100,6 @@ impl EntryIndex {
         Ok(Some(EntryIndex { path: path.to_owned(), entries, persisted }))
     }
 
-    pub fn len(&self) -> usize {
-        self.entries.len()
-    }
     pub fn first(&self) -> Option<&EntryMeta> {
         self.entries.first()
     }

@@ -3,10 +3,14 @@
 //! timestamp (8 bytes) → relative offset (4 bytes). Both are sorted by key, so lookups are binary
 //! searches over the map.
 
-use std::path::Path;
+use std::fs::{File, OpenOptions};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
-use crate::mapped_file::MappedFile;
-use crate::Result;
+use memmap2::{Mmap, MmapOptions};
+
+use crate::{Result, StorageError};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum IndexKind {
@@ -28,9 +32,18 @@ impl IndexKind {
     }
 }
 
+/// An index file, written with `pwrite` and mapped (read-only) only while lookups need it:
+/// [`Index::unmap`] drops the map of an idle index, and the next lookup maps it again, so a
+/// broker with many idle partitions holds few maps. Lookups are hints: an index that cannot
+/// be mapped answers "no entry" and the caller scans the segment from its start.
 pub(crate) struct Index {
     kind: IndexKind,
-    file: MappedFile,
+    path: PathBuf,
+    file: File,
+    capacity: usize,
+    /// The file's length: appends extend it (it is not pre-sized).
+    file_len: usize,
+    map: OnceLock<Mmap>,
     entries: usize,
 }
 
@@ -39,8 +52,15 @@ impl Index {
     /// room for `max_bytes` in all.
     pub fn open(path: &Path, kind: IndexKind, max_bytes: usize, entries: usize) -> Result<Index> {
         let max_bytes = max_bytes.max(kind.entry_width() * (entries + 1));
-        let file = MappedFile::open(path, max_bytes)?;
-        Ok(Index { kind, file, entries })
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)
+            .map_err(StorageError::io("open", path))?;
+        let len = file.metadata().map_err(StorageError::io("stat", path))?.len() as usize;
+        Ok(Index { kind, path: path.to_owned(), file, capacity: max_bytes.max(len), file_len: len, map: OnceLock::new(), entries })
     }
 
     /// Entries a file of `len` bytes holds when it was trimmed on close.
@@ -53,12 +73,40 @@ impl Index {
     }
 
     pub fn is_full(&self) -> bool {
-        (self.entries + 1) * self.kind.entry_width() > self.file.capacity()
+        (self.entries + 1) * self.kind.entry_width() > self.capacity
     }
 
-    pub fn entry(&self, i: usize) -> (i64, u32) {
+    /// The bytes of the valid entries, mapping the file if it is not mapped.
+    fn mapped(&self) -> Option<&[u8]> {
+        let used = self.entries * self.kind.entry_width();
+        if used == 0 {
+            return Some(&[]);
+        }
+        if self.map.get().is_none() {
+            // SAFETY: read-only map of the index's capacity; only written entries are read (the
+            // file holds them), the file is only shrunk (trim, clear) after the map is dropped,
+            // and later appends (pwrite) show through the shared page cache.
+            match unsafe { MmapOptions::new().len(self.capacity).map(&self.file) } {
+                Ok(map) => {
+                    let _ = self.map.set(map);
+                }
+                Err(e) => {
+                    tracing::warn!(index = %self.path.display(), error = %e, "cannot map index; scanning instead");
+                    return None;
+                }
+            }
+        }
+        self.map.get()?.get(..used)
+    }
+
+    /// Drops the map (lookups map the file again when needed).
+    pub fn unmap(&mut self) {
+        self.map = OnceLock::new();
+    }
+
+    pub fn entry(&self, i: usize) -> Option<(i64, u32)> {
         let width = self.kind.entry_width();
-        let bytes = self.file.bytes(i * width..(i + 1) * width);
+        let bytes = self.mapped()?.get(i * width..(i + 1) * width)?;
         let key = match self.kind {
             IndexKind::Offset => u32::from_be_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]) as i64,
             IndexKind::Time => i64::from_be_bytes([
@@ -66,11 +114,11 @@ impl Index {
             ]),
         };
         let k = self.kind.key_width();
-        (key, u32::from_be_bytes([bytes[k], bytes[k + 1], bytes[k + 2], bytes[k + 3]]))
+        Some((key, u32::from_be_bytes([bytes[k], bytes[k + 1], bytes[k + 2], bytes[k + 3]])))
     }
 
     pub fn last(&self) -> Option<(i64, u32)> {
-        self.entries.checked_sub(1).map(|i| self.entry(i))
+        self.entries.checked_sub(1).and_then(|i| self.entry(i))
     }
 
     /// Appends an entry; returns false (and writes nothing) when the index is full.
@@ -85,43 +133,44 @@ impl Index {
             IndexKind::Time => entry[..8].copy_from_slice(&key.to_be_bytes()),
         }
         entry[self.kind.key_width()..width].copy_from_slice(&value.to_be_bytes());
-        self.file.write(self.entries * width, &entry[..width])?;
+        self.file.write_all_at(&entry[..width], (self.entries * width) as u64).map_err(StorageError::io("write", &self.path))?;
         self.entries += 1;
+        self.file_len = self.file_len.max(self.entries * width);
         Ok(true)
     }
 
     /// The last entry whose key is `<= key` (offset index) — where to start scanning for it.
     pub fn floor(&self, key: i64) -> Option<(i64, u32)> {
-        let after = self.partition_point(|k| k <= key);
-        after.checked_sub(1).map(|i| self.entry(i))
+        let after = self.partition_point(|k| k <= key)?;
+        after.checked_sub(1).and_then(|i| self.entry(i))
     }
 
     /// The last entry whose key is `< key` (time index): every batch before it is older.
     pub fn lower(&self, key: i64) -> Option<(i64, u32)> {
-        let after = self.partition_point(|k| k < key);
-        after.checked_sub(1).map(|i| self.entry(i))
+        let after = self.partition_point(|k| k < key)?;
+        after.checked_sub(1).and_then(|i| self.entry(i))
     }
 
-    fn partition_point(&self, pred: impl Fn(i64) -> bool) -> usize {
+    fn partition_point(&self, pred: impl Fn(i64) -> bool) -> Option<usize> {
         let (mut lo, mut hi) = (0, self.entries);
         while lo < hi {
             let mid = (lo + hi) / 2;
-            if pred(self.entry(mid).0) {
+            if pred(self.entry(mid)?.0) {
                 lo = mid + 1;
             } else {
                 hi = mid;
             }
         }
-        lo
+        Some(lo)
     }
 
     /// Entries strictly increasing in key and value, values below `value_limit`: what a trusted
     /// index looks like.
     pub fn is_sane(&self, value_limit: u64) -> bool {
         (0..self.entries).all(|i| {
-            let (key, value) = self.entry(i);
+            let Some((key, value)) = self.entry(i) else { return false };
             let ordered = i == 0 || {
-                let (prev_key, prev_value) = self.entry(i - 1);
+                let Some((prev_key, prev_value)) = self.entry(i - 1) else { return false };
                 match self.kind {
                     IndexKind::Offset => key > prev_key && value > prev_value,
                     IndexKind::Time => key >= prev_key && value >= prev_value,
@@ -133,15 +182,22 @@ impl Index {
 
     pub fn clear(&mut self) {
         self.entries = 0;
+        self.unmap();
     }
 
     /// Shrinks the file to its entries, as Kafka leaves a closed index.
     pub fn trim(&mut self) -> Result<()> {
-        self.file.truncate_file(self.entries * self.kind.entry_width())
+        let len = self.entries * self.kind.entry_width();
+        if len != self.file_len {
+            self.unmap();
+            self.file.set_len(len as u64).map_err(StorageError::io("truncate", &self.path))?;
+            self.file_len = len;
+        }
+        Ok(())
     }
 
     pub fn path(&self) -> &Path {
-        self.file.path()
+        &self.path
     }
 }
 

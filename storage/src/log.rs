@@ -14,14 +14,13 @@
 use std::collections::BTreeMap;
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 
 use bytes::Bytes;
 use tracing::{info, warn};
-use weir_protocol::batch::{self, BatchHeader};
+use weir_protocol::batch::BatchHeader;
 
 use crate::checkpoint;
-use crate::entry_index::EntryIndexWrite;
 use crate::leader_epochs::LeaderEpochs;
 use crate::mapped_file::RangeFlush;
 use crate::producer_state::ProducerStates;
@@ -131,6 +130,8 @@ pub struct Log {
     before_first: EntryId,
     /// Everything below this offset is known to be on disk.
     recovery_point: i64,
+    /// The recovery point last written to its checkpoint file (by this process).
+    checkpointed: AtomicI64,
     /// The commit point: the last committed entry, and the offset after it (high watermark).
     commit_index: u64,
     high_watermark: i64,
@@ -146,12 +147,13 @@ pub struct Log {
 }
 
 /// A flush prepared under the log's lock and run outside it, so appends continue meanwhile.
+/// Flushes of many logs can share the disk's work: [`FlushJob::start`] them all, then
+/// [`FlushJob::finish`] each.
 pub struct FlushJob {
     ranges: Vec<RangeFlush>,
     syncs: Vec<PathBuf>,
-    entries: Vec<EntryIndexWrite>,
-    /// Per segment (by base offset): log size and entry count made durable.
-    positions: Vec<(i64, usize, usize)>,
+    /// Per segment (by base offset): log size made durable.
+    positions: Vec<(i64, usize)>,
     /// Offsets below this are durable once the job has run.
     pub end_offset: i64,
     /// So is every entry up to this index.
@@ -160,23 +162,35 @@ pub struct FlushJob {
 
 impl FlushJob {
     pub fn is_empty(&self) -> bool {
-        self.ranges.is_empty() && self.syncs.is_empty() && self.entries.is_empty()
+        self.ranges.is_empty() && self.syncs.is_empty()
     }
 
-    /// Does the I/O (msync, fsync, entry-index writes). Blocking.
-    pub fn run(&self) -> Result<()> {
+    /// Starts the write-back of the new bytes without waiting for it. Blocking only briefly.
+    pub fn start(&self) -> Result<()> {
         for range in &self.ranges {
-            range.run()?;
+            range.start()?;
+        }
+        Ok(())
+    }
+
+    /// Waits until everything the job covers is durable (`fdatasync` of the logs, fsync of
+    /// files trimmed since the last flush). Blocking.
+    pub fn finish(&self) -> Result<()> {
+        for range in &self.ranges {
+            range.finish()?;
         }
         for path in &self.syncs {
             File::open(path)
                 .and_then(|f| f.sync_all())
                 .map_err(StorageError::io("fsync", path))?;
         }
-        for write in &self.entries {
-            write.run()?;
-        }
         Ok(())
+    }
+
+    /// [`FlushJob::start`] then [`FlushJob::finish`]. Blocking.
+    pub fn run(&self) -> Result<()> {
+        self.start()?;
+        self.finish()
     }
 }
 
@@ -255,6 +269,7 @@ impl Log {
             log_start_offset: 0,
             before_first,
             recovery_point: 0,
+            checkpointed: AtomicI64::new(recovery_point),
             commit_index: 0,
             high_watermark: 0,
             prepared_end: 0,
@@ -284,6 +299,7 @@ impl Log {
         log.rebuild_epochs_if_missing()?;
         log.prepared_end = end;
         log.rebuild_producer_state()?;
+        log.unmap_indexes();
         info!(dir = %dir.display(), start = log.log_start_offset, end, first_index = log.first_index(), last_index = log.last_index(), clean, "opened log");
         Ok(log)
     }
@@ -342,7 +358,18 @@ impl Log {
     /// Writes the producer state of everything below `offset` (the log end, or a new segment's
     /// base) as `<offset>.snapshot`, and keeps only the newest few.
     fn write_producer_snapshot(&self, offset: i64) -> Result<()> {
-        checkpoint::write(&self.dir.join(file_name(offset, "snapshot")), &self.producers.encode_below(offset))?;
+        self.write_producer_snapshot_with(offset, true)
+    }
+
+    /// `sync == false`: no fsyncs (a torn snapshot is rebuilt from the log; the caller syncs).
+    fn write_producer_snapshot_with(&self, offset: i64, sync: bool) -> Result<()> {
+        let path = self.dir.join(file_name(offset, "snapshot"));
+        let payload = self.producers.encode_below(offset);
+        if sync {
+            checkpoint::write(&path, &payload)?;
+        } else {
+            checkpoint::write_unsynced(&path, &payload)?;
+        }
         let snapshots = self.snapshots()?;
         for old in snapshots.iter().take(snapshots.len().saturating_sub(SNAPSHOTS_KEPT)) {
             remove_if_present(&self.dir.join(file_name(*old, "snapshot")))?;
@@ -554,13 +581,7 @@ impl Log {
         }
         let Log { segments, config, .. } = self;
         let active = segments.values_mut().next_back().expect("a log always has an active segment");
-        let written = active.append(bytes, config, index, |b| {
-            batch::set_base_offset(b, base_offset);
-            batch::set_partition_leader_epoch(b, stamp.leader_epoch);
-            if let Some(now) = stamp.log_append_time {
-                batch::set_log_append_time(b, now);
-            }
-        })?;
+        let written = active.append(bytes, config, index, base_offset, stamp.leader_epoch, stamp.log_append_time)?;
         self.producers.record(&written);
         self.epochs.assign(stamp.leader_epoch, base_offset)?;
         self.prepared_end = self.prepared_end.max(last_offset + 1);
@@ -618,6 +639,14 @@ impl Log {
         };
         self.commit_to(index)?;
         Ok(info)
+    }
+
+    /// Drops every index map (lookups map an index again when they need it), so idle
+    /// partitions hold no index maps: the broker calls this periodically.
+    pub fn unmap_indexes(&mut self) {
+        for segment in self.segments.values_mut() {
+            segment.unmap_indexes();
+        }
     }
 
     /// Counts traffic through the maps; every `RELEASE_EVERY` bytes, unmaps the touched pages
@@ -704,7 +733,7 @@ impl Log {
             for path in &flush.syncs {
                 File::open(path).and_then(|f| f.sync_all()).map_err(StorageError::io("fsync", path))?;
             }
-            segment.flushed_to(flush.size, flush.entry_count, true);
+            segment.flushed_to(flush.size, true);
         }
         self.segments.insert(last_base, segment);
         self.step()?;
@@ -713,6 +742,7 @@ impl Log {
         self.step()?;
         self.recovery_point = self.recovery_point.min(end_offset);
         checkpoint::write_i64(&self.dir.join(RECOVERY_POINT_FILE), self.recovery_point)?;
+        self.checkpointed.store(self.recovery_point, Ordering::Relaxed);
         self.step()?;
         clear_truncation(&self.dir)?;
         self.rebuild_producer_state()?;
@@ -824,7 +854,6 @@ impl Log {
         let mut job = FlushJob {
             ranges: Vec::new(),
             syncs: Vec::new(),
-            entries: Vec::new(),
             positions: Vec::new(),
             end_offset: self.log_end_offset(),
             last_index: self.last_index(),
@@ -833,17 +862,16 @@ impl Log {
             if let Some(flush) = segment.pending_flush() {
                 job.ranges.push(flush.range);
                 job.syncs.extend(flush.syncs);
-                job.entries.extend(flush.entries);
-                job.positions.push((base, flush.size, flush.entry_count));
+                job.positions.push((base, flush.size));
             }
         }
         job
     }
 
     pub fn flush_done(&mut self, job: &FlushJob) {
-        for &(base, size, entries) in &job.positions {
+        for &(base, size) in &job.positions {
             if let Some(segment) = self.segments.get_mut(&base) {
-                segment.flushed_to(size, entries, true);
+                segment.flushed_to(size, true);
             }
         }
         // A truncation since the job was prepared may have cut what it flushed.
@@ -932,17 +960,53 @@ impl Log {
     }
 
     /// Persists the recovery point, so the next unclean start validates less.
+    /// Skipped when the recovery point has not moved since this process last wrote it.
     pub fn checkpoint(&self) -> Result<()> {
-        checkpoint::write_i64(&self.dir.join(RECOVERY_POINT_FILE), self.recovery_point)
+        if self.checkpointed.load(Ordering::Relaxed) == self.recovery_point {
+            return Ok(());
+        }
+        checkpoint::write_i64(&self.dir.join(RECOVERY_POINT_FILE), self.recovery_point)?;
+        self.checkpointed.store(self.recovery_point, Ordering::Relaxed);
+        Ok(())
     }
 
     /// A clean close: everything flushed, the active segment trimmed like a sealed one, a
     /// producer-state snapshot at the log end, the recovery point at the end.
+    /// Files that already say the same (a log closed cleanly and not written since) are not
+    /// rewritten, so closing an idle log costs little more than trimming its active segment.
     pub fn close(&mut self) -> Result<()> {
         self.active_mut().seal()?;
         self.flush()?;
-        self.write_producer_snapshot(self.log_end_offset())?;
-        write_log_start(&self.dir, self.log_start_offset, self.before_first)?;
+        self.close_files(true)
+    }
+
+    /// [`Log::close`] without the fsyncs of data and trimmed files: the caller makes the whole
+    /// filesystem durable afterwards ([`crate::LogDir::sync_filesystem`]) before relying on it
+    /// (a broker closing thousands of logs, before its clean-shutdown marker). Checkpoint
+    /// files are still replaced atomically (written, synced, renamed).
+    pub fn close_unsynced(&mut self) -> Result<()> {
+        self.active_mut().seal()?;
+        // Start the write-back now; the recovery point stays where the last real flush left
+        // it (after a crash before the caller's sync, recovery re-validates from there).
+        self.flush_job().start()?;
+        self.close_files(false)
+    }
+
+    /// The checkpoint files of a close (the producer snapshot without fsyncs unless `sync`).
+    fn close_files(&mut self, sync: bool) -> Result<()> {
+        let end = self.log_end_offset();
+        // Producer state changes only with appends, truncations and resets, which all leave the
+        // snapshots on disk describing the log below their offsets: one at the end is current.
+        // A log with no entries and no producers has nothing to snapshot (opening it replays
+        // nothing either way).
+        let nothing = self.last_index() < self.first_index() && self.producers.active().is_empty();
+        if !nothing && !self.dir.join(file_name(end, "snapshot")).exists() {
+            self.write_producer_snapshot_with(end, sync)?;
+        }
+        // What the next open would read (the defaults, for a log that never wrote the file).
+        if read_log_start(&self.dir).ok() != Some((self.log_start_offset, self.before_first)) {
+            write_log_start(&self.dir, self.log_start_offset, self.before_first)?;
+        }
         self.checkpoint()
     }
 

@@ -1,8 +1,11 @@
-//! A pre-sized, memory-mapped file that is written by copying into the map.
+//! A pre-sized file, mapped for reading and written with `pwrite`.
 //!
-//! Disk blocks are reserved with `posix_fallocate` before a region is first written: writing
-//! to a sparse hole of a full disk through a map would fault with SIGBUS, whereas a failed
-//! reservation is an ordinary error the caller can report (KAFKA_STORAGE_ERROR).
+//! Writes go through the page cache with `pwrite`/`pwritev`, never through the map: a first
+//! store into a page of a sparse mapped file faults, and the kernel zeroes the whole page before
+//! the store fills it (for a log that is one extra memset of everything written, plus a page
+//! fault per 4 KiB). `pwrite` of whole pages copies once; a full disk is an ordinary `ENOSPC`
+//! from the write (reported as KAFKA_STORAGE_ERROR), never a SIGBUS. Readers use the map, which
+//! sees the same page-cache pages: a committed range is lent as a slice of it without copying.
 
 use std::fs::{File, OpenOptions};
 use std::ops::Range;
@@ -15,15 +18,12 @@ use memmap2::{MmapOptions, MmapRaw};
 
 use crate::{Result, StorageError};
 
-/// Reserve disk in steps of this many bytes, so fallocate is not called per write.
-const RESERVE_STEP: usize = 1 << 20;
-
 pub(crate) struct MappedFile {
     path: PathBuf,
-    file: File,
+    file: Arc<File>,
     map: Arc<MmapRaw>,
-    /// Bytes from the start known to have disk blocks.
-    reserved: usize,
+    /// The file's length.
+    len: usize,
 }
 
 /// A read-only view of part of a map. Keeps the map alive for as long as a response needs it.
@@ -43,8 +43,10 @@ impl AsRef<[u8]> for MapSlice {
 }
 
 impl MappedFile {
-    /// Opens (creating if needed) `path` and maps `capacity` bytes of it, growing the file to
-    /// that size if it is smaller. Growth is sparse: blocks are reserved on first write.
+    /// Opens (creating if needed) `path` and maps `capacity` bytes of it (or the whole file, if
+    /// longer). The file itself is not grown: appends extend it, so its length is always what
+    /// was written and nothing needs trimming at close. Only written bytes are ever read
+    /// through the map (a page wholly past the end of the file would fault).
     pub fn open(path: &Path, capacity: usize) -> Result<MappedFile> {
         let file = OpenOptions::new()
             .read(true)
@@ -54,15 +56,12 @@ impl MappedFile {
             .open(path)
             .map_err(StorageError::io("open", path))?;
         let len = file.metadata().map_err(StorageError::io("stat", path))?.len() as usize;
-        if len < capacity {
-            file.set_len(capacity as u64).map_err(StorageError::io("resize", path))?;
-        }
         let capacity = capacity.max(len);
         let map = MmapOptions::new()
             .len(capacity.max(1))
             .map_raw(&file)
             .map_err(StorageError::io("mmap", path))?;
-        Ok(MappedFile { path: path.to_owned(), file, map: Arc::new(map), reserved: 0 })
+        Ok(MappedFile { path: path.to_owned(), file: Arc::new(file), map: Arc::new(map), len })
     }
 
     pub fn path(&self) -> &Path {
@@ -71,6 +70,11 @@ impl MappedFile {
 
     pub fn capacity(&self) -> usize {
         self.map.len()
+    }
+
+    /// The file's length (what was written, or left by an earlier process).
+    pub fn file_len(&self) -> usize {
+        self.len
     }
 
     pub fn bytes(&self, range: Range<usize>) -> &[u8] {
@@ -85,55 +89,71 @@ impl MappedFile {
         Bytes::from_owner(MapSlice { map: self.map.clone(), range })
     }
 
-    /// Mutable access to `range`, after reserving disk blocks for it.
-    pub fn bytes_mut(&mut self, range: Range<usize>) -> Result<&mut [u8]> {
-        if range.end > self.map.len() {
+    /// Writes `data` at `at` (through the page cache; readers of the map see it).
+    pub fn write(&mut self, at: usize, data: &[u8]) -> Result<()> {
+        self.write_vectored(at, &[data])
+    }
+
+    /// Writes `parts` one after another from `at`, in one `pwritev` when the kernel takes it
+    /// all. Only the owner writes (`&mut self`), and only past what readers may look at.
+    pub fn write_vectored(&mut self, at: usize, parts: &[&[u8]]) -> Result<()> {
+        let total: usize = parts.iter().map(|p| p.len()).sum();
+        if at + total > self.map.len() {
             return Err(StorageError::Corrupt {
                 path: self.path.clone(),
-                why: format!("write to {range:?} beyond the map of {} bytes", self.map.len()),
+                why: format!("write to {:?} beyond the map of {} bytes", at..at + total, self.map.len()),
             });
         }
-        self.reserve(range.end)?;
-        // SAFETY: in bounds, and `&mut self` means no other writer. Readers only see ranges
-        // below the published end, which writers never touch.
-        Ok(unsafe { std::slice::from_raw_parts_mut(self.map.as_mut_ptr().add(range.start), range.len()) })
-    }
-
-    pub fn write(&mut self, at: usize, data: &[u8]) -> Result<()> {
-        self.bytes_mut(at..at + data.len())?.copy_from_slice(data);
+        let (mut part, mut skip, mut written) = (0, 0, 0);
+        while written < total {
+            let iov: Vec<libc::iovec> = parts[part..]
+                .iter()
+                .enumerate()
+                .map(|(i, p)| {
+                    let p = if i == 0 { &p[skip..] } else { p };
+                    libc::iovec { iov_base: p.as_ptr() as *mut libc::c_void, iov_len: p.len() }
+                })
+                .take(64)
+                .collect();
+            // SAFETY: every iovec points into a live slice of `parts`; the descriptor is open.
+            let n = unsafe { libc::pwritev(self.file.as_raw_fd(), iov.as_ptr(), iov.len() as libc::c_int, (at + written) as libc::off_t) };
+            if n < 0 {
+                let error = std::io::Error::last_os_error();
+                if error.kind() == std::io::ErrorKind::Interrupted {
+                    continue;
+                }
+                return Err(StorageError::io("write", &self.path)(error));
+            }
+            if n == 0 {
+                return Err(StorageError::io("write", &self.path)(std::io::ErrorKind::WriteZero.into()));
+            }
+            written += n as usize;
+            self.len = self.len.max(at + written);
+            // Move past what was written.
+            let mut left = n as usize;
+            while part < parts.len() && left >= parts[part].len() - skip {
+                left -= parts[part].len() - skip;
+                part += 1;
+                skip = 0;
+            }
+            skip += left;
+        }
         Ok(())
     }
 
-    fn reserve(&mut self, end: usize) -> Result<()> {
-        if end <= self.reserved {
-            return Ok(());
-        }
-        let target = end.max(self.reserved + RESERVE_STEP).min(self.map.len());
-        // SAFETY: plain syscall on an open descriptor.
-        let rc = unsafe {
-            libc::posix_fallocate(
-                self.file.as_raw_fd(),
-                self.reserved as libc::off_t,
-                (target - self.reserved) as libc::off_t,
-            )
-        };
-        if rc != 0 {
-            return Err(StorageError::io("fallocate", &self.path)(std::io::Error::from_raw_os_error(rc)));
-        }
-        self.reserved = target;
-        Ok(())
-    }
-
-    /// Shrinks the file (not the map) to `len`. Readers must never look past `len` afterwards.
+    /// Cuts the file (not the map) to `len`; nothing when it already has that length. Readers
+    /// must never look past `len` afterwards.
     pub fn truncate_file(&mut self, len: usize) -> Result<()> {
-        self.file.set_len(len as u64).map_err(StorageError::io("truncate", &self.path))?;
-        self.reserved = self.reserved.min(len);
+        if len != self.len {
+            self.file.set_len(len as u64).map_err(StorageError::io("truncate", &self.path))?;
+            self.len = len;
+        }
         Ok(())
+
     }
 
     /// Turns `range` into a hole: it reads as zeros from now on, in the map and in the file, and
-    /// its disk blocks are released (they are reserved again before a later write). No reader
-    /// may hold a slice of `range`.
+    /// its disk blocks are released. No reader may hold a slice of `range`.
     pub fn discard(&mut self, range: Range<usize>) -> Result<()> {
         let range = clamp(range, self.map.len());
         if range.is_empty() {
@@ -153,7 +173,6 @@ impl MappedFile {
             let zeros = vec![0u8; range.len()];
             self.write(range.start, &zeros)?;
         }
-        self.reserved = self.reserved.min(range.start);
         Ok(())
     }
 
@@ -174,9 +193,9 @@ impl MappedFile {
         }
     }
 
-    /// A handle that can flush part of this file without borrowing it.
+    /// A handle that can make part of this file durable without borrowing it.
     pub fn flusher(&self, range: Range<usize>) -> RangeFlush {
-        RangeFlush { map: self.map.clone(), range: clamp(range, self.map.len()), path: self.path.clone() }
+        RangeFlush { file: self.file.clone(), range: clamp(range, self.map.len()), path: self.path.clone() }
     }
 }
 
@@ -185,20 +204,47 @@ fn clamp(range: Range<usize>, len: usize) -> Range<usize> {
     range.start.min(end)..end
 }
 
-/// A pending msync of part of a mapped file.
+/// A pending flush of part of a file: start the write-back of every file a flush covers first
+/// ([`RangeFlush::start`]), then wait for each ([`RangeFlush::finish`]), so the disk sees all of
+/// them at once and the filesystem commits their metadata in one journal transaction.
 pub struct RangeFlush {
-    map: Arc<MmapRaw>,
+    file: Arc<File>,
     range: Range<usize>,
     path: PathBuf,
 }
 
 impl RangeFlush {
-    pub fn run(&self) -> Result<()> {
+    /// Starts writing the range's dirty pages back (`sync_file_range(WRITE)`), without waiting.
+    pub fn start(&self) -> Result<()> {
         if self.range.is_empty() {
             return Ok(());
         }
-        self.map
-            .flush_range(self.range.start, self.range.len())
-            .map_err(StorageError::io("msync", &self.path))
+        // SAFETY: plain syscall on an open descriptor.
+        let rc = unsafe {
+            libc::sync_file_range(
+                self.file.as_raw_fd(),
+                self.range.start as libc::off64_t,
+                self.range.len() as libc::off64_t,
+                libc::SYNC_FILE_RANGE_WRITE,
+            )
+        };
+        if rc != 0 {
+            return Err(StorageError::io("sync_file_range", &self.path)(std::io::Error::last_os_error()));
+        }
+        Ok(())
+    }
+
+    /// Makes the range durable: `fdatasync` (data, and the metadata needed to read it back).
+    pub fn finish(&self) -> Result<()> {
+        if self.range.is_empty() {
+            return Ok(());
+        }
+        self.file.sync_data().map_err(StorageError::io("fdatasync", &self.path))
+    }
+
+    /// [`RangeFlush::start`] then [`RangeFlush::finish`].
+    pub fn run(&self) -> Result<()> {
+        self.start()?;
+        self.finish()
     }
 }

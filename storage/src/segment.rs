@@ -7,7 +7,7 @@ use bytes::Bytes;
 use tracing::warn;
 use weir_protocol::batch::{self, BatchHeader, Batches};
 
-use crate::entry_index::{EntryIndex, EntryIndexWrite, EntryMeta};
+use crate::entry_index::{EntryIndex, EntryMeta};
 use crate::index::{Index, IndexKind};
 use crate::mapped_file::{MappedFile, RangeFlush};
 use crate::{LogConfig, Result, StorageError};
@@ -176,7 +176,7 @@ impl Segment {
     pub fn recover(dir: &Path, base_offset: i64, config: &LogConfig, active: bool, first_index: u64, min_epoch: i32, now_ms: i64) -> Result<Recovered> {
         let entries = EntryIndex::create(&dir.join(file_name(base_offset, "entryindex")))?;
         let mut segment = Segment::open_files(dir, base_offset, config, true, 0, 0, entries, now_ms)?;
-        let file_len = segment.log.capacity();
+        let file_len = segment.log.file_len();
         let mut position = 0;
         let mut expected = base_offset;
         let mut epoch = min_epoch;
@@ -340,17 +340,34 @@ impl Segment {
             && !self.time_index.is_full()
     }
 
-    /// Copies `bytes` (one whole batch) in at the end as Raft entry `index`, lets `stamp` write
-    /// the broker-assigned header fields in place, and indexes it.
-    pub fn append(&mut self, bytes: &[u8], config: &LogConfig, index: u64, stamp: impl FnOnce(&mut [u8])) -> Result<BatchHeader> {
+    /// Writes `bytes` (one whole batch) at the end as Raft entry `index`, stamped with its base
+    /// offset and leader epoch (and, with `log_append_time`, the broker's clock and a new CRC),
+    /// and indexes it. The batch is copied once, into the page cache: the stamped header from a
+    /// small copy, the rest straight from `bytes`.
+    pub fn append(&mut self, bytes: &[u8], config: &LogConfig, index: u64, base_offset: i64, leader_epoch: i32, log_append_time: Option<i64>) -> Result<BatchHeader> {
         let position = self.size;
-        let target = self.log.bytes_mut(position..position + bytes.len())?;
-        target.copy_from_slice(bytes);
-        stamp(target);
-        let header = BatchHeader::parse(target).ok_or_else(|| StorageError::Corrupt {
-            path: self.log.path().to_owned(),
-            why: "appended a batch shorter than its header".into(),
-        })?;
+        let path = self.log.path().to_owned();
+        let short = move || StorageError::Corrupt { path, why: "appended a batch shorter than its header".into() };
+        if bytes.len() < batch::HEADER_LEN {
+            return Err(short.clone()());
+        }
+        let header = if let Some(now) = log_append_time {
+            // The CRC covers the stamped fields: stamp a copy (a rare topic setting).
+            let mut stamped = bytes.to_vec();
+            batch::set_base_offset(&mut stamped, base_offset);
+            batch::set_partition_leader_epoch(&mut stamped, leader_epoch);
+            batch::set_log_append_time(&mut stamped, now);
+            self.log.write(position, &stamped)?;
+            BatchHeader::parse(&stamped)
+        } else {
+            let mut head = [0u8; batch::HEADER_LEN];
+            head.copy_from_slice(&bytes[..batch::HEADER_LEN]);
+            batch::set_base_offset(&mut head, base_offset);
+            batch::set_partition_leader_epoch(&mut head, leader_epoch);
+            self.log.write_vectored(position, &[&head, &bytes[batch::HEADER_LEN..]])?;
+            BatchHeader::parse(&head)
+        }
+        .ok_or_else(short)?;
         self.index_batch(&header, position, config, index)?;
         self.size = position + bytes.len();
         Ok(header)
@@ -422,6 +439,12 @@ impl Segment {
             .find(|(_, header)| header.max_timestamp >= timestamp)
     }
 
+    /// Drops the maps of the offset and time indexes (mapped again by the next lookup).
+    pub fn unmap_indexes(&mut self) {
+        self.offset_index.unmap();
+        self.time_index.unmap();
+    }
+
     /// Unmaps the pages this segment's log has touched (see [`MappedFile::release`]).
     pub fn release_pages(&self) {
         self.log.release(0..self.size);
@@ -458,10 +481,12 @@ impl Segment {
         self.entries.write_now()
     }
 
-    /// What a flush of this segment must do now, or `None` when it is all durable.
+    /// What a flush of this segment must do now, or `None` when it is all durable. The log's
+    /// new bytes only: the entry index of a segment taking appends is written when it is sealed
+    /// or closed, since recovery rebuilds it after a crash (the active segment is always at or
+    /// after the recovery point, so always re-validated).
     pub fn pending_flush(&self) -> Option<SegmentFlush> {
-        let entries = self.entries.pending_write();
-        if self.flushed == self.size && !self.needs_sync && entries.is_none() {
+        if self.flushed == self.size && !self.needs_sync {
             return None;
         }
         let syncs = if self.needs_sync {
@@ -469,14 +494,12 @@ impl Segment {
         } else {
             Vec::new()
         };
-        let (entries, entry_count) = entries.map_or((None, self.entries.len()), |(write, count)| (Some(write), count));
-        Some(SegmentFlush { range: self.log.flusher(self.flushed..self.size), syncs, entries, size: self.size, entry_count })
+        Some(SegmentFlush { range: self.log.flusher(self.flushed..self.size), syncs, size: self.size })
     }
 
     /// Records a flush prepared by [`Segment::pending_flush`] as done.
-    pub fn flushed_to(&mut self, size: usize, entry_count: usize, synced: bool) {
+    pub fn flushed_to(&mut self, size: usize, synced: bool) {
         self.flushed = self.flushed.max(size.min(self.size));
-        self.entries.written(entry_count);
         if synced {
             self.needs_sync = false;
         }
@@ -500,15 +523,12 @@ pub(crate) fn delete_files(dir: &Path, base_offset: i64) -> Result<()> {
     Ok(())
 }
 
-/// One segment's part of a flush: msync of the new bytes, fsync of files trimmed since, and the
-/// new entry-index entries.
+/// One segment's part of a flush: the log's new bytes, and fsync of files trimmed since.
 pub(crate) struct SegmentFlush {
     pub range: RangeFlush,
     pub syncs: Vec<PathBuf>,
-    pub entries: Option<EntryIndexWrite>,
-    /// Log size and entry count this flush makes durable.
+    /// Log size this flush makes durable.
     pub size: usize,
-    pub entry_count: usize,
 }
 
 fn entry_meta(base_offset: i64, index: u64, position: usize, header: &BatchHeader) -> EntryMeta {
