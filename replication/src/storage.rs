@@ -124,11 +124,7 @@ impl RaftLog {
                 }
                 // A batch the leader stamped with its offsets; the entry's term is authoritative.
                 false => {
-                    weir_protocol::batch::validate(&batch).map_err(|e| ReplicationError::Malformed(format!("entry {}: {e}", entry.index)))?;
-                    let header = weir_protocol::batch::BatchHeader::parse(&batch).ok_or_else(|| ReplicationError::Malformed("short batch".into()))?;
-                    let log_append_time = header.is_log_append_time().then_some(header.max_timestamp);
-                    let stamp = weir_storage::Stamp { base_offset: header.base_offset, leader_epoch: entry.term as i32, log_append_time };
-                    log.append_entry(&batch, entry.index, stamp, now_ms)?;
+                    log.append_replicated(&batch, entry.index, entry.term, now_ms)?;
                 }
             }
         }

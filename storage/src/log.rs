@@ -589,12 +589,14 @@ impl Log {
         Ok(AppendInfo { base_offset, last_offset, max_timestamp: written.max_timestamp, duplicate: false })
     }
 
-    /// A replica's append of an entry it received: the batch already carries its offsets and
-    /// term (the leader stamped them), which are kept as they are.
-    pub fn append_replicated(&mut self, bytes: &[u8], index: u64, now_ms: i64) -> Result<AppendInfo> {
-        let header = BatchHeader::parse(bytes).ok_or_else(|| StorageError::Corrupt { path: self.dir.clone(), why: "batch shorter than its header".into() })?;
+    /// A replica's append of entry `index` of `term`, received from the leader: the batch is
+    /// checked whole (length, CRC, counts) and keeps the offsets the leader stamped; its leader
+    /// epoch is the entry's term.
+    pub fn append_replicated(&mut self, bytes: &[u8], index: u64, term: u64, now_ms: i64) -> Result<AppendInfo> {
+        let header = weir_protocol::batch::validate(bytes).map_err(|e| StorageError::Corrupt { path: self.dir.clone(), why: format!("replicated entry {index}: {e}") })?;
+        let leader_epoch = i32::try_from(term).map_err(|_| StorageError::StaleTerm { term: i64::MAX, last: self.last_entry().term })?;
         let log_append_time = header.is_log_append_time().then_some(header.max_timestamp);
-        self.append_entry(bytes, index, Stamp { base_offset: header.base_offset, leader_epoch: header.partition_leader_epoch, log_append_time }, now_ms)
+        self.append_entry(bytes, index, Stamp { base_offset: header.base_offset, leader_epoch, log_append_time }, now_ms)
     }
 
     /// Takes back the most recent [`Log::prepare`] of `bytes` (its Raft proposal was dropped
@@ -839,11 +841,6 @@ impl Log {
     pub fn begin_epoch(&mut self, epoch: i32) -> Result<()> {
         let end = self.log_end_offset();
         self.epochs.assign(epoch, end)
-    }
-
-    /// The latest leader epoch and where it starts.
-    pub fn latest_epoch(&self) -> Option<(i32, i64)> {
-        self.epochs.latest()
     }
 
     // --- Durability --------------------------------------------------------------------------
