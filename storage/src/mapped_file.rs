@@ -1,4 +1,4 @@
-//! A pre-sized file, mapped for reading and written with `pwrite`.
+//! A file mapped for reading at its full capacity (the file itself grows only as it is written), and written with `pwrite`.
 //!
 //! Writes go through the page cache with `pwrite`/`pwritev`, never through the map: a first
 //! store into a page of a sparse mapped file faults, and the kernel zeroes the whole page before
