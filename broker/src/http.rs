@@ -5,6 +5,10 @@
 //! - `/livez`: 200 `ok` while the process serves HTTP.
 //! - `/readyz`: 200 `ok` when every [`Health`] check passes, else 503 listing the failing
 //!   ones; `?verbose` lists every check (`[+]logs ok`, `[-]listeners failed: …`).
+//! - `POST /drain?timeout_ms=N` (cluster mode): hands leadership of every partition this
+//!   broker leads to an in-sync peer, waiting up to N ms (default 30 000); 200 when it leads
+//!   none any more, else 503 with how many it still leads (`weir cluster drain`, a `preStop`
+//!   hook before a rolling restart).
 //!
 //! It starts before the logs are recovered, so a probe sees "live, not ready" meanwhile.
 
@@ -45,8 +49,8 @@ pub async fn serve(listener: TcpListener, state: Arc<HttpState>) {
                     let state = state.clone();
                     tokio::spawn(async move {
                         let service = hyper::service::service_fn(move |request| {
-                            let response = route(&state, &request);
-                            async move { Ok::<_, Infallible>(response) }
+                            let state = state.clone();
+                            async move { Ok::<_, Infallible>(route(&state, &request).await) }
                         });
                         let connection = hyper::server::conn::http1::Builder::new()
                             .timer(TokioTimer::new())
@@ -67,7 +71,11 @@ pub async fn serve(listener: TcpListener, state: Arc<HttpState>) {
     }
 }
 
-fn route<B>(state: &HttpState, request: &Request<B>) -> Response<Full<Bytes>> {
+async fn route<B>(state: &HttpState, request: &Request<B>) -> Response<Full<Bytes>> {
+    if request.method() == Method::POST && request.uri().path() == "/drain" {
+        let timeout = request.uri().query().and_then(|q| q.split('&').find_map(|p| p.strip_prefix("timeout_ms=")?.parse::<u64>().ok()));
+        return drain(state, Duration::from_millis(timeout.unwrap_or(30_000))).await;
+    }
     if request.method() != Method::GET && request.method() != Method::HEAD {
         return text(StatusCode::METHOD_NOT_ALLOWED, "only GET and HEAD\n".into());
     }
@@ -87,6 +95,16 @@ fn route<B>(state: &HttpState, request: &Request<B>) -> Response<Full<Bytes>> {
             response
         }
         _ => text(StatusCode::NOT_FOUND, "not found: try /metrics, /livez or /readyz\n".into()),
+    }
+}
+
+async fn drain(state: &HttpState, timeout: Duration) -> Response<Full<Bytes>> {
+    let Some(cluster) = state.shared.get().and_then(|s| s.metadata.cluster().cloned()) else {
+        return text(StatusCode::CONFLICT, "not a cluster broker (or not started yet): nothing to drain\n".into());
+    };
+    match cluster.drain(timeout).await {
+        0 => text(StatusCode::OK, "drained: this broker leads no partition\n".into()),
+        still => text(StatusCode::SERVICE_UNAVAILABLE, format!("still leading {still} partition(s): no in-sync replica to take them\n")),
     }
 }
 

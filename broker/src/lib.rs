@@ -4,12 +4,15 @@
 //! [`alloc_guard::ReservingAllocator`] as their global allocator, as the `weir` binary does.
 
 pub mod alloc_guard;
+mod cluster;
 pub mod config;
 mod error;
 mod groups;
 mod handlers;
 pub mod health;
 pub mod http;
+mod internal_log;
+mod leadership;
 mod metadata;
 pub mod metrics;
 mod partition;
@@ -47,6 +50,7 @@ pub struct Broker {
     data_dir: std::path::PathBuf,
     /// Ephemeral brokers own their data directory; it is removed when the broker stops.
     ephemeral_dir: Option<tempfile::TempDir>,
+    shared: Arc<Shared>,
 }
 
 /// A broker whose HTTP listener (if configured) is up, but whose logs are not open yet:
@@ -72,6 +76,7 @@ impl Starting {
         let Starting { settings, ephemeral_dir, http, http_state } = self;
         let (http_addr, http_task) = http.map_or((None, None), |(addr, task)| (Some(addr), Some(task)));
         let stop_http = |task: Option<JoinHandle<()>>| task.inspect(JoinHandle::abort);
+        let (opened_partitions, opened_rx) = tokio::sync::mpsc::unbounded_channel();
         let opened = {
             let (settings, metrics) = (settings.clone(), http_state.metrics.clone());
             tokio::task::spawn_blocking(move || -> Result<_, BrokerError> {
@@ -79,7 +84,13 @@ impl Starting {
                 if !log_dir.was_clean() {
                     info!(dir = %settings.data_dir.display(), "no clean-shutdown marker: logs will be recovered");
                 }
-                let metadata = Metadata::open(&settings, log_dir, metrics)?;
+                let metadata = match &settings.cluster {
+                    Some(cluster_settings) => {
+                        let cluster = cluster::Cluster::start(&settings, cluster_settings, &log_dir)?;
+                        Metadata::open_cluster(&settings, log_dir, metrics, cluster, opened_partitions)?
+                    }
+                    None => Metadata::open(&settings, log_dir, metrics)?,
+                };
                 let groups = GroupCoordinator::load(&metadata, &settings)?;
                 Ok((metadata, groups))
             })
@@ -116,10 +127,15 @@ impl Starting {
             health: http_state.health.clone(),
         });
         let _ = http_state.shared.set(shared.clone());
-        let task = tokio::spawn(run(shared, listener));
+        if let Some(cluster) = shared.metadata.cluster() {
+            tokio::spawn(cluster.clone().register(shared.host.clone(), shared.port, metadata::new_cluster_id()));
+            tokio::spawn(leadership::apply_metadata(shared.clone()));
+            tokio::spawn(leadership::watch_partitions(shared.clone(), opened_rx));
+        }
+        let task = tokio::spawn(run(shared.clone(), listener));
         http_state.health.set_listeners_bound();
         info!(%local_addr, data_dir = %data_dir.display(), "weir is serving");
-        Ok(Broker { local_addr, http_addr, shutdown, task, http_task, data_dir, ephemeral_dir })
+        Ok(Broker { local_addr, http_addr, shutdown, task, http_task, data_dir, ephemeral_dir, shared })
     }
 }
 
@@ -210,19 +226,37 @@ impl Broker {
 
     /// A handle that can ask this broker to stop from another task.
     pub fn stopper(&self) -> Stopper {
-        Stopper(self.shutdown.clone())
+        Stopper { shutdown: self.shutdown.clone(), shared: self.shared.clone() }
     }
 }
 
 /// Asks a broker to stop.
 #[derive(Clone)]
-pub struct Stopper(watch::Sender<bool>);
+pub struct Stopper {
+    shutdown: watch::Sender<bool>,
+    shared: Arc<Shared>,
+}
 
 impl Stopper {
     pub fn stop(&self) {
-        let _ = self.0.send(true);
+        let _ = self.shutdown.send(true);
+    }
+
+    /// A clean stop of a cluster broker: leadership of every partition it leads moves to
+    /// another in-sync replica first (waiting up to `weir.shutdown.drain.ms`-like 10 s), so
+    /// producers and consumers move on without errors; then [`Stopper::stop`].
+    pub async fn drain_then_stop(&self) {
+        if let Some(cluster) = self.shared.metadata.cluster() {
+            self.shared.health.set_shutting_down();
+            let still = cluster.drain(DRAIN_TIMEOUT).await;
+            info!(still_leading = still, "leadership drained");
+        }
+        self.stop();
     }
 }
+
+/// How long a clean shutdown waits for leadership to move away.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 
 async fn run(shared: Arc<Shared>, listener: TcpListener) -> Result<(), BrokerError> {
     let mut stopping = shared.shutdown.clone();
@@ -236,6 +270,9 @@ async fn run(shared: Arc<Shared>, listener: TcpListener) -> Result<(), BrokerErr
     let housekeeping = tokio::spawn(housekeeping(shared.clone()));
     server::accept_loop(shared.clone(), listener).await;
     let _ = housekeeping.await;
+    if let Some(cluster) = shared.metadata.cluster() {
+        cluster.stop().await;
+    }
     close_logs(&shared)
 }
 
@@ -257,7 +294,7 @@ async fn housekeeping(shared: Arc<Shared>) {
             _ = retention.tick() => {
                 let now = now_ms();
                 for topic in shared.metadata.topics() {
-                    for partition in &topic.partitions {
+                    for partition in topic.hosted() {
                         if let Err(e) = partition.log().enforce_retention(now) {
                             error!(topic = %topic.name, partition = partition.index, error = %e, "retention failed");
                         }
@@ -269,7 +306,8 @@ async fn housekeeping(shared: Arc<Shared>) {
                     continue;
                 }
                 for topic in shared.metadata.topics() {
-                    for partition in &topic.partitions {
+                    // A replicated partition's Raft group flushes its log itself.
+                    for partition in topic.hosted().filter(|p| p.replica.is_none()) {
                         let flushed = partition.flush_now().await;
                         if let Err(e) = flushed.and_then(|()| partition.log().checkpoint()) {
                             error!(topic = %topic.name, partition = partition.index, error = %e, "checkpoint failed");
@@ -279,7 +317,7 @@ async fn housekeeping(shared: Arc<Shared>) {
             }
             _ = unmap.tick() => {
                 for topic in shared.metadata.topics() {
-                    for partition in &topic.partitions {
+                    for partition in topic.hosted() {
                         partition.log().unmap_indexes();
                     }
                 }
@@ -298,7 +336,7 @@ fn close_logs(shared: &Shared) -> Result<(), BrokerError> {
     }
     // Closing a log writes a few small files (checkpoints replaced atomically, with fsyncs):
     // run many at once, so they share journal commits.
-    let partitions: Vec<_> = shared.metadata.topics().iter().flat_map(|t| t.partitions.iter().cloned()).collect();
+    let partitions: Vec<_> = shared.metadata.topics().iter().flat_map(|t| t.hosted().cloned().collect::<Vec<_>>()).collect();
     let workers = partitions.len().clamp(1, CLOSE_THREADS);
     let next = std::sync::atomic::AtomicUsize::new(0);
     let first_error = std::sync::Mutex::new(None);

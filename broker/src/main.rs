@@ -65,6 +65,17 @@ struct ServeArgs {
     /// Address clients are told to connect to (`advertised.listeners`). Default: the listener.
     #[arg(long)]
     advertised_listener: Option<String>,
+    /// Where the Raft port binds (`raft.listeners`). Default: this node's `--voters` address.
+    #[arg(long, value_name = "HOST:PORT")]
+    raft_listen: Option<String>,
+    /// Run as one broker of a cluster: every voter's node id and the Raft address its peers
+    /// reach it at, `1@HOST:PORT,2@HOST:PORT,3@HOST:PORT` (`controller.quorum.voters`).
+    /// Without it Weir is a single-node broker.
+    #[arg(long, value_name = "ID@HOST:PORT,…")]
+    voters: Option<String>,
+    /// The cluster id (`cluster.id`); default: picked by the first broker to register.
+    #[arg(long)]
+    cluster_id: Option<String>,
     /// A properties file with Kafka's names (`num.partitions=3`, `log.retention.ms=…`).
     #[arg(long)]
     config: Option<PathBuf>,
@@ -146,6 +157,15 @@ fn build_config(args: &ServeArgs) -> Result<Config, weir::BrokerError> {
     if let Some(advertised) = &args.advertised_listener {
         config.set("advertised.listeners", advertised.clone());
     }
+    if let Some(raft) = &args.raft_listen {
+        config.set("raft.listeners", raft.clone());
+    }
+    if let Some(voters) = &args.voters {
+        config.set("controller.quorum.voters", voters.clone());
+    }
+    if let Some(id) = &args.cluster_id {
+        config.set("cluster.id", id.clone());
+    }
     if let Some(http) = &args.http_listen {
         config.set("weir.http.listen", http.clone());
     }
@@ -160,26 +180,33 @@ async fn serve(config: Config) -> Result<(), weir::BrokerError> {
         println!("http listening on {http}");
     }
     let broker = starting.finish().await?;
+    // Handlers first, then the line scripts wait for: a SIGTERM right after it is a clean stop.
+    let signalled = signals();
     // Tests and scripts read this line to learn the port.
     println!("listening on {}", broker.local_addr());
     let stopper = broker.stopper();
     tokio::spawn(async move {
-        wait_for_signal().await;
+        signalled.await;
         tracing::info!("signal received; shutting down");
-        stopper.stop();
+        // A cluster broker hands its leaderships to in-sync peers before it stops.
+        stopper.drain_then_stop().await;
     });
     broker.shutdown_when_stopped().await
 }
 
-async fn wait_for_signal() {
+/// Installs the SIGTERM and SIGINT handlers now; the future resolves on the first signal.
+fn signals() -> impl std::future::Future<Output = ()> {
     use tokio::signal::unix::{signal, SignalKind};
-    match (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
-        (Ok(mut term), Ok(mut int)) => {
-            tokio::select! {
-                _ = term.recv() => {}
-                _ = int.recv() => {}
+    let handlers = (signal(SignalKind::terminate()), signal(SignalKind::interrupt()));
+    async move {
+        match handlers {
+            (Ok(mut term), Ok(mut int)) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = int.recv() => {}
+                }
             }
+            _ => std::future::pending().await,
         }
-        _ => std::future::pending().await,
     }
 }

@@ -1,6 +1,11 @@
-//! The cluster metadata a single broker owns: cluster id, topics (id, partition count, config
-//! overrides) and the producer-id allocator. Persisted as one checksummed file, rewritten
-//! atomically on every change; the partitions' logs live in the data directory beside it.
+//! The broker's view of the cluster metadata: cluster id, topics (id, partitions, config
+//! overrides), dynamic broker configs and the producer-id allocator, with the partitions this
+//! broker hosts open.
+//!
+//! A single node owns its metadata: one checksummed file, rewritten atomically on every change.
+//! In cluster mode the metadata is the replicated state of the metadata Raft group
+//! ([`crate::cluster`]): a change is proposed, and applied here (partitions opened or closed)
+//! when it commits, on every broker alike; its proposer answers after applying it.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -9,25 +14,26 @@ use std::sync::Arc;
 use kafka_protocol::error::ResponseError;
 use parking_lot::{Mutex, RwLock};
 use serde::{Deserialize, Serialize};
-use tracing::{info, warn};
+use tracing::{error, info, warn};
 use uuid::Uuid;
 use weir_storage::{checkpoint, LogDir};
 
 use kafka_protocol::messages::create_partitions_request::CreatePartitionsAssignment;
 
+use crate::cluster::state::{assign, PartitionInfo, PRODUCER_ID_BLOCK};
+use crate::cluster::{Applied, Cluster, Command};
 use crate::config::{canonical_topic_configs, Settings, TopicSettings};
 use crate::handlers::topics::validate_replicas;
 use crate::metrics::{Metrics, TopicStats};
 use crate::partition::{Flusher, Partition};
 use crate::{now_ms, BrokerError};
 
-const METADATA_FILE: &str = "metadata.checkpoint";
-/// Producer ids are handed out from blocks persisted ahead of use, as Kafka's ProducerIdManager.
-const PRODUCER_ID_BLOCK: i64 = 1000;
+/// A single node's metadata file; a data directory holding it is a single node's.
+pub const METADATA_FILE: &str = "metadata.checkpoint";
 const MAX_TOPIC_NAME: usize = 249;
 
 /// A request refused with a Kafka error code and a message for the client.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Refusal {
     pub error: ResponseError,
     pub message: String,
@@ -45,12 +51,38 @@ impl Refusal {
 pub struct Topic {
     pub name: Arc<str>,
     pub id: Uuid,
-    pub partitions: Vec<Arc<Partition>>,
+    /// Every partition by index; `None` where this broker holds no replica (cluster mode).
+    pub partitions: Vec<Option<Arc<Partition>>>,
     /// Only the configs set on this topic; the rest come from the broker.
     pub configs: BTreeMap<String, String>,
     pub settings: TopicSettings,
     /// Traffic counters (records and bytes in and out) for `/metrics`.
     pub stats: TopicStats,
+}
+
+impl Topic {
+    pub fn partition_count(&self) -> i32 {
+        self.partitions.len() as i32
+    }
+
+    /// Partition `index` as hosted here: UNKNOWN_TOPIC_OR_PARTITION when the topic has no such
+    /// partition, NOT_LEADER_OR_FOLLOWER when another broker holds it.
+    pub fn partition(&self, index: i32) -> Result<&Arc<Partition>, ResponseError> {
+        match usize::try_from(index).ok().and_then(|i| self.partitions.get(i)) {
+            None => Err(ResponseError::UnknownTopicOrPartition),
+            Some(None) => Err(ResponseError::NotLeaderOrFollower),
+            Some(Some(partition)) => Ok(partition),
+        }
+    }
+
+    /// The partitions this broker hosts.
+    pub fn hosted(&self) -> impl Iterator<Item = &Arc<Partition>> {
+        self.partitions.iter().flatten()
+    }
+
+    fn with(&self, partitions: Vec<Option<Arc<Partition>>>, configs: BTreeMap<String, String>, settings: TopicSettings) -> Topic {
+        Topic { name: self.name.clone(), id: self.id, partitions, configs, settings, stats: self.stats.clone() }
+    }
 }
 
 #[derive(Serialize, Deserialize)]
@@ -81,7 +113,8 @@ pub struct Metadata {
     settings: Settings,
     log_dir: LogDir,
     path: PathBuf,
-    pub cluster_id: String,
+    /// A single node's cluster id (cluster mode: the replicated one).
+    cluster_id: String,
     topics: RwLock<BTreeMap<String, Arc<Topic>>>,
     producer_ids: Mutex<ProducerIds>,
     /// Serialises changes, so the file always matches memory.
@@ -93,6 +126,10 @@ pub struct Metadata {
     metrics: Arc<Metrics>,
     /// Flushes every partition of the data directory (group commit across partitions).
     flusher: Flusher,
+    /// Cluster mode: the Raft groups, and where partitions opened here are announced (the
+    /// broker watches their leadership).
+    cluster: Option<Arc<Cluster>>,
+    opened: Option<tokio::sync::mpsc::UnboundedSender<Arc<Partition>>>,
 }
 
 impl Metadata {
@@ -115,15 +152,23 @@ impl Metadata {
             log_dir,
             metrics,
             flusher: Flusher::start(),
+            cluster: None,
+            opened: None,
         };
+        if metadata.log_dir.partition_dir(crate::cluster::METADATA_LOG, 0).exists() {
+            return Err(BrokerError::Config(format!(
+                "{} holds a cluster broker's data; start it with its --voters (or use another data directory)",
+                metadata.log_dir.path().display()
+            )));
+        }
         let now = now_ms();
         let mut topics = BTreeMap::new();
         for t in &persisted.topics {
-            let topic = metadata.open_topic(&t.name, t.id, t.partitions, t.configs.clone(), now)?;
+            let topic = metadata.open_topic(&t.name, t.id, t.partitions, t.configs.clone(), None, now)?;
             topics.insert(t.name.clone(), Arc::new(topic));
         }
         for (topic, partition) in metadata.log_dir.partitions_on_disk()? {
-            if topics.get(&topic).is_none_or(|t| partition >= t.partitions.len() as i32) {
+            if topics.get(&topic).is_none_or(|t| partition >= t.partition_count()) {
                 warn!(topic, partition, "partition directory belongs to no topic; leaving it alone");
             }
         }
@@ -132,26 +177,178 @@ impl Metadata {
         Ok(metadata)
     }
 
+    /// A cluster broker's metadata: the metadata group's committed log is applied (the
+    /// partitions assigned here opened) before this returns. Opened partitions are announced
+    /// on `opened`.
+    pub fn open_cluster(
+        settings: &Settings,
+        log_dir: LogDir,
+        metrics: Arc<Metrics>,
+        cluster: Arc<Cluster>,
+        opened: tokio::sync::mpsc::UnboundedSender<Arc<Partition>>,
+    ) -> Result<Metadata, BrokerError> {
+        let path = log_dir.path().join(METADATA_FILE);
+        if path.exists() {
+            return Err(BrokerError::Config(format!(
+                "{} holds a single-node broker's data; a cluster broker needs an empty data directory (or its own from before)",
+                log_dir.path().display()
+            )));
+        }
+        let metadata = Metadata {
+            settings: settings.clone(),
+            path,
+            cluster_id: String::new(),
+            topics: RwLock::new(BTreeMap::new()),
+            producer_ids: Mutex::new(ProducerIds { next: 0, block_end: 0 }),
+            changes: Mutex::new(()),
+            broker_configs: RwLock::new(BTreeMap::new()),
+            effective: RwLock::new(settings.clone()),
+            log_dir,
+            metrics,
+            flusher: Flusher::start(),
+            cluster: Some(cluster),
+            opened: Some(opened),
+        };
+        metadata.apply_committed();
+        Ok(metadata)
+    }
+
     pub fn log_dir(&self) -> &LogDir {
         &self.log_dir
     }
 
-    fn open_topic(&self, name: &str, id: Uuid, partitions: i32, configs: BTreeMap<String, String>, now: i64) -> Result<Topic, BrokerError> {
+    /// Cluster mode's Raft side; `None` for a single node.
+    pub fn cluster(&self) -> Option<&Arc<Cluster>> {
+        self.cluster.as_ref()
+    }
+
+    pub fn cluster_id(&self) -> String {
+        match &self.cluster {
+            Some(cluster) => cluster.state.read().cluster_id.clone().unwrap_or_default(),
+            None => self.cluster_id.clone(),
+        }
+    }
+
+    /// Opens a topic's partitions: all of them (a single node), or those whose replicas
+    /// (`placement`, cluster mode) include this broker.
+    fn open_topic(&self, name: &str, id: Uuid, partitions: i32, configs: BTreeMap<String, String>, placement: Option<&[PartitionInfo]>, now: i64) -> Result<Topic, BrokerError> {
         let settings = self.effective.read().topic_settings(&configs);
         let name: Arc<str> = name.into();
         let partitions = (0..partitions)
-            .map(|p| {
-                let log = self.log_dir.open_log(&name, p, settings.log.clone(), now)?;
-                Ok(self.partition(name.clone(), p, log))
-            })
+            .map(|p| self.open_partition(&name, p, &settings, placement.and_then(|all| all.get(p as usize)), now))
             .collect::<Result<Vec<_>, BrokerError>>()?;
         let stats = self.metrics.topic(&name);
         Ok(Topic { name, id, partitions, configs, settings, stats })
     }
 
-    /// A partition served from `log`, flushed by the data directory's flusher, timed by metrics.
-    fn partition(&self, topic: Arc<str>, index: i32, log: weir_storage::Log) -> Arc<Partition> {
-        Arc::new(Partition::new(topic, index, log, self.flusher.clone()).with_flush_metric(self.metrics.flush_duration.clone()))
+    /// Partition `index` served from its log, flushed by the data directory's flusher, timed by
+    /// metrics; in cluster mode replicated by its Raft group, and only if assigned here.
+    fn open_partition(&self, topic: &Arc<str>, index: i32, settings: &TopicSettings, placement: Option<&PartitionInfo>, now: i64) -> Result<Option<Arc<Partition>>, BrokerError> {
+        let (Some(cluster), Some(info)) = (&self.cluster, placement) else {
+            let log = self.log_dir.open_log(topic, index, settings.log.clone(), now)?;
+            let partition = Partition::new(topic.clone(), index, log, self.flusher.clone());
+            return Ok(Some(Arc::new(partition.with_flush_metric(self.metrics.flush_duration.clone()))));
+        };
+        if !info.replicas.contains(&cluster.node_id) {
+            return Ok(None);
+        }
+        claim_partition_dir(&self.log_dir.partition_dir(topic, index), info.group)?;
+        let log = Arc::new(weir_storage::SharedLog::new(self.log_dir.open_log(topic, index, settings.log.clone(), now)?));
+        let handle = cluster.open_partition(info.group, log.clone(), &self.log_dir.partition_dir(topic, index), &info.replicas)?;
+        let partition = Partition::replicated(topic.clone(), index, log, info.group, handle, info.replicas.clone(), self.flusher.clone());
+        let partition = Arc::new(partition.with_flush_metric(self.metrics.flush_duration.clone()));
+        if let Some(opened) = &self.opened {
+            let _ = opened.send(partition.clone());
+        }
+        Ok(Some(partition))
+    }
+
+    /// Cluster mode: applies the metadata committed since the last call to the replicated
+    /// state, brings this broker's topics and partitions in line with it, then answers the
+    /// proposals made here. Does file I/O (opening and removing logs): call it off the async
+    /// threads.
+    pub fn apply_committed(&self) {
+        let Some(cluster) = &self.cluster else { return };
+        let _change = self.changes.lock();
+        let outcomes: Vec<_> = cluster.take_committed().iter().filter_map(|e| Some((e.origin, cluster.state.write().apply(e)?))).collect();
+        self.reconcile(cluster);
+        for (origin, outcome) in outcomes {
+            cluster.resolve(origin, outcome);
+        }
+    }
+
+    /// Makes the open topics match the replicated state: new topics and partitions opened
+    /// (those assigned here), deleted ones closed and their files removed, configs applied.
+    /// Idempotent; a restart replays the whole metadata log and reconciles once.
+    fn reconcile(&self, cluster: &Cluster) {
+        let state = cluster.state.read();
+        if *self.broker_configs.read() != state.broker_configs {
+            *self.broker_configs.write() = state.broker_configs.clone();
+            *self.effective.write() = dynamic_settings(&self.settings, &state.broker_configs);
+        }
+        let now = now_ms();
+        let current = self.topics.read().clone();
+        let mut next = BTreeMap::new();
+        for (name, info) in &state.topics {
+            let topic = match current.get(name) {
+                Some(topic) if topic.id == info.id => {
+                    let mut partitions = topic.partitions.clone();
+                    for p in topic.partition_count()..info.partitions.len() as i32 {
+                        match self.open_partition(&topic.name, p, &topic.settings, info.partitions.get(p as usize), now) {
+                            Ok(partition) => partitions.push(partition),
+                            Err(e) => {
+                                error!(topic = name, partition = p, error = %e, "cannot open a new partition");
+                                break;
+                            }
+                        }
+                    }
+                    let settings = self.effective.read().topic_settings(&info.configs);
+                    if topic.configs != info.configs || partitions.len() != topic.partitions.len() {
+                        for partition in topic.hosted() {
+                            partition.log().set_config(settings.log.clone());
+                        }
+                        Arc::new(topic.with(partitions, info.configs.clone(), settings))
+                    } else {
+                        topic.clone()
+                    }
+                }
+                _ => match self.open_topic(name, info.id, info.partitions.len() as i32, info.configs.clone(), Some(&info.partitions), now) {
+                    Ok(topic) => {
+                        info!(topic = name, partitions = info.partitions.len(), "topic opened");
+                        Arc::new(topic)
+                    }
+                    Err(e) => {
+                        error!(topic = name, error = %e, "cannot open a topic's partitions");
+                        continue;
+                    }
+                },
+            };
+            next.insert(name.clone(), topic);
+        }
+        for (name, topic) in &current {
+            if next.get(name).map(|t| t.id) != Some(topic.id) {
+                for partition in topic.hosted() {
+                    if let Some(replicated) = &partition.replica {
+                        cluster.close_partition(replicated.group);
+                    }
+                }
+                self.remove_partition_files(topic);
+                info!(topic = %name, "topic deleted");
+            }
+        }
+        *self.topics.write() = next;
+    }
+
+    /// Removes a deleted topic's partition directories (readers may still hold zero-copy slices
+    /// of the maps; unlinking is safe for them).
+    fn remove_partition_files(&self, topic: &Topic) {
+        for partition in topic.hosted() {
+            partition.appended.notify_waiters();
+            let dir = partition.log().dir().to_owned();
+            if let Err(e) = std::fs::remove_dir_all(&dir) {
+                warn!(dir = %dir.display(), error = %e, "could not remove a deleted partition's files");
+            }
+        }
     }
 
     fn persist(&self) -> Result<(), BrokerError> {
@@ -161,7 +358,7 @@ impl Metadata {
             producer_id_block_end: self.producer_ids.lock().block_end,
             topics: topics
                 .values()
-                .map(|t| PersistedTopic { name: t.name.to_string(), id: t.id, partitions: t.partitions.len() as i32, configs: t.configs.clone() })
+                .map(|t| PersistedTopic { name: t.name.to_string(), id: t.id, partitions: t.partition_count(), configs: t.configs.clone() })
                 .collect(),
             broker_configs: self.broker_configs.read().clone(),
         };
@@ -185,7 +382,7 @@ impl Metadata {
     /// The topic, created with broker defaults if `auto.create.topics.enable` allows (Metadata
     /// only; `__consumer_offsets` gets its own partition count and configs, as Kafka's
     /// AutoTopicCreationManager does).
-    pub fn get_or_auto_create(&self, name: &str, allowed_by_client: bool) -> Result<Arc<Topic>, Refusal> {
+    pub async fn get_or_auto_create(&self, name: &str, allowed_by_client: bool) -> Result<Arc<Topic>, Refusal> {
         if let Some(topic) = self.topic(name) {
             return Ok(topic);
         }
@@ -194,16 +391,17 @@ impl Metadata {
             return Err(Refusal::new(ResponseError::UnknownTopicOrPartition, format!("topic {name} does not exist")));
         }
         if name == crate::groups::OFFSETS_TOPIC {
-            return self.internal_topic(name, self.settings.groups.offsets_partitions);
+            return self.internal_topic(name, self.settings.groups.offsets_partitions).await;
         }
-        match self.create_topic(name, -1, -1, BTreeMap::new(), false) {
+        match self.create_topic(name, -1, -1, BTreeMap::new(), false).await {
             Err(r) if r.error == ResponseError::TopicAlreadyExists => self.topic(name).ok_or(r),
             other => other,
         }
     }
 
-    /// An internal topic (`__consumer_offsets`), created with `partitions` on first use.
-    pub fn internal_topic(&self, name: &str, partitions: i32) -> Result<Arc<Topic>, Refusal> {
+    /// An internal topic (`__consumer_offsets`), created with `partitions` on first use, with
+    /// `offsets.topic.replication.factor` replicas (at most the number of brokers).
+    pub async fn internal_topic(&self, name: &str, partitions: i32) -> Result<Arc<Topic>, Refusal> {
         if let Some(topic) = self.topic(name) {
             return Ok(topic);
         }
@@ -211,7 +409,11 @@ impl Metadata {
             ("cleanup.policy".to_owned(), "compact".to_owned()),
             ("segment.bytes".to_owned(), (100 << 20).to_string()),
         ]);
-        match self.create_topic(name, partitions, 1, configs, false) {
+        let replication_factor = match &self.cluster {
+            Some(cluster) => cluster.settings.offsets_replication_factor.min(cluster.state.read().brokers.len().max(1) as i16),
+            None => 1,
+        };
+        match self.create_topic(name, partitions, replication_factor, configs, false).await {
             Err(r) if r.error == ResponseError::TopicAlreadyExists => self.topic(name).ok_or(r),
             other => other,
         }
@@ -219,8 +421,10 @@ impl Metadata {
 
     /// CreateTopics for one topic, with Kafka's checks in Kafka's order (name, collision,
     /// existence, configs, replication factor, partition count, brokers available).
-    /// `partitions`/`replication_factor` of -1 mean the broker defaults.
-    pub fn create_topic(
+    /// `partitions`/`replication_factor` of -1 mean the broker defaults. In cluster mode the
+    /// replicas are spread over the registered brokers and the answer comes after the
+    /// metadata change committed.
+    pub async fn create_topic(
         &self,
         name: &str,
         partitions: i32,
@@ -228,7 +432,6 @@ impl Metadata {
         configs: BTreeMap<String, String>,
         validate_only: bool,
     ) -> Result<Arc<Topic>, Refusal> {
-        let _change = self.changes.lock();
         self.check_new_topic_name(name)?;
         let configs = canonical_topic_configs(&configs).map_err(|e| Refusal::new(ResponseError::InvalidConfig, e))?;
         if replication_factor == 0 || replication_factor < -1 {
@@ -239,19 +442,40 @@ impl Metadata {
         }
         let partitions = if partitions == -1 { self.settings.num_partitions } else { partitions };
         let replication_factor = if replication_factor == -1 { self.settings.default_replication_factor } else { replication_factor };
-        if replication_factor > 1 {
+        let brokers = self.brokers();
+        if replication_factor as usize > brokers.len() {
             return Err(Refusal::new(
                 ResponseError::InvalidReplicationFactor,
                 format!(
-                    "Unable to replicate the partition {replication_factor} time(s): The target replication factor of {replication_factor} cannot be reached because only 1 broker(s) are registered."
+                    "Unable to replicate the partition {replication_factor} time(s): The target replication factor of {replication_factor} cannot be reached because only {} broker(s) are registered.",
+                    brokers.len()
                 ),
             ));
         }
-        let storage_error = |e: BrokerError| Refusal::new(ResponseError::KafkaStorageError, e.to_string());
         let settings = self.effective.read().topic_settings(&configs);
         if validate_only {
             return Ok(Arc::new(Topic { name: name.into(), id: Uuid::nil(), partitions: Vec::new(), configs, settings, stats: TopicStats::default() }));
         }
+        let Some(cluster) = &self.cluster else { return self.create_local_topic(name, partitions, configs) };
+        let start = cluster.state.read().topics.len();
+        let replicas = assign(&brokers, partitions as usize, replication_factor as usize, start);
+        let command = Command::CreateTopic { name: name.to_owned(), id: Uuid::new_v4(), replicas, configs };
+        cluster.propose(command).await?;
+        self.topic(name).ok_or_else(|| Refusal::new(ResponseError::KafkaStorageError, format!("topic {name} was created but could not be opened here")))
+    }
+
+    /// The node ids of the brokers topics can be placed on, sorted.
+    pub fn brokers(&self) -> Vec<i32> {
+        match &self.cluster {
+            Some(cluster) => cluster.state.read().brokers.keys().copied().collect(),
+            None => vec![self.settings.node_id],
+        }
+    }
+
+    fn create_local_topic(&self, name: &str, partitions: i32, configs: BTreeMap<String, String>) -> Result<Arc<Topic>, Refusal> {
+        let _change = self.changes.lock();
+        self.check_new_topic_name(name)?;
+        let storage_error = |e: BrokerError| Refusal::new(ResponseError::KafkaStorageError, e.to_string());
         for p in 0..partitions {
             let dir = self.log_dir.partition_dir(name, p);
             if dir.exists() {
@@ -259,7 +483,7 @@ impl Metadata {
                 std::fs::remove_dir_all(&dir).map_err(|e| storage_error(BrokerError::Io { op: format!("remove {}", dir.display()), source: e }))?;
             }
         }
-        let topic = Arc::new(self.open_topic(name, Uuid::new_v4(), partitions, configs, now_ms()).map_err(storage_error)?);
+        let topic = Arc::new(self.open_topic(name, Uuid::new_v4(), partitions, configs, None, now_ms()).map_err(storage_error)?);
         self.topics.write().insert(name.to_owned(), topic.clone());
         self.persist().map_err(storage_error)?;
         info!(topic = name, partitions, "created topic");
@@ -281,9 +505,14 @@ impl Metadata {
         Ok(())
     }
 
-    pub fn delete_topic(&self, name: &str) -> Result<Uuid, Refusal> {
+    pub async fn delete_topic(&self, name: &str) -> Result<Uuid, Refusal> {
         if !self.settings.delete_topic_enable {
             return Err(Refusal::new(ResponseError::TopicDeletionDisabled, "delete.topic.enable is false"));
+        }
+        if let Some(cluster) = &self.cluster {
+            let id = self.topic(name).map(|t| t.id).ok_or_else(|| Refusal::new(ResponseError::UnknownTopicOrPartition, format!("topic {name} does not exist")))?;
+            cluster.propose(Command::DeleteTopic { name: name.to_owned() }).await?;
+            return Ok(id);
         }
         let _change = self.changes.lock();
         let topic = self
@@ -292,33 +521,19 @@ impl Metadata {
             .remove(name)
             .ok_or_else(|| Refusal::new(ResponseError::UnknownTopicOrPartition, format!("topic {name} does not exist")))?;
         self.persist().map_err(|e| Refusal::new(ResponseError::KafkaStorageError, e.to_string()))?;
-        for partition in &topic.partitions {
-            partition.appended.notify_waiters();
-            let dir = partition.log().dir().to_owned();
-            // Readers may still hold zero-copy slices of the maps; unlinking is safe for them.
-            if let Err(e) = std::fs::remove_dir_all(&dir) {
-                warn!(dir = %dir.display(), error = %e, "could not remove a deleted partition's files");
-            }
-        }
+        self.remove_partition_files(&topic);
         info!(topic = name, "deleted topic");
         Ok(topic.id)
     }
 
     /// CreatePartitions for one topic, with Kafka's checks in Kafka's order; `assignments`
-    /// (one replica list per new partition) must name only `brokers`.
-    pub fn create_partitions(
-        &self,
-        name: &str,
-        count: i32,
-        assignments: Option<&[CreatePartitionsAssignment]>,
-        brokers: &[i32],
-        validate_only: bool,
-    ) -> Result<(), Refusal> {
-        let _change = self.changes.lock();
+    /// (one replica list per new partition) must name only registered brokers.
+    pub async fn create_partitions(&self, name: &str, count: i32, assignments: Option<&[CreatePartitionsAssignment]>, validate_only: bool) -> Result<(), Refusal> {
+        let brokers = self.brokers();
         let topic = self
             .topic(name)
             .ok_or_else(|| Refusal::new(ResponseError::UnknownTopicOrPartition, format!("topic {name} does not exist")))?;
-        let current = topic.partitions.len() as i32;
+        let current = topic.partition_count();
         if count < current {
             return Err(Refusal::new(
                 ResponseError::InvalidPartitions,
@@ -328,6 +543,11 @@ impl Metadata {
         if count == current {
             return Err(Refusal::new(ResponseError::InvalidPartitions, format!("Topic already has {current} partition(s).")));
         }
+        let replication_factor = match &self.cluster {
+            Some(cluster) => cluster.state.read().topics.get(name).and_then(|t| t.partitions.first()).map_or(1, |p| p.replicas.len()),
+            None => 1,
+        };
+        let mut replicas = Vec::new();
         if let Some(assignments) = assignments {
             let additional = count - current;
             if assignments.len() as i32 != additional {
@@ -337,26 +557,34 @@ impl Metadata {
                 ));
             }
             for assignment in assignments {
-                let replicas: Vec<i32> = assignment.broker_ids.iter().map(|b| b.0).collect();
-                validate_replicas(&replicas, brokers, Some(1))?;
+                let ids: Vec<i32> = assignment.broker_ids.iter().map(|b| b.0).collect();
+                validate_replicas(&ids, &brokers, Some(replication_factor))?;
+                replicas.push(ids);
             }
         }
         if validate_only {
             return Ok(());
         }
+        let Some(cluster) = &self.cluster else { return self.grow_local_topic(&topic, count) };
+        if replicas.is_empty() {
+            replicas = assign(&brokers, (count - current) as usize, replication_factor, current as usize);
+        }
+        cluster.propose(Command::CreatePartitions { name: name.to_owned(), replicas }).await?;
+        Ok(())
+    }
+
+    fn grow_local_topic(&self, topic: &Topic, count: i32) -> Result<(), Refusal> {
+        let _change = self.changes.lock();
         let now = now_ms();
         let mut partitions = topic.partitions.clone();
-        for p in current..count {
-            let log = self
-                .log_dir
-                .open_log(name, p, topic.settings.log.clone(), now)
-                .map_err(|e| Refusal::new(ResponseError::KafkaStorageError, e.to_string()))?;
-            partitions.push(self.partition(topic.name.clone(), p, log));
+        for p in topic.partition_count()..count {
+            let partition = self.open_partition(&topic.name, p, &topic.settings, None, now).map_err(|e| Refusal::new(ResponseError::KafkaStorageError, e.to_string()))?;
+            partitions.push(partition);
         }
-        let grown = Topic { name: topic.name.clone(), id: topic.id, partitions, configs: topic.configs.clone(), settings: topic.settings.clone(), stats: topic.stats.clone() };
-        self.topics.write().insert(name.to_owned(), Arc::new(grown));
+        let grown = topic.with(partitions, topic.configs.clone(), topic.settings.clone());
+        self.topics.write().insert(topic.name.to_string(), Arc::new(grown));
         self.persist().map_err(|e| Refusal::new(ResponseError::KafkaStorageError, e.to_string()))?;
-        info!(topic = name, count, "added partitions");
+        info!(topic = %topic.name, count, "added partitions");
         Ok(())
     }
 
@@ -364,20 +592,24 @@ impl Metadata {
     /// after the operations are applied), validated as at creation; the live partitions take the
     /// new settings at once (segment sizes from the next roll). Errors: INVALID_CONFIG with
     /// Kafka's message, UNKNOWN_TOPIC_OR_PARTITION, KAFKA_STORAGE_ERROR.
-    pub fn alter_topic_configs(&self, name: &str, configs: &BTreeMap<String, String>, validate_only: bool) -> Result<(), Refusal> {
+    pub async fn alter_topic_configs(&self, name: &str, configs: &BTreeMap<String, String>, validate_only: bool) -> Result<(), Refusal> {
         let configs = canonical_topic_configs(configs).map_err(|e| Refusal::new(ResponseError::InvalidConfig, e))?;
-        let _change = self.changes.lock();
         let topic = self
             .topic(name)
             .ok_or_else(|| Refusal::new(ResponseError::UnknownTopicOrPartition, format!("The topic '{name}' does not exist.")))?;
         if validate_only {
             return Ok(());
         }
+        if let Some(cluster) = &self.cluster {
+            cluster.propose(Command::AlterTopicConfigs { name: name.to_owned(), configs }).await?;
+            return Ok(());
+        }
+        let _change = self.changes.lock();
         let settings = self.effective.read().topic_settings(&configs);
-        for partition in &topic.partitions {
+        for partition in topic.hosted() {
             partition.log().set_config(settings.log.clone());
         }
-        let altered = Topic { name: topic.name.clone(), id: topic.id, partitions: topic.partitions.clone(), configs, settings, stats: topic.stats.clone() };
+        let altered = topic.with(topic.partitions.clone(), configs, settings);
         self.topics.write().insert(name.to_owned(), Arc::new(altered));
         self.persist().map_err(|e| Refusal::new(ResponseError::KafkaStorageError, e.to_string()))?;
         info!(topic = name, "altered topic configs");
@@ -396,7 +628,11 @@ impl Metadata {
 
     /// Replaces the dynamic configs of broker resource `resource` (already validated), then
     /// re-resolves every topic's settings from the new broker defaults and persists.
-    pub fn set_broker_configs(&self, resource: &str, configs: BTreeMap<String, String>) -> Result<(), Refusal> {
+    pub async fn set_broker_configs(&self, resource: &str, configs: BTreeMap<String, String>) -> Result<(), Refusal> {
+        if let Some(cluster) = &self.cluster {
+            cluster.propose(Command::SetBrokerConfigs { resource: resource.to_owned(), configs }).await?;
+            return Ok(());
+        }
         let _change = self.changes.lock();
         {
             let mut all = self.broker_configs.write();
@@ -411,10 +647,10 @@ impl Metadata {
         let mut topics = self.topics.write();
         for topic in topics.values_mut() {
             let settings = effective.topic_settings(&topic.configs);
-            for partition in &topic.partitions {
+            for partition in topic.hosted() {
                 partition.log().set_config(settings.log.clone());
             }
-            *topic = Arc::new(Topic { name: topic.name.clone(), id: topic.id, partitions: topic.partitions.clone(), configs: topic.configs.clone(), settings, stats: topic.stats.clone() });
+            *topic = Arc::new(topic.with(topic.partitions.clone(), topic.configs.clone(), settings));
         }
         drop(topics);
         self.persist().map_err(|e| Refusal::new(ResponseError::KafkaStorageError, e.to_string()))?;
@@ -422,19 +658,66 @@ impl Metadata {
         Ok(())
     }
 
-    /// A fresh producer id for an idempotent producer.
-    pub fn next_producer_id(&self) -> Result<i64, Refusal> {
-        let mut ids = self.producer_ids.lock();
-        if ids.next >= ids.block_end {
-            ids.block_end = ids.next + PRODUCER_ID_BLOCK;
-            drop(ids);
-            self.persist().map_err(|e| Refusal::new(ResponseError::KafkaStorageError, e.to_string()))?;
-            ids = self.producer_ids.lock();
+    /// A fresh producer id for an idempotent producer: from this broker's block, and a new
+    /// block when it is used up (persisted ahead of use on a single node; allocated by the
+    /// metadata group in a cluster, so no two brokers hand out the same id).
+    pub async fn next_producer_id(&self) -> Result<i64, Refusal> {
+        if let Some(id) = self.take_producer_id() {
+            return Ok(id);
         }
-        let id = ids.next;
-        ids.next += 1;
-        Ok(id)
+        match &self.cluster {
+            Some(cluster) => {
+                let first = match cluster.propose(Command::AllocateProducerIds { node_id: cluster.node_id }).await? {
+                    Applied::ProducerIds(first) => first,
+                    Applied::Done => return Err(Refusal::new(ResponseError::UnknownServerError, "no producer id block was allocated")),
+                };
+                let mut ids = self.producer_ids.lock();
+                if ids.next >= ids.block_end {
+                    *ids = ProducerIds { next: first, block_end: first + PRODUCER_ID_BLOCK };
+                }
+            }
+            None => {
+                {
+                    let mut ids = self.producer_ids.lock();
+                    ids.block_end = ids.next + PRODUCER_ID_BLOCK;
+                }
+                self.persist().map_err(|e| Refusal::new(ResponseError::KafkaStorageError, e.to_string()))?;
+            }
+        }
+        self.take_producer_id().ok_or_else(|| Refusal::new(ResponseError::UnknownServerError, "producer ids exhausted"))
     }
+
+    fn take_producer_id(&self) -> Option<i64> {
+        let mut ids = self.producer_ids.lock();
+        (ids.next < ids.block_end).then(|| {
+            ids.next += 1;
+            ids.next - 1
+        })
+    }
+}
+
+/// The file in a cluster partition's directory naming the Raft group it belongs to (as
+/// Kafka's `partition.metadata` names the topic id).
+const PARTITION_GROUP_FILE: &str = "partition.group";
+
+/// Makes `dir` the directory of partition group `group`: a directory left by another group (a
+/// topic deleted and created again while this broker was down) is removed first — its Raft
+/// state belongs to a group that no longer exists.
+fn claim_partition_dir(dir: &std::path::Path, group: u64) -> Result<(), BrokerError> {
+    let io = |op: &str, source| BrokerError::Io { op: format!("{op} {}", dir.display()), source };
+    let file = dir.join(PARTITION_GROUP_FILE);
+    if dir.exists() {
+        match checkpoint::read(&file) {
+            Ok(Some(bytes)) if std::str::from_utf8(&bytes).ok().and_then(|t| t.parse::<u64>().ok()) == Some(group) => return Ok(()),
+            _ => {
+                warn!(dir = %dir.display(), group, "removing a partition directory of another Raft group");
+                std::fs::remove_dir_all(dir).map_err(|e| io("remove", e))?;
+            }
+        }
+    }
+    std::fs::create_dir_all(dir).map_err(|e| io("create", e))?;
+    checkpoint::write(&file, group.to_string().as_bytes())?;
+    Ok(())
 }
 
 /// Kafka's internal topics (`Topic.isInternal`): clients may read them but never write them.
@@ -469,7 +752,7 @@ fn dynamic_settings(settings: &Settings, broker_configs: &BTreeMap<String, BTree
 }
 
 /// Kafka's cluster ids are a UUID in URL-safe base64 without padding (22 characters).
-fn new_cluster_id() -> String {
+pub fn new_cluster_id() -> String {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     let bits = Uuid::new_v4().as_u128();
     (0..22).map(|i| ALPHABET[((bits >> (6 * i)) & 63) as usize] as char).collect()

@@ -13,9 +13,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
-use tokio::sync::{oneshot, Notify};
+use tokio::sync::{oneshot, watch, Notify};
 use tracing::error;
-use weir_storage::{FlushJob, Log, StorageError};
+use weir_replication::driver::{ReplicaHandle, ReplicaStatus};
+use weir_storage::{FlushJob, Log, SharedLog, StorageError};
 
 /// What a flush waiter hears: done, or the flush's error (as text: errors are not `Clone`).
 type FlushOutcome = Result<(), String>;
@@ -23,7 +24,9 @@ type FlushOutcome = Result<(), String>;
 pub struct Partition {
     pub topic: Arc<str>,
     pub index: i32,
-    log: Mutex<Log>,
+    log: Arc<SharedLog>,
+    /// Cluster mode: the partition's Raft group, which writes the log.
+    pub replica: Option<Replicated>,
     /// Woken whenever the high watermark moves.
     pub appended: Notify,
     flusher: Flusher,
@@ -31,6 +34,29 @@ pub struct Partition {
     flushed_offset: AtomicI64,
     /// `weir_log_flush_duration_seconds` (a no-op unless metrics are on).
     flush_duration: metrics::Histogram,
+}
+
+/// A partition replicated by Raft.
+pub struct Replicated {
+    /// The partition's Raft group.
+    pub group: u64,
+    pub handle: ReplicaHandle,
+    /// Node ids of its replicas, preferred leader first.
+    pub replicas: Vec<i32>,
+    status: watch::Receiver<ReplicaStatus>,
+}
+
+/// Who leads a partition, as Metadata reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Leadership {
+    /// This broker leads it (and its term's first entry has committed).
+    pub is_leader: bool,
+    /// The leader's node id, -1 when none is known.
+    pub leader: i32,
+    /// The leader epoch (the Raft term).
+    pub epoch: i32,
+    /// In-sync replicas (node ids), as the leader sees them; empty when not led here.
+    pub isr: Vec<i32>,
 }
 
 #[derive(Default)]
@@ -48,10 +74,22 @@ impl Partition {
             tracing::error!(topic = %topic, partition = index, error = %e, "cannot set the high watermark at open");
         }
         let flushed = log.recovery_point();
+        Partition::with_log(topic, index, Arc::new(SharedLog::new(log)), None, flusher, flushed)
+    }
+
+    /// A replica of a partition in cluster mode: `handle` runs its Raft group over `log`.
+    pub fn replicated(topic: Arc<str>, index: i32, log: Arc<SharedLog>, group: u64, handle: ReplicaHandle, replicas: Vec<i32>, flusher: Flusher) -> Partition {
+        let flushed = log.lock().recovery_point();
+        let status = handle.status();
+        Partition::with_log(topic, index, log, Some(Replicated { group, handle, replicas, status }), flusher, flushed)
+    }
+
+    fn with_log(topic: Arc<str>, index: i32, log: Arc<SharedLog>, replica: Option<Replicated>, flusher: Flusher, flushed: i64) -> Partition {
         Partition {
             topic,
             index,
-            log: Mutex::new(log),
+            log,
+            replica,
             appended: Notify::new(),
             flusher,
             flush: Mutex::new(FlushState::default()),
@@ -66,12 +104,30 @@ impl Partition {
         self
     }
 
-    /// The log, locked. A std (futex) mutex rather than a spinning one: the flusher and the
-    /// connection tasks meet here, and on a busy machine a spin that yields the CPU can lose
-    /// it for a whole time slice (parking_lot's spin-then-`sched_yield` cost ~1 ms per
-    /// contended hand-off under load).
+    /// The log, locked (see [`SharedLog`] for why a futex mutex).
     pub fn log(&self) -> MutexGuard<'_, Log> {
-        lock(&self.log)
+        self.log.lock()
+    }
+
+    /// The log itself, shared (for a Raft replica over it).
+    pub fn shared_log(&self) -> &Arc<SharedLog> {
+        &self.log
+    }
+
+    /// Who leads this partition; a single node (`node_id`) leads all of its own at epoch 0.
+    pub fn leadership(&self, node_id: i32) -> Leadership {
+        match &self.replica {
+            None => Leadership { is_leader: true, leader: node_id, epoch: crate::handlers::cluster::LEADER_EPOCH, isr: vec![node_id] },
+            Some(replicated) => {
+                let status = replicated.status.borrow();
+                Leadership {
+                    is_leader: status.is_leader,
+                    leader: if status.leader == 0 { -1 } else { weir_replication::node_id(status.leader) },
+                    epoch: i32::try_from(status.term).unwrap_or(i32::MAX),
+                    isr: status.in_sync.iter().map(|&id| weir_replication::node_id(id)).collect(),
+                }
+            }
+        }
     }
 
     /// Returns once every offset below `offset` is on disk. Concurrent callers, of this and

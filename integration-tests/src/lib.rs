@@ -13,6 +13,7 @@ use rdkafka::config::ClientConfig;
 /// How long a broker may take to start listening before the test fails.
 const START_TIMEOUT: Duration = Duration::from_secs(30);
 
+pub mod cluster;
 pub mod compat;
 pub mod raw;
 
@@ -84,8 +85,12 @@ impl Weir {
     pub fn spawn(data_dir: &Path, extra: &[&str], env: &[(&str, &str)]) -> Weir {
         let log = data_dir.with_extension("log");
         let stderr = std::fs::OpenOptions::new().create(true).append(true).open(&log).expect("open broker log");
+        // A free port unless the test names one.
+        let listen: &[&str] = if extra.contains(&"--listen") { &[] } else { &["--listen", "127.0.0.1:0"] };
         let mut child = Command::new(weir_binary())
-            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg("serve")
+            .args(listen)
+            .arg("--data-dir")
             .arg(data_dir)
             .args(extra)
             .envs(env.iter().copied())

@@ -22,12 +22,16 @@ pub const TICK: Duration = Duration::from_millis(100);
 enum Command {
     Step(Message),
     Propose { batch: Bytes, log_append_time: Option<i64>, reply: oneshot::Sender<Result<AppendInfo, ReplicationError>> },
+    ProposeForwarded { batch: Vec<u8>, reply: oneshot::Sender<Result<(), ReplicationError>> },
     TransferLeadership(u64),
     Unreachable(u64),
+    Campaign,
+    /// Stop after this command; the sender hears when the replica no longer touches its log.
+    Stop(oneshot::Sender<()>),
 }
 
 /// What the world can see of a running replica.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ReplicaStatus {
     /// Raft id of the leader (0: none known).
     pub leader: u64,
@@ -35,6 +39,8 @@ pub struct ReplicaStatus {
     /// This replica leads and may take proposals.
     pub is_leader: bool,
     pub high_watermark: i64,
+    /// While leading: Raft ids of the replicas in sync ([`Replica::in_sync`]); else empty.
+    pub in_sync: Vec<u64>,
 }
 
 /// The handle to a running replica task. Dropping every handle stops the task.
@@ -50,13 +56,39 @@ impl ReplicaHandle {
         let _ = self.commands.send(Command::Step(message));
     }
 
-    /// Proposes a validated batch; resolves with its offsets once a quorum committed it.
-    pub async fn propose(&self, batch: Bytes, log_append_time: Option<i64>) -> Result<AppendInfo, ReplicationError> {
+    /// Proposes a validated batch; resolves with its offsets once a quorum committed it. The
+    /// proposal is queued at the call, so calls made in order are proposed in that order.
+    pub fn propose(&self, batch: Bytes, log_append_time: Option<i64>) -> impl std::future::Future<Output = Result<AppendInfo, ReplicationError>> + Send + 'static {
         let (reply, answer) = oneshot::channel();
-        self.commands
-            .send(Command::Propose { batch, log_append_time, reply })
-            .map_err(|_| ReplicationError::NotLeader { leader: 0 })?;
-        answer.await.unwrap_or(Err(ReplicationError::NotLeader { leader: 0 }))
+        let queued = self.commands.send(Command::Propose { batch, log_append_time, reply }).is_ok();
+        async move {
+            if !queued {
+                return Err(ReplicationError::NotLeader { leader: 0 });
+            }
+            answer.await.unwrap_or(Err(ReplicationError::NotLeader { leader: 0 }))
+        }
+    }
+
+    /// Proposes a batch in a forwarding group from any replica
+    /// ([`Replica::propose_forwarded`]); resolves once Raft took it (not when it commits).
+    pub async fn propose_forwarded(&self, batch: Vec<u8>) -> Result<(), ReplicationError> {
+        let (reply, answer) = oneshot::channel();
+        self.commands.send(Command::ProposeForwarded { batch, reply }).map_err(|_| ReplicationError::ProposalDropped)?;
+        answer.await.unwrap_or(Err(ReplicationError::ProposalDropped))
+    }
+
+    /// Stops the replica task: once this returns it writes its log no more (a clean shutdown
+    /// closes the log after this). Proposals still waiting fail as retriable.
+    pub async fn stop(&self) {
+        let (done, stopped) = oneshot::channel();
+        if self.commands.send(Command::Stop(done)).is_ok() {
+            let _ = stopped.await;
+        }
+    }
+
+    /// Starts an election now (a new group's preferred leader, so it need not wait a timeout).
+    pub fn campaign(&self) {
+        let _ = self.commands.send(Command::Campaign);
     }
 
     /// Asks the replica to hand leadership to `to` (a Raft id).
@@ -72,6 +104,16 @@ impl ReplicaHandle {
     /// The latest status, and a way to wait for changes.
     pub fn status(&self) -> watch::Receiver<ReplicaStatus> {
         self.status.clone()
+    }
+}
+
+/// Runs `f`, which may block on the disk (a Ready cycle writes and fsyncs the log), telling a
+/// multi-threaded runtime first so it moves other tasks off this thread: Raft's ticks and the
+/// connections must not wait for another group's fsync.
+fn blocking<R>(f: impl FnOnce() -> R) -> R {
+    match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
+        Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(f),
+        _ => f(),
     }
 }
 
@@ -97,7 +139,8 @@ async fn run(mut replica: Replica, group: u64, transport: Transport, mut queue: 
     // high watermark passes them in that term, failed if the term ends first (another leader
     // may have overwritten them).
     let mut duplicates: Vec<(u64, AppendInfo, Reply)> = Vec::new();
-    loop {
+    let mut stopped: Option<oneshot::Sender<()>> = None;
+    while stopped.is_none() {
         tokio::select! {
             command = queue.recv() => {
                 let Some(command) = command else { break };
@@ -117,8 +160,20 @@ async fn run(mut replica: Replica, group: u64, transport: Transport, mut queue: 
                                 let _ = reply.send(Err(e));
                             }
                         },
+                        Command::ProposeForwarded { batch, reply } => {
+                            let _ = reply.send(replica.propose_forwarded(batch));
+                        }
+                        Command::Campaign => {
+                            if let Err(e) = replica.campaign() {
+                                tracing::debug!(group, error = %e, "campaign refused");
+                            }
+                        }
                         Command::TransferLeadership(to) => replica.transfer_leadership(to),
                         Command::Unreachable(peer) => replica.report_unreachable(peer),
+                        Command::Stop(done) => {
+                            stopped = Some(done);
+                            break;
+                        }
                     }
                     next = queue.try_recv().ok();
                 }
@@ -127,7 +182,7 @@ async fn run(mut replica: Replica, group: u64, transport: Transport, mut queue: 
         }
         // A Ready can make another ready (a leader's commit after persisting): run until none.
         for _ in 0..4 {
-            match replica.handle_ready(now_ms()) {
+            match blocking(|| replica.handle_ready(now_ms())) {
                 Ok(messages) if messages.is_empty() => break,
                 Ok(messages) => {
                     for message in messages {
@@ -163,7 +218,19 @@ async fn run(mut replica: Replica, group: u64, transport: Transport, mut queue: 
                 duplicates.push((prepared_in, info, reply));
             }
         }
-        let now = ReplicaStatus { leader: replica.leader_id(), term: replica.term(), is_leader: replica.is_leader(), high_watermark };
-        status.send_if_modified(|s| std::mem::replace(s, now) != now);
+        let now = ReplicaStatus { leader: replica.leader_id(), term: replica.term(), is_leader: replica.is_leader(), high_watermark, in_sync: replica.in_sync() };
+        status.send_if_modified(|s| {
+            let changed = *s != now;
+            *s = now;
+            changed
+        });
+    }
+    for (_, reply) in waiting.drain(..) {
+        let _ = reply.send(Err(ReplicationError::NotLeader { leader: 0 }));
+    }
+    // Dropping the replica here, before answering, releases the log.
+    drop(replica);
+    if let Some(done) = stopped {
+        let _ = done.send(());
     }
 }

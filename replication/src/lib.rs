@@ -10,10 +10,12 @@
 pub mod codec;
 pub mod driver;
 pub mod entry;
+mod logging;
 mod replica;
 pub mod storage;
 pub mod transport;
 
+pub use logging::tracing_logger;
 pub use raft;
 pub use raft::eraftpb::Message;
 pub use replica::{node_id, raft_id, Outcome, Proposal, Replica, ReplicaConfig};

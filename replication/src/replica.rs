@@ -12,12 +12,11 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use parking_lot::Mutex;
 use raft::eraftpb::{ConfChange, ConfChangeV2, Entry, EntryType, Message};
 use raft::{RawNode, StateRole};
 use slog::Logger;
 use weir_protocol::batch;
-use weir_storage::{AppendInfo, Log, Prepared};
+use weir_storage::{AppendInfo, Prepared, SharedLog};
 
 use crate::storage::RaftLog;
 use crate::ReplicationError;
@@ -44,6 +43,11 @@ pub struct ReplicaConfig {
     /// when `None`). raft-rs draws from its own random source: a simulation that must repeat
     /// itself gives each replica a one-tick range of its own.
     pub election_tick_range: Option<(usize, usize)>,
+    /// Proposals may be made at any replica and are forwarded to the leader by Raft; each entry
+    /// gets its offsets where it is appended (at the log end, identically on every replica).
+    /// For groups without idempotent producers: the cluster metadata group. Partition groups
+    /// propose only at the leader, which assigns offsets and deduplicates producers first.
+    pub forwarding: bool,
 }
 
 impl ReplicaConfig {
@@ -57,6 +61,7 @@ impl ReplicaConfig {
             max_uncommitted_size: 64 << 20,
             fsync: true,
             election_tick_range: None,
+            forwarding: false,
         }
     }
 }
@@ -113,11 +118,12 @@ pub struct Replica {
 impl Replica {
     /// Opens the replica of a group over `log` (Raft state files in `dir`); `voters` are the
     /// group's Raft ids, used when the group has never been configured.
-    pub fn open(log: Arc<Mutex<Log>>, dir: &std::path::Path, voters: &[u64], config: ReplicaConfig, logger: &Logger) -> Result<Replica, ReplicationError> {
+    pub fn open(log: Arc<SharedLog>, dir: &std::path::Path, voters: &[u64], config: ReplicaConfig, logger: &Logger) -> Result<Replica, ReplicationError> {
         if config.id == 0 {
             return Err(ReplicationError::InvalidConfig("Raft id 0 is reserved (map node ids with raft_id)".into()));
         }
-        let storage = RaftLog::open(log, dir, voters)?;
+        let mut storage = RaftLog::open(log, dir, voters)?;
+        storage.set_stamp_on_append(config.forwarding);
         let commit = storage.hard_state().commit;
         // What is committed is readable from the start.
         storage.log().lock().commit_to(commit)?;
@@ -153,7 +159,7 @@ impl Replica {
     pub fn is_leader(&self) -> bool {
         self.node.raft.state == StateRole::Leader && self.ready_term == self.term()
     }
-    pub fn log(&self) -> &Arc<Mutex<Log>> {
+    pub fn log(&self) -> &Arc<SharedLog> {
         self.node.store().log()
     }
     /// Snapshots from a leader installed since this replica opened.
@@ -186,6 +192,16 @@ impl Replica {
         if message.term > i32::MAX as u64 || message.log_term > i32::MAX as u64 || message.entries.iter().any(|e| e.term > i32::MAX as u64) {
             return Err(ReplicationError::TermTooLarge(message.term.max(message.log_term)));
         }
+        if message.get_msg_type() == raft::eraftpb::MessageType::MsgPropose {
+            // A forwarded proposal goes into the log as it is: only groups that take them, and
+            // only well-formed batches (a bad one would stop every replica that appends it).
+            if !self.config.forwarding {
+                return Err(ReplicationError::Malformed("proposal forwarded to a group that takes none".into()));
+            }
+            if let Some(bad) = message.entries.iter().find_map(|e| batch::validate(&e.data).err()) {
+                return Err(ReplicationError::Malformed(format!("forwarded proposal: {bad}")));
+            }
+        }
         if message.get_msg_type() == raft::eraftpb::MessageType::MsgHeartbeat {
             message.commit = message.commit.min(self.node.raft.raft_log.last_index());
         }
@@ -205,6 +221,40 @@ impl Replica {
     /// Tells Raft a peer could not be reached, so it stops streaming to it.
     pub fn report_unreachable(&mut self, peer: u64) {
         self.node.report_unreachable(peer);
+    }
+
+    /// Proposes a record batch in a forwarding group ([`ReplicaConfig::forwarding`]) from any
+    /// replica: Raft forwards it to the leader. Nothing is answered here: the proposer learns
+    /// the outcome by reading the committed log. [`ReplicationError::ProposalDropped`] when no
+    /// leader is known or Raft refuses it (retriable).
+    pub fn propose_forwarded(&mut self, batch: Vec<u8>) -> Result<(), ReplicationError> {
+        if !self.config.forwarding {
+            return Err(ReplicationError::InvalidConfig("this group takes proposals only at its leader".into()));
+        }
+        batch::validate(&batch).map_err(|e| ReplicationError::Encode(e.to_string()))?;
+        self.node.propose(Vec::new(), batch).map_err(|e| match e {
+            raft::Error::ProposalDropped => ReplicationError::ProposalDropped,
+            other => ReplicationError::Raft(other),
+        })
+    }
+
+    /// Raft ids of the replicas in sync with this leader (itself, and followers that are
+    /// streaming its appends and answered within the last election timeout: Kafka's ISR).
+    /// Empty unless this replica leads.
+    pub fn in_sync(&self) -> Vec<u64> {
+        if self.node.raft.state != StateRole::Leader {
+            return Vec::new();
+        }
+        let mut ids: Vec<u64> = self
+            .node
+            .raft
+            .prs()
+            .iter()
+            .filter(|(id, progress)| **id == self.config.id || (progress.recent_active && progress.state == raft::ProgressState::Replicate))
+            .map(|(id, _)| *id)
+            .collect();
+        ids.sort_unstable();
+        ids
     }
 
     /// Proposes one validated record batch. Only a ready leader takes proposals

@@ -8,11 +8,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
-use parking_lot::Mutex;
 use protobuf::Message as _;
 use raft::eraftpb::{ConfState, Entry, HardState, Snapshot};
 use raft::{GetEntriesContext, RaftState, Storage};
-use weir_storage::{checkpoint, EntryId, Log, RaftStateFile, StorageError};
+use weir_storage::{checkpoint, EntryId, RaftStateFile, SharedLog, StorageError};
 
 use crate::entry;
 use crate::ReplicationError;
@@ -22,11 +21,14 @@ const CONF_FILE: &str = "raft-conf.checkpoint";
 /// The Raft storage of one group: its log (shared with readers such as Fetch), hard state and
 /// configuration.
 pub struct RaftLog {
-    log: Arc<Mutex<Log>>,
+    log: Arc<SharedLog>,
     state_file: RaftStateFile,
     conf_path: PathBuf,
     hard_state: HardState,
     conf_state: ConfState,
+    /// Every entry gets its offsets at the log end when appended (a forwarding group); otherwise
+    /// only raft-rs's own entries do, and batches keep the offsets their leader assigned.
+    stamp_on_append: bool,
 }
 
 fn raft_error(e: StorageError) -> raft::Error {
@@ -40,7 +42,7 @@ fn raft_error(e: StorageError) -> raft::Error {
 impl RaftLog {
     /// Opens the group's Raft state beside `log` (in `dir`). A group that has never been
     /// configured starts with `voters` (Raft ids), as raft-rs's bootstrap does.
-    pub fn open(log: Arc<Mutex<Log>>, dir: &Path, voters: &[u64]) -> Result<RaftLog, ReplicationError> {
+    pub fn open(log: Arc<SharedLog>, dir: &Path, voters: &[u64]) -> Result<RaftLog, ReplicationError> {
         let state_file = RaftStateFile::new(dir);
         let (last_index, before_first) = {
             let log = log.lock();
@@ -62,11 +64,16 @@ impl RaftLog {
                 conf
             }
         };
-        Ok(RaftLog { log, state_file, conf_path, hard_state, conf_state })
+        Ok(RaftLog { log, state_file, conf_path, hard_state, conf_state, stamp_on_append: false })
     }
 
-    pub fn log(&self) -> &Arc<Mutex<Log>> {
+    pub fn log(&self) -> &Arc<SharedLog> {
         &self.log
+    }
+
+    /// See [`crate::ReplicaConfig::forwarding`].
+    pub fn set_stamp_on_append(&mut self, on: bool) {
+        self.stamp_on_append = on;
     }
 
     pub fn hard_state(&self) -> &HardState {
@@ -115,8 +122,14 @@ impl RaftLog {
                 return Err(ReplicationError::TermTooLarge(entry.term));
             }
             let batch = entry::to_batch(entry)?;
-            match entry.data.is_empty() || entry.get_entry_type() != raft::eraftpb::EntryType::EntryNormal {
-                // raft-rs's own entries: stamped here, at the log end, identically on every replica.
+            let own = entry.data.is_empty() || entry.get_entry_type() != raft::eraftpb::EntryType::EntryNormal;
+            if self.stamp_on_append && !own {
+                // A forwarded proposal is checked whole before it is stamped like Raft's own.
+                weir_protocol::batch::validate(&batch).map_err(|e| ReplicationError::Malformed(format!("entry {}: {e}", entry.index)))?;
+            }
+            match own || self.stamp_on_append {
+                // raft-rs's own entries (and a forwarding group's): stamped here, at the log
+                // end, identically on every replica.
                 true => {
                     let base_offset = log.log_end_offset();
                     let stamp = weir_storage::Stamp { base_offset, leader_epoch: entry.term as i32, log_append_time: None };

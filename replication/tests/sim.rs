@@ -20,7 +20,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use parking_lot::Mutex;
+use weir_storage::SharedLog;
 use weir_replication::{Message, Outcome, Proposal, Replica, ReplicaConfig};
 use weir_storage::{Log, LogConfig};
 
@@ -97,7 +97,7 @@ fn config(id: u64) -> ReplicaConfig {
 
 fn open(dir: &PathBuf, id: u64, voters: &[u64]) -> Replica {
     let log = Log::open(dir, LogConfig { segment_bytes: 4096, ..LogConfig::default() }, false, 0).unwrap();
-    Replica::open(Arc::new(Mutex::new(log)), dir, voters, config(id), &logger()).unwrap()
+    Replica::open(Arc::new(SharedLog::new(log)), dir, voters, config(id), &logger()).unwrap()
 }
 
 impl Cluster {

@@ -20,12 +20,14 @@ mod mapped_file;
 mod producer_state;
 mod raft_state;
 mod segment;
+mod shared_log;
 
 pub use error::StorageError;
 pub use entry_index::EntryMeta;
 pub use log::{AppendInfo, EntryId, FlushJob, Log, LogConfig, LogEntry, Prepared, ReadResult, Stamp};
 pub use raft_state::{HardState, RaftStateFile};
 pub use log_dir::LogDir;
+pub use shared_log::SharedLog;
 pub use producer_state::{ActiveProducer, SequenceError};
 
 pub type Result<T, E = StorageError> = std::result::Result<T, E>;

@@ -1,5 +1,5 @@
-//! `weir cluster info`. (`weir cluster drain NODE` — moving leadership off a node before
-//! maintenance — belongs here once Weir runs as a cluster.)
+//! `weir cluster info`, and `weir cluster drain` (moving leadership off a broker before
+//! maintenance: a `preStop` hook).
 
 use clap::{Args, Subcommand};
 use rdkafka::consumer::Consumer;
@@ -13,6 +13,20 @@ use super::{client_error, Connect};
 pub enum ClusterCommand {
     /// Cluster id, the brokers, and how many topics and partitions there are.
     Info(InfoArgs),
+    /// Move leadership of every partition a broker leads to its in-sync peers (before a restart
+    /// or maintenance). Talks to that broker's HTTP listener (`--http-listen`); exits 0 once it
+    /// leads nothing.
+    Drain(DrainArgs),
+}
+
+#[derive(Args)]
+pub struct DrainArgs {
+    /// The broker's HTTP listener.
+    #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:9644")]
+    pub http: String,
+    /// Seconds to wait for leadership to move.
+    #[arg(long, default_value_t = 30, value_name = "SECONDS")]
+    pub timeout: u64,
 }
 
 #[derive(Args)]
@@ -24,6 +38,31 @@ pub struct InfoArgs {
 pub async fn run(command: ClusterCommand) -> Result<(), BrokerError> {
     match command {
         ClusterCommand::Info(args) => info(args),
+        ClusterCommand::Drain(args) => drain(args),
+    }
+}
+
+/// `POST /drain` on the broker's HTTP listener (plain HTTP/1.0 over loopback or the pod
+/// network: no client library needed).
+fn drain(args: DrainArgs) -> Result<(), BrokerError> {
+    use std::io::{Read, Write};
+    let failed = |op: &str| {
+        let op = format!("{op} {}", args.http);
+        move |source| BrokerError::Io { op, source }
+    };
+    let mut stream = std::net::TcpStream::connect(&args.http).map_err(failed("connect to"))?;
+    let wait = std::time::Duration::from_secs(args.timeout + 10);
+    stream.set_read_timeout(Some(wait)).map_err(failed("configure"))?;
+    let request = format!("POST /drain?timeout_ms={} HTTP/1.0\r\nHost: {}\r\nContent-Length: 0\r\n\r\n", args.timeout * 1000, args.http);
+    stream.write_all(request.as_bytes()).map_err(failed("send to"))?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).map_err(failed("read from"))?;
+    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+    print!("{body}");
+    if head.split_whitespace().nth(1) == Some("200") {
+        Ok(())
+    } else {
+        Err(BrokerError::Metadata(format!("drain did not finish: {}", body.trim())))
     }
 }
 

@@ -124,6 +124,7 @@ impl Config {
             http_listen: Some(strip_scheme(self.value("weir.http.listen").unwrap_or_default())).filter(|a| !a.is_empty()),
             metrics_topic_label_limit: self.parse::<i64>("weir.metrics.topic.label.limit")?.max(0) as usize,
             ephemeral: self.ephemeral,
+            cluster: self.cluster_settings()?,
             groups: GroupSettings {
                 offsets_partitions: positive(self.parse::<i32>("offsets.topic.num.partitions")?, "offsets.topic.num.partitions")?,
                 // Test brokers start groups at once, as Kafka's test images configure it.
@@ -141,6 +142,40 @@ impl Config {
             topic_defaults,
             explicit: self.props.clone(),
         })
+    }
+}
+
+impl Config {
+    /// The cluster settings, when `controller.quorum.voters` is set: every voter well formed,
+    /// ids unique, this broker's `node.id` among them.
+    fn cluster_settings(&self) -> Result<Option<ClusterSettings>, BrokerError> {
+        let voters = self.value("controller.quorum.voters").unwrap_or_default().trim();
+        if voters.is_empty() {
+            return Ok(None);
+        }
+        let mut parsed: Vec<(i32, String)> = Vec::new();
+        for voter in voters.split(',').map(str::trim) {
+            let bad = || BrokerError::Config(format!("controller.quorum.voters: {voter:?} is not id@host:port"));
+            let (id, address) = voter.split_once('@').ok_or_else(bad)?;
+            let id: i32 = id.trim().parse().map_err(|_| bad())?;
+            let address = address.trim();
+            if id < 0 || address.rsplit_once(':').is_none_or(|(host, port)| host.is_empty() || port.parse::<u16>().is_err()) {
+                return Err(bad());
+            }
+            if parsed.iter().any(|(other, _)| *other == id) {
+                return Err(BrokerError::Config(format!("controller.quorum.voters names node {id} twice")));
+            }
+            parsed.push((id, address.to_owned()));
+        }
+        let node_id: i32 = self.parse("node.id")?;
+        let own = parsed.iter().find(|(id, _)| *id == node_id).map(|(_, a)| a.clone());
+        let Some(own) = own else {
+            return Err(BrokerError::Config(format!("node.id {node_id} is not among controller.quorum.voters ({voters})")));
+        };
+        let raft_listen = Some(strip_scheme(self.value("raft.listeners").unwrap_or_default())).filter(|a| !a.is_empty()).unwrap_or(own);
+        let cluster_id = Some(self.value("cluster.id").unwrap_or_default().trim().to_owned()).filter(|c| !c.is_empty());
+        let offsets_replication_factor = self.parse::<i16>("offsets.topic.replication.factor")?;
+        Ok(Some(ClusterSettings { voters: parsed, raft_listen, cluster_id, offsets_replication_factor }))
     }
 }
 
@@ -227,6 +262,19 @@ pub struct GroupSettings {
     pub max_metadata_bytes: usize,
 }
 
+/// How a broker joins a cluster.
+#[derive(Debug, Clone)]
+pub struct ClusterSettings {
+    /// Every voter: node id and the Raft address its peers reach it at (`id@host:port`).
+    pub voters: Vec<(i32, String)>,
+    /// Where this broker's Raft port binds.
+    pub raft_listen: String,
+    /// A fixed cluster id, or `None` to take the one the first registration picks.
+    pub cluster_id: Option<String>,
+    /// `offsets.topic.replication.factor`
+    pub offsets_replication_factor: i16,
+}
+
 /// Resolved, typed broker settings.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -248,6 +296,9 @@ pub struct Settings {
     /// `weir.metrics.topic.label.limit`: topics with their own `topic` label (then `other`).
     pub metrics_topic_label_limit: usize,
     pub ephemeral: bool,
+    /// Cluster mode: `controller.quorum.voters`, `raft.listeners`, `cluster.id`. `None`: a
+    /// single-node broker.
+    pub cluster: Option<ClusterSettings>,
     pub groups: GroupSettings,
     /// Each topic config's broker-wide value (explicit or Kafka's default), by topic name.
     pub topic_defaults: BTreeMap<String, String>,
@@ -306,6 +357,8 @@ pub struct TopicSettings {
     pub timestamp_after_max_ms: i64,
     /// `cleanup.policy` includes `compact`: every record needs a key.
     pub compacted: bool,
+    /// `min.insync.replicas`: acks=all needs this many in-sync replicas (NOT_ENOUGH_REPLICAS).
+    pub min_insync_replicas: usize,
 }
 
 impl Settings {
@@ -338,6 +391,7 @@ impl Settings {
             timestamp_before_max_ms: int("message.timestamp.before.max.ms").max(0),
             timestamp_after_max_ms: int("message.timestamp.after.max.ms").max(0),
             compacted: get("cleanup.policy").split(',').any(|p| p.trim() == "compact"),
+            min_insync_replicas: int("min.insync.replicas").max(1) as usize,
         }
     }
 

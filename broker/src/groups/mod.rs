@@ -1,17 +1,22 @@
 //! The group coordinator: consumer groups (classic protocol) and their committed offsets.
-//! A single broker coordinates every group. Membership lives in memory; committed offsets and
-//! each group's generation are written to the internal topic `__consumer_offsets` (through the
-//! same log as any topic) and read back from it when the broker starts.
+//! Membership lives in memory; committed offsets and each group's generation are written to
+//! the internal topic `__consumer_offsets` (through the same log as any topic) and read back
+//! from it. A single broker coordinates every group and loads them all when it starts. In a
+//! cluster the coordinator of a group is the leader of its offsets partition: it loads that
+//! partition's groups when it becomes leader, forgets them when it stops leading, and a commit
+//! is answered once the Raft group committed it.
 
 mod group;
 pub mod records;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use kafka_protocol::error::ResponseError;
-use kafka_protocol::records::{Compression, Record, RecordBatchDecoder, RecordBatchEncoder, RecordEncodeOptions, TimestampType};
+use kafka_protocol::records::Record;
 use parking_lot::Mutex;
 use tracing::{info, warn};
 
@@ -19,7 +24,6 @@ pub use group::{Group, GroupState, JoinOutcome, JoinRequest, SyncOutcome};
 use records::{partition_for, CommittedOffset, GroupRecord, RecordKey};
 
 use crate::config::{GroupSettings, Settings};
-use crate::handlers::cluster::LEADER_EPOCH;
 use crate::metadata::{Metadata, Refusal};
 use crate::partition::Partition;
 use crate::{now_ms, BrokerError};
@@ -30,6 +34,9 @@ pub struct GroupCoordinator {
     groups: Mutex<HashMap<String, Group>>,
     settings: GroupSettings,
     next_expiry_check: Mutex<i64>,
+    /// Cluster mode: the offsets partitions this broker leads and has loaded (`None`: a
+    /// single node, which coordinates every group).
+    loaded: Option<Mutex<HashSet<i32>>>,
 }
 
 /// One group as `/metrics` shows it.
@@ -42,46 +49,102 @@ pub struct GroupSnapshot {
     pub offsets: Vec<((String, i32), i64)>,
 }
 
-/// A batch of `__consumer_offsets` records appended for one group; durable once flushed.
+/// A batch of `__consumer_offsets` records appended for one group.
 pub struct Written {
     pub partition: Arc<Partition>,
+    /// The offset after the batch (in a cluster, before it commits: at most that offset).
     pub end_offset: i64,
+    /// Cluster mode: resolves with the real end offset once a quorum committed the batch.
+    committed: Option<Pin<Box<dyn Future<Output = Result<i64, ResponseError>> + Send>>>,
+}
+
+impl Written {
+    /// Waits until the batch is durable — flushed (single node, when `fsync`), or committed by
+    /// a quorum — and returns its end offset.
+    pub async fn durable(self, fsync: bool) -> Result<i64, ResponseError> {
+        match self.committed {
+            Some(committed) => committed.await,
+            None if fsync => self.partition.flush_to(self.end_offset).await.map(|()| self.end_offset).map_err(|_| ResponseError::KafkaStorageError),
+            None => Ok(self.end_offset),
+        }
+    }
 }
 
 impl GroupCoordinator {
-    /// Rebuilds groups and committed offsets from `__consumer_offsets`, if it exists.
+    /// A single node rebuilds every group and committed offset from `__consumer_offsets`, if
+    /// it exists; a cluster broker starts with none (it loads a partition's groups when it
+    /// becomes its leader).
     pub fn load(metadata: &Metadata, settings: &Settings) -> Result<GroupCoordinator, BrokerError> {
+        let loaded = metadata.cluster().map(|_| Mutex::new(HashSet::new()));
+        let coordinator = GroupCoordinator { groups: Mutex::new(HashMap::new()), settings: settings.groups, next_expiry_check: Mutex::new(0), loaded };
+        if coordinator.loaded.is_none() {
+            if let Some(topic) = metadata.topic(OFFSETS_TOPIC) {
+                for partition in topic.hosted() {
+                    coordinator.load_partition(metadata, partition)?;
+                }
+            }
+        }
+        Ok(coordinator)
+    }
+
+    /// Rebuilds the groups of one `__consumer_offsets` partition from its committed records.
+    pub fn load_partition(&self, metadata: &Metadata, partition: &Partition) -> Result<(), BrokerError> {
         let now = now_ms();
         let mut groups: HashMap<String, Group> = HashMap::new();
-        if let Some(topic) = metadata.topic(OFFSETS_TOPIC) {
-            let mut applied = 0usize;
-            for partition in &topic.partitions {
-                let log = partition.log();
-                let (mut offset, end) = (log.log_start_offset(), log.high_watermark());
-                while offset < end {
-                    let mut chunk = log.read(offset, 1 << 20, end)?.records;
-                    if chunk.is_empty() {
-                        break;
-                    }
-                    let batches = RecordBatchDecoder::decode_all(&mut chunk)
-                        .map_err(|e| BrokerError::Metadata(format!("{OFFSETS_TOPIC}-{}: {e}", partition.index)))?;
-                    for record in batches.iter().flat_map(|b| &b.records) {
-                        offset = record.offset + 1;
-                        applied += 1;
-                        apply(&mut groups, record, now);
-                    }
+        let mut applied = 0usize;
+        {
+            let log = partition.log();
+            let (mut offset, end) = (log.log_start_offset(), log.high_watermark());
+            while offset < end {
+                let read = log.read(offset, 1 << 20, end)?;
+                let Some(last) = weir_protocol::batch::Batches::new(&read.records).last().map(|(_, h)| h.last_offset()) else { break };
+                let records = crate::internal_log::decode_records(read.records)
+                    .map_err(|e| BrokerError::Metadata(format!("{OFFSETS_TOPIC}-{}: {e}", partition.index)))?;
+                for record in records.iter().filter(|r| r.offset >= offset) {
+                    applied += 1;
+                    apply(&mut groups, record, now);
                 }
+                offset = last + 1;
             }
-            // Offsets of topics deleted before their tombstones were written are dropped too.
-            for group in groups.values_mut() {
-                let orphaned: Vec<(String, i32)> = group.offsets.keys().filter(|(t, _)| metadata.topic(t).is_none()).cloned().collect();
-                for (topic, partition) in orphaned {
-                    group.remove_offset(&topic, partition, None);
-                }
-            }
-            info!(groups = groups.len(), records = applied, "loaded consumer groups");
         }
-        Ok(GroupCoordinator { groups: Mutex::new(groups), settings: settings.groups, next_expiry_check: Mutex::new(0) })
+        // Offsets of topics deleted before their tombstones were written are dropped too.
+        for group in groups.values_mut() {
+            let orphaned: Vec<(String, i32)> = group.offsets.keys().filter(|(t, _)| metadata.topic(t).is_none()).cloned().collect();
+            for (topic, partition) in orphaned {
+                group.remove_offset(&topic, partition, None);
+            }
+        }
+        info!(partition = partition.index, groups = groups.len(), records = applied, "loaded consumer groups");
+        self.groups.lock().extend(groups);
+        if let Some(loaded) = &self.loaded {
+            loaded.lock().insert(partition.index);
+        }
+        Ok(())
+    }
+
+    /// Forgets the groups of an offsets partition this broker no longer leads; their members
+    /// hear NOT_COORDINATOR and find the new coordinator.
+    pub fn unload_partition(&self, index: i32, partitions: i32) {
+        if let Some(loaded) = &self.loaded {
+            loaded.lock().remove(&index);
+        }
+        self.groups.lock().retain(|id, _| partition_for(id, partitions) != index);
+        info!(partition = index, "unloaded consumer groups");
+    }
+
+    /// Why this broker may not serve `group` now: NOT_COORDINATOR when another broker leads its
+    /// offsets partition, COORDINATOR_LOAD_IN_PROGRESS while it is being loaded here.
+    pub fn coordinator_error(&self, metadata: &Metadata, group: &str) -> Option<ResponseError> {
+        let loaded = self.loaded.as_ref()?;
+        let Some(topic) = metadata.topic(OFFSETS_TOPIC) else { return Some(ResponseError::CoordinatorNotAvailable) };
+        let index = partition_for(group, topic.partition_count());
+        if loaded.lock().contains(&index) {
+            return None;
+        }
+        match topic.partition(index) {
+            Ok(partition) if partition.leadership(-1).is_leader => Some(ResponseError::CoordinatorLoadInProgress),
+            _ => Some(ResponseError::NotCoordinator),
+        }
     }
 
     pub fn settings(&self) -> GroupSettings {
@@ -168,39 +231,32 @@ impl GroupCoordinator {
     }
 
     /// Appends records for `group` to its `__consumer_offsets` partition (created on first use).
+    /// Its partition must exist: `__consumer_offsets` is created by FindCoordinator, before any
+    /// group request.
     pub fn append(&self, metadata: &Metadata, group: &str, entries: &[(RecordKey, Option<Bytes>)]) -> Result<Written, Refusal> {
-        let topic = metadata.internal_topic(OFFSETS_TOPIC, self.settings.offsets_partitions)?;
-        let index = partition_for(group, topic.partitions.len() as i32) as usize;
-        let partition = topic.partitions[index].clone();
+        let topic = metadata
+            .topic(OFFSETS_TOPIC)
+            .ok_or_else(|| Refusal::new(ResponseError::CoordinatorNotAvailable, format!("{OFFSETS_TOPIC} does not exist yet")))?;
+        let partition = topic
+            .partition(partition_for(group, topic.partition_count()))
+            .map_err(|_| Refusal::new(ResponseError::NotCoordinator, "this broker does not lead the group's offsets partition"))?
+            .clone();
         let now = now_ms();
-        let records: Vec<Record> = entries
-            .iter()
-            .enumerate()
-            .map(|(i, (key, value))| Record {
-                transactional: false,
-                control: false,
-                delete_horizon: false,
-                partition_leader_epoch: LEADER_EPOCH,
-                producer_id: -1,
-                producer_epoch: -1,
-                timestamp_type: TimestampType::Creation,
-                offset: i as i64,
-                sequence: i as i32,
-                timestamp: now,
-                key: Some(key.encode()),
-                value: value.clone(),
-                headers: Default::default(),
-            })
-            .collect();
-        let mut batch = BytesMut::new();
-        RecordBatchEncoder::encode(&mut batch, &records, &RecordEncodeOptions { version: 2, compression: Compression::None })
-            .map_err(|e| Refusal::new(ResponseError::UnknownServerError, e.to_string()))?;
+        let entries: Vec<(Option<Bytes>, Option<Bytes>)> = entries.iter().map(|(key, value)| (Some(key.encode()), value.clone())).collect();
+        let batch = crate::internal_log::encode_batch(&entries, now).map_err(|e| Refusal::new(ResponseError::UnknownServerError, e))?;
+        if let Some(replicated) = &partition.replica {
+            // Proposed now (in call order); the position is a lower bound until it commits.
+            let end_offset = partition.log().log_end_offset() + entries.len() as i64;
+            let proposed = replicated.handle.propose(batch.freeze(), None);
+            let committed = async move { proposed.await.map(|info| info.last_offset + 1).map_err(|_| ResponseError::NotCoordinator) };
+            return Ok(Written { partition, end_offset, committed: Some(Box::pin(committed)) });
+        }
         let info = partition
             .log()
-            .append(&batch, LEADER_EPOCH, None, now)
+            .append(&batch, crate::handlers::cluster::LEADER_EPOCH, None, now)
             .map_err(crate::handlers::produce::storage_refusal)?;
         partition.appended.notify_waiters();
-        Ok(Written { partition, end_offset: info.last_offset + 1 })
+        Ok(Written { partition, end_offset: info.last_offset + 1, committed: None })
     }
 
     /// Records a group's new generation (fire and forget: it only keeps generations increasing

@@ -280,25 +280,24 @@ struct AlterResource {
 }
 
 /// Kafka's request-level checks, then the change (or only its validation).
-fn alter_resources(shared: &Shared, resources: Vec<AlterResource>, validate_only: bool, incremental: bool) -> Vec<(i8, String, Result<(), Refusal>)> {
+async fn alter_resources(shared: &Shared, resources: Vec<AlterResource>, validate_only: bool, incremental: bool) -> Vec<(i8, String, Result<(), Refusal>)> {
     let mut seen: BTreeMap<(i8, String), usize> = BTreeMap::new();
     for r in &resources {
         *seen.entry((r.resource_type, r.name.clone())).or_default() += 1;
     }
-    resources
-        .into_iter()
-        .map(|r| {
-            let outcome = if seen.get(&(r.resource_type, r.name.clone())).copied().unwrap_or(0) > 1 {
-                refuse(ResponseError::InvalidRequest, "Each resource must appear at most once.")
-            } else {
-                alter_resource(shared, &r, validate_only, incremental)
-            };
-            (r.resource_type, r.name, outcome)
-        })
-        .collect()
+    let mut results = Vec::with_capacity(resources.len());
+    for r in resources {
+        let outcome = if seen.get(&(r.resource_type, r.name.clone())).copied().unwrap_or(0) > 1 {
+            refuse(ResponseError::InvalidRequest, "Each resource must appear at most once.")
+        } else {
+            alter_resource(shared, &r, validate_only, incremental).await
+        };
+        results.push((r.resource_type, r.name, outcome));
+    }
+    results
 }
 
-fn alter_resource(shared: &Shared, r: &AlterResource, validate_only: bool, incremental: bool) -> Result<(), Refusal> {
+async fn alter_resource(shared: &Shared, r: &AlterResource, validate_only: bool, incremental: bool) -> Result<(), Refusal> {
     let mut names: Vec<&str> = r.ops.iter().map(|(n, _, _)| n.as_str()).collect();
     names.sort_unstable();
     if names.windows(2).any(|w| w[0] == w[1]) {
@@ -322,7 +321,7 @@ fn alter_resource(shared: &Shared, r: &AlterResource, validate_only: bool, incre
                     format!("Can't {op} to key {name} because its type is not LIST.")
                 })?;
             }
-            shared.metadata.alter_topic_configs(&r.name, &configs, validate_only)
+            shared.metadata.alter_topic_configs(&r.name, &configs, validate_only).await
         }
         RESOURCE_BROKER => {
             let per_broker = broker_id(shared, &r.name, "Node")?.is_some();
@@ -340,7 +339,7 @@ fn alter_resource(shared: &Shared, r: &AlterResource, validate_only: bool, incre
             if validate_only {
                 return Ok(());
             }
-            shared.metadata.set_broker_configs(&r.name, configs)
+            shared.metadata.set_broker_configs(&r.name, configs).await
         }
         RESOURCE_BROKER_LOGGER if incremental => {
             refuse(ResponseError::InvalidRequest, "Weir cannot change log levels at runtime; set RUST_LOG when starting the broker")
@@ -426,7 +425,7 @@ fn error_fields(outcome: &Result<(), Refusal>) -> (i16, Option<StrBytes>) {
     }
 }
 
-pub fn alter_configs(shared: &Arc<Shared>, request: AlterConfigsRequest) -> AlterConfigsResponse {
+pub async fn alter_configs(shared: &Arc<Shared>, request: AlterConfigsRequest) -> AlterConfigsResponse {
     let resources = request
         .resources
         .into_iter()
@@ -437,6 +436,7 @@ pub fn alter_configs(shared: &Arc<Shared>, request: AlterConfigsRequest) -> Alte
         })
         .collect();
     let responses = alter_resources(shared, resources, request.validate_only, false)
+        .await
         .into_iter()
         .map(|(resource_type, name, outcome)| {
             let (code, message) = error_fields(&outcome);
@@ -450,7 +450,7 @@ pub fn alter_configs(shared: &Arc<Shared>, request: AlterConfigsRequest) -> Alte
     AlterConfigsResponse::default().with_responses(responses)
 }
 
-pub fn incremental_alter_configs(shared: &Arc<Shared>, request: IncrementalAlterConfigsRequest) -> IncrementalAlterConfigsResponse {
+pub async fn incremental_alter_configs(shared: &Arc<Shared>, request: IncrementalAlterConfigsRequest) -> IncrementalAlterConfigsResponse {
     let resources = request
         .resources
         .into_iter()
@@ -461,6 +461,7 @@ pub fn incremental_alter_configs(shared: &Arc<Shared>, request: IncrementalAlter
         })
         .collect();
     let responses = alter_resources(shared, resources, request.validate_only, true)
+        .await
         .into_iter()
         .map(|(resource_type, name, outcome)| {
             let (code, message) = error_fields(&outcome);

@@ -31,19 +31,29 @@ use crate::server::Shared;
 
 const GROUP_KEY_TYPE: i8 = 0;
 
-/// FindCoordinator: this broker coordinates every group. Like Kafka, it creates
-/// `__consumer_offsets` on the first lookup. `error_message` is "NONE" on success and Kafka's
-/// description of the error otherwise.
-pub fn find_coordinator(shared: &Arc<Shared>, request: FindCoordinatorRequest, version: i16) -> FindCoordinatorResponse {
-    let node = BrokerId(shared.settings.node_id);
-    let error = if request.key_type != GROUP_KEY_TYPE {
-        Some(ResponseError::CoordinatorNotAvailable)
+/// FindCoordinator: a single broker coordinates every group; in a cluster, the leader of the
+/// group's `__consumer_offsets` partition does. Like Kafka, it creates `__consumer_offsets`
+/// on the first lookup. `error_message` is "NONE" on success and Kafka's description of the
+/// error otherwise.
+pub async fn find_coordinator(shared: &Arc<Shared>, request: FindCoordinatorRequest, version: i16) -> FindCoordinatorResponse {
+    let offsets = if request.key_type != GROUP_KEY_TYPE {
+        Err(ResponseError::CoordinatorNotAvailable)
     } else {
         let partitions = shared.groups.settings().offsets_partitions;
-        shared.metadata.internal_topic(crate::groups::OFFSETS_TOPIC, partitions).err().map(|refusal| {
+        shared.metadata.internal_topic(crate::groups::OFFSETS_TOPIC, partitions).await.map_err(|refusal| {
             warn!(error = refusal.message, "could not create {}", crate::groups::OFFSETS_TOPIC);
             ResponseError::CoordinatorNotAvailable
         })
+    };
+    let coordinator = |key: &str| -> Result<(i32, String, i32), ResponseError> {
+        let topic = offsets.as_ref().map_err(|e| *e)?;
+        if shared.metadata.cluster().is_none() {
+            return Ok((shared.settings.node_id, shared.host.clone(), shared.port));
+        }
+        let index = crate::groups::records::partition_for(key, topic.partition_count());
+        let leader = super::cluster::partition_state(shared, topic, index).leader;
+        let broker = shared.metadata.cluster().and_then(|c| c.state.read().brokers.get(&leader).cloned());
+        broker.map(|b| (b.node_id, b.host, b.port)).ok_or(ResponseError::CoordinatorNotAvailable)
     };
     let message = |error: Option<ResponseError>| Some(str_bytes(error.map_or_else(|| "NONE".to_owned(), |e| e.to_string())));
     if version >= 4 {
@@ -51,19 +61,32 @@ pub fn find_coordinator(shared: &Arc<Shared>, request: FindCoordinatorRequest, v
             .coordinator_keys
             .into_iter()
             .map(|key| {
-                let c = Coordinator::default().with_key(key).with_error_message(message(error));
-                match error {
-                    Some(e) => c.with_error_code(e.code()).with_node_id(BrokerId(-1)).with_host(str_bytes("")).with_port(-1),
-                    None => c.with_node_id(node).with_host(str_bytes(shared.host.clone())).with_port(shared.port),
+                let found = coordinator(&key);
+                let c = Coordinator::default().with_key(key).with_error_message(message(found.as_ref().err().copied()));
+                match found {
+                    Err(e) => c.with_error_code(e.code()).with_node_id(BrokerId(-1)).with_host(str_bytes("")).with_port(-1),
+                    Ok((node, host, port)) => c.with_node_id(BrokerId(node)).with_host(str_bytes(host)).with_port(port),
                 }
             })
             .collect();
         return FindCoordinatorResponse::default().with_coordinators(coordinators);
     }
-    let response = FindCoordinatorResponse::default().with_error_message(message(error));
-    match error {
-        Some(e) => response.with_error_code(e.code()).with_node_id(BrokerId(-1)).with_host(str_bytes("")).with_port(-1),
-        None => response.with_node_id(node).with_host(str_bytes(shared.host.clone())).with_port(shared.port),
+    let found = coordinator(&request.key);
+    let response = FindCoordinatorResponse::default().with_error_message(message(found.as_ref().err().copied()));
+    match found {
+        Err(e) => response.with_error_code(e.code()).with_node_id(BrokerId(-1)).with_host(str_bytes("")).with_port(-1),
+        Ok((node, host, port)) => response.with_node_id(BrokerId(node)).with_host(str_bytes(host)).with_port(port),
+    }
+}
+
+/// Creates `__consumer_offsets` if no FindCoordinator did yet (a client that knows its
+/// coordinator already, or a single broker's first commit).
+pub async fn ensure_offsets_topic(shared: &Arc<Shared>) {
+    if shared.metadata.topic(crate::groups::OFFSETS_TOPIC).is_none() {
+        let partitions = shared.groups.settings().offsets_partitions;
+        if let Err(refusal) = shared.metadata.internal_topic(crate::groups::OFFSETS_TOPIC, partitions).await {
+            warn!(error = refusal.message, "could not create {}", crate::groups::OFFSETS_TOPIC);
+        }
     }
 }
 
@@ -73,7 +96,9 @@ pub fn join_group(shared: &Arc<Shared>, header: RequestHeader, request: JoinGrou
     let session = request.session_timeout_ms as i64;
     let rebalance = if version >= 1 { request.rebalance_timeout_ms as i64 } else { session };
     let (reply, outcome) = oneshot::channel();
-    if session < settings.min_session_timeout_ms || session > settings.max_session_timeout_ms {
+    if let Some(error) = shared.groups.coordinator_error(&shared.metadata, &request.group_id) {
+        let _ = reply.send(JoinOutcome { error: error.code(), generation: -1, ..Default::default() });
+    } else if session < settings.min_session_timeout_ms || session > settings.max_session_timeout_ms {
         let _ = reply.send(JoinOutcome { error: ResponseError::InvalidSessionTimeout.code(), generation: -1, ..Default::default() });
     } else {
         let join = JoinRequest {
@@ -128,6 +153,10 @@ pub fn sync_group(shared: &Arc<Shared>, header: RequestHeader, request: SyncGrou
     let (reply, outcome) = oneshot::channel();
     let assignments = request.assignments.into_iter().map(|a| (a.member_id.to_string(), a.assignment)).collect();
     let instance = request.group_instance_id.as_ref().map(|s| s.to_string());
+    if let Some(error) = shared.groups.coordinator_error(&shared.metadata, &request.group_id) {
+        let response = SyncGroupResponse::default().with_error_code(error.code());
+        return encode(&header, &response, &[]).map_or(Reply::Fail, Reply::Now);
+    }
     let found = shared.groups.with_group(&request.group_id, false, |group| {
         group.sync(&request.member_id, instance.as_deref(), request.generation_id, assignments, reply)
     });
@@ -150,6 +179,9 @@ pub fn sync_group(shared: &Arc<Shared>, header: RequestHeader, request: SyncGrou
 }
 
 pub fn heartbeat(shared: &Arc<Shared>, request: HeartbeatRequest) -> HeartbeatResponse {
+    if let Some(error) = shared.groups.coordinator_error(&shared.metadata, &request.group_id) {
+        return HeartbeatResponse::default().with_error_code(error.code());
+    }
     let instance = request.group_instance_id.as_ref().map(|s| s.to_string());
     let error = shared
         .groups
@@ -165,6 +197,9 @@ pub fn leave_group(shared: &Arc<Shared>, request: LeaveGroupRequest, version: i1
         vec![(request.member_id.to_string(), None)]
     };
     let now = now_ms();
+    if let Some(error) = shared.groups.coordinator_error(&shared.metadata, &request.group_id) {
+        return LeaveGroupResponse::default().with_error_code(error.code());
+    }
     let results: Vec<(String, Option<String>, ResponseError)> = shared
         .groups
         .with_group(&request.group_id, false, |group| {
@@ -204,11 +239,14 @@ pub fn leave_group(shared: &Arc<Shared>, request: LeaveGroupRequest, version: i1
 pub fn offset_commit(shared: &Arc<Shared>, header: RequestHeader, request: OffsetCommitRequest) -> Reply {
     let instance = request.group_instance_id.as_ref().map(|s| s.to_string());
     let simple = request.generation_id_or_member_epoch < 0 && request.member_id.is_empty();
-    let allowed = shared
-        .groups
-        .with_group(&request.group_id, simple, |g| g.accepts_commit(&request.member_id, instance.as_deref(), request.generation_id_or_member_epoch))
-        // A member's commit to a group this coordinator does not have (KIP-848 changed the code).
-        .unwrap_or(Err(if header.request_api_version >= 9 { ResponseError::GroupIdNotFound } else { ResponseError::IllegalGeneration }));
+    let allowed = match shared.groups.coordinator_error(&shared.metadata, &request.group_id) {
+        Some(error) => Err(error),
+        None => shared
+            .groups
+            .with_group(&request.group_id, simple, |g| g.accepts_commit(&request.member_id, instance.as_deref(), request.generation_id_or_member_epoch))
+            // A member's commit to a group this coordinator does not have (KIP-848 changed the code).
+            .unwrap_or(Err(if header.request_api_version >= 9 { ResponseError::GroupIdNotFound } else { ResponseError::IllegalGeneration })),
+    };
     let now = now_ms();
     let max_metadata = shared.groups.settings().max_metadata_bytes;
     let mut to_write = Vec::new();
@@ -252,10 +290,7 @@ pub fn offset_commit(shared: &Arc<Shared>, header: RequestHeader, request: Offse
     Reply::Later(Box::pin(async move {
         // A commit is acknowledged only once it is on disk, like an acks=all produce.
         let result = match written {
-            Ok(w) if shared.settings.fsync_acks_all => {
-                w.partition.flush_to(w.end_offset).await.map(|()| w.end_offset).map_err(|_| ResponseError::KafkaStorageError)
-            }
-            Ok(w) => Ok(w.end_offset),
+            Ok(w) => w.durable(shared.settings.fsync_acks_all).await,
             Err(refusal) => Err(refusal.error),
         };
         match result {
@@ -343,7 +378,8 @@ pub fn offset_fetch(shared: &Arc<Shared>, request: OffsetFetchRequest, version: 
                         )
                     })
                     .collect();
-                OffsetFetchResponseGroup::default().with_group_id(g.group_id).with_topics(topics)
+                let error = shared.groups.coordinator_error(&shared.metadata, &g.group_id).map_or(0, |e| e.code());
+                OffsetFetchResponseGroup::default().with_group_id(g.group_id).with_topics(topics).with_error_code(error)
             })
             .collect();
         return OffsetFetchResponse::default().with_groups(groups);
@@ -365,7 +401,8 @@ pub fn offset_fetch(shared: &Arc<Shared>, request: OffsetFetchRequest, version: 
             )
         })
         .collect();
-    OffsetFetchResponse::default().with_topics(topics)
+    let error = shared.groups.coordinator_error(&shared.metadata, &request.group_id).map_or(0, |e| e.code());
+    OffsetFetchResponse::default().with_topics(topics).with_error_code(error)
 }
 
 fn describe(group: &Group) -> DescribedGroup {

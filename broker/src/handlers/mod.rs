@@ -54,25 +54,31 @@ pub async fn handle(shared: &std::sync::Arc<Shared>, request: Request) -> Reply 
     let version = header.request_api_version;
     match request.body {
         RequestKind::ApiVersions(r) => reply(&header, &api_versions::handle(&r, version)),
-        RequestKind::Metadata(r) => reply(&header, &cluster::metadata(shared, r, version)),
+        RequestKind::Metadata(r) => reply(&header, &cluster::metadata(shared, r, version).await),
         RequestKind::DescribeCluster(r) => reply(&header, &cluster::describe_cluster(shared, r)),
         RequestKind::Produce(r) => produce::handle(shared, header, r),
         RequestKind::Fetch(r) => fetch::handle(shared, header, r),
         RequestKind::ListOffsets(r) => reply(&header, &offsets::list_offsets(shared, r, version)),
         RequestKind::OffsetForLeaderEpoch(r) => reply(&header, &offsets::offset_for_leader_epoch(shared, r)),
-        RequestKind::CreateTopics(r) => reply(&header, &topics::create_topics(shared, r, version)),
-        RequestKind::DeleteTopics(r) => reply(&header, &topics::delete_topics(shared, r, version)),
-        RequestKind::CreatePartitions(r) => reply(&header, &topics::create_partitions(shared, r)),
+        RequestKind::CreateTopics(r) => reply(&header, &topics::create_topics(shared, r, version).await),
+        RequestKind::DeleteTopics(r) => reply(&header, &topics::delete_topics(shared, r, version).await),
+        RequestKind::CreatePartitions(r) => reply(&header, &topics::create_partitions(shared, r).await),
         RequestKind::DescribeConfigs(r) => reply(&header, &configs::describe_configs(shared, r, version)),
-        RequestKind::AlterConfigs(r) => reply(&header, &configs::alter_configs(shared, r)),
-        RequestKind::IncrementalAlterConfigs(r) => reply(&header, &configs::incremental_alter_configs(shared, r)),
-        RequestKind::InitProducerId(r) => reply(&header, &producer_id::init_producer_id(shared, r)),
-        RequestKind::FindCoordinator(r) => reply(&header, &groups::find_coordinator(shared, r, version)),
-        RequestKind::JoinGroup(r) => groups::join_group(shared, header, r),
+        RequestKind::AlterConfigs(r) => reply(&header, &configs::alter_configs(shared, r).await),
+        RequestKind::IncrementalAlterConfigs(r) => reply(&header, &configs::incremental_alter_configs(shared, r).await),
+        RequestKind::InitProducerId(r) => reply(&header, &producer_id::init_producer_id(shared, r).await),
+        RequestKind::FindCoordinator(r) => reply(&header, &groups::find_coordinator(shared, r, version).await),
+        RequestKind::JoinGroup(r) => {
+            groups::ensure_offsets_topic(shared).await;
+            groups::join_group(shared, header, r)
+        }
         RequestKind::SyncGroup(r) => groups::sync_group(shared, header, r),
         RequestKind::Heartbeat(r) => reply(&header, &groups::heartbeat(shared, r)),
         RequestKind::LeaveGroup(r) => reply(&header, &groups::leave_group(shared, r, version)),
-        RequestKind::OffsetCommit(r) => groups::offset_commit(shared, header, r),
+        RequestKind::OffsetCommit(r) => {
+            groups::ensure_offsets_topic(shared).await;
+            groups::offset_commit(shared, header, r)
+        }
         RequestKind::OffsetFetch(r) => reply(&header, &groups::offset_fetch(shared, r, version)),
         RequestKind::DescribeGroups(r) => reply(&header, &groups::describe_groups(shared, r, version)),
         RequestKind::ListGroups(r) => reply(&header, &groups::list_groups(shared, r, version)),

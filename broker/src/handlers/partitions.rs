@@ -29,12 +29,10 @@ use crate::server::Shared;
 /// DeleteRecords offset meaning "up to the high watermark".
 const HIGH_WATERMARK: i64 = -1;
 
-/// The partition `index` of `topic`, or UNKNOWN_TOPIC_OR_PARTITION.
+/// The partition `index` of `topic` as hosted here: UNKNOWN_TOPIC_OR_PARTITION, or
+/// NOT_LEADER_OR_FOLLOWER when another broker holds it.
 fn partition_of(topic: Option<&Topic>, index: i32) -> Result<Arc<Partition>, ResponseError> {
-    topic
-        .and_then(|t| t.partitions.get(usize::try_from(index).ok()?))
-        .cloned()
-        .ok_or(ResponseError::UnknownTopicOrPartition)
+    topic.ok_or(ResponseError::UnknownTopicOrPartition)?.partition(index).cloned()
 }
 
 /// DeleteRecords (KIP-107): moves each partition's log start offset up to the requested offset

@@ -11,7 +11,8 @@ use kafka_protocol::messages::produce_response::{BatchIndexAndErrorMessage, Part
 use kafka_protocol::messages::{ProduceRequest, ProduceResponse, RequestHeader};
 use tracing::{debug, error, warn};
 use weir_protocol::batch::{self, Batches};
-use weir_storage::StorageError;
+use weir_replication::ReplicationError;
+use weir_storage::{AppendInfo, StorageError};
 
 use super::{encode, str_bytes, Reply};
 use crate::metadata::{is_internal, Refusal, Topic};
@@ -19,13 +20,21 @@ use crate::partition::Partition;
 use crate::server::Shared;
 use crate::now_ms;
 
-/// A partition whose response waits for a flush up to `end_offset`.
-struct PendingFlush {
+/// A partition whose response waits: for a flush up to `end_offset` (single node), or for its
+/// batch to commit (cluster).
+struct Pending {
     topic: usize,
     partition: usize,
-    target: Arc<Partition>,
-    end_offset: i64,
+    wait: Wait,
 }
+
+enum Wait {
+    Flush { target: Arc<Partition>, end_offset: i64 },
+    Commit(Proposed),
+}
+
+/// A batch proposed to its partition's Raft group: resolves with its offsets once committed.
+type Proposed = std::pin::Pin<Box<dyn std::future::Future<Output = Result<AppendInfo, ReplicationError>> + Send>>;
 
 pub fn handle(shared: &Arc<Shared>, header: RequestHeader, request: ProduceRequest) -> Reply {
     let acks = request.acks;
@@ -47,10 +56,17 @@ pub fn handle(shared: &Arc<Shared>, header: RequestHeader, request: ProduceReque
                 .map_err(|refusal| Rejection::from(refusal.clone()))
                 .and_then(|topic| append(topic, data.index, data.records.unwrap_or_default(), acks, version));
             partition_responses.push(match outcome {
-                Ok((target, appended)) => {
-                    if acks == -1 && shared.settings.fsync_acks_all {
-                        pending.push(PendingFlush { topic: t, partition: p, target, end_offset: appended.end_offset });
+                Ok(Appended::Proposed(proposed)) => {
+                    if acks != 0 {
+                        pending.push(Pending { topic: t, partition: p, wait: Wait::Commit(proposed) });
                     }
+                    response
+                }
+                Ok(Appended::Written { target, written }) => {
+                    if acks == -1 && shared.settings.fsync_acks_all {
+                        pending.push(Pending { topic: t, partition: p, wait: Wait::Flush { target, end_offset: written.end_offset } });
+                    }
+                    let appended = written;
                     let response = response
                         .with_base_offset(appended.base_offset)
                         .with_log_append_time_ms(appended.log_append_time.unwrap_or(-1));
@@ -88,18 +104,65 @@ pub fn handle(shared: &Arc<Shared>, header: RequestHeader, request: ProduceReque
     if pending.is_empty() {
         return encode(&header, &response, &[]).map_or(Reply::Fail, Reply::Now);
     }
+    let timeout = std::time::Duration::from_millis(request.timeout_ms.max(0) as u64);
+    let topics: Vec<Option<Arc<Topic>>> = response.responses.iter().map(|t| shared.metadata.topic(&t.name)).collect();
     Reply::Later(Box::pin(async move {
         let mut response = response;
-        for wait in pending {
-            if let Err(e) = wait.target.flush_to(wait.end_offset).await {
-                error!(topic = %wait.target.topic, partition = wait.target.index, error = %e, "flush failed; acks=all produce fails");
-                let partition = &mut response.responses[wait.topic].partition_responses[wait.partition];
-                partition.error_code = ResponseError::KafkaStorageError.code();
-                partition.error_message = Some(str_bytes(e.to_string()));
+        let deadline = tokio::time::Instant::now() + timeout;
+        for pending in pending {
+            let partition = &mut response.responses[pending.topic].partition_responses[pending.partition];
+            match pending.wait {
+                Wait::Flush { target, end_offset } => {
+                    if let Err(e) = target.flush_to(end_offset).await {
+                        error!(topic = %target.topic, partition = target.index, error = %e, "flush failed; acks=all produce fails");
+                        partition.error_code = ResponseError::KafkaStorageError.code();
+                        partition.error_message = Some(str_bytes(e.to_string()));
+                    }
+                }
+                Wait::Commit(proposed) => match tokio::time::timeout_at(deadline, proposed).await {
+                    Ok(Ok(info)) => {
+                        partition.base_offset = info.base_offset;
+                        if let Some(topic) = topics[pending.topic].as_ref() {
+                            if let Ok(target) = topic.partition(partition.index) {
+                                partition.log_start_offset = if version >= 5 { target.log().log_start_offset() } else { -1 };
+                            }
+                            if !info.duplicate {
+                                topic.stats.records_in.increment((info.last_offset - info.base_offset + 1).max(0) as u64);
+                            }
+                        }
+                    }
+                    Ok(Err(e)) => {
+                        let refusal = replication_refusal(e);
+                        partition.error_code = refusal.code();
+                        partition.base_offset = -1;
+                        if version >= 8 {
+                            partition.error_message = Some(str_bytes(refusal.message));
+                        }
+                    }
+                    // Not committed within the request's timeout (no quorum): Kafka's answer.
+                    Err(_) => {
+                        partition.error_code = ResponseError::RequestTimedOut.code();
+                        partition.base_offset = -1;
+                    }
+                },
             }
         }
         encode(&header, &response, &[])
     }))
+}
+
+/// Why a proposal failed, as the producer hears it: a lost leadership or a dropped proposal is
+/// NOT_LEADER_OR_FOLLOWER (retriable: the producer refreshes its metadata); the log's refusals
+/// (idempotent sequence errors) keep their Kafka codes.
+fn replication_refusal(e: ReplicationError) -> Refusal {
+    match e {
+        ReplicationError::Storage(e) => storage_refusal(e),
+        ReplicationError::NotLeader { .. } | ReplicationError::ProposalDropped => Refusal::new(ResponseError::NotLeaderOrFollower, e.to_string()),
+        other => {
+            warn!(error = %other, "replication error");
+            Refusal::new(ResponseError::UnknownServerError, other.to_string())
+        }
+    }
 }
 
 /// Kafka's message for a partition this broker does not have.
@@ -118,7 +181,15 @@ impl From<Refusal> for Rejection {
     }
 }
 
-struct Appended {
+/// What became of an accepted batch.
+enum Appended {
+    /// In the log (single node).
+    Written { target: Arc<Partition>, written: Written },
+    /// Proposed to the partition's Raft group (cluster).
+    Proposed(Proposed),
+}
+
+struct Written {
     base_offset: i64,
     end_offset: i64,
     log_append_time: Option<i64>,
@@ -128,11 +199,11 @@ struct Appended {
 /// Checks one partition's data in Kafka's order (partition exists; the request carries one v2
 /// batch its version may use; acks; not an internal topic; then the topic's append rules) and
 /// appends it.
-fn append(topic: &Topic, index: i32, records: Bytes, acks: i16, version: i16) -> Result<(Arc<Partition>, Appended), Rejection> {
-    let partition = usize::try_from(index)
-        .ok()
-        .and_then(|i| topic.partitions.get(i))
-        .ok_or_else(|| Refusal::new(ResponseError::UnknownTopicOrPartition, UNKNOWN_PARTITION))?;
+fn append(topic: &Topic, index: i32, records: Bytes, acks: i16, version: i16) -> Result<Appended, Rejection> {
+    let partition = topic.partition(index).map_err(|error| match error {
+        ResponseError::UnknownTopicOrPartition => Refusal::new(error, UNKNOWN_PARTITION),
+        other => Refusal::new(other, "This broker is not the leader of the partition."),
+    })?;
     let header = validate(&records, version)?;
     if !matches!(acks, -1..=1) {
         return Err(Refusal::new(ResponseError::InvalidRequiredAcks, format!("acks={acks} is not -1, 0 or 1")).into());
@@ -182,6 +253,21 @@ fn append(topic: &Topic, index: i32, records: Bytes, acks: i16, version: i16) ->
         _ => records,
     };
     let log_append_time = topic.settings.log_append_time.then_some(now);
+    if let Some(replicated) = &partition.replica {
+        let leadership = partition.leadership(-1);
+        if !leadership.is_leader {
+            return Err(Refusal::new(ResponseError::NotLeaderOrFollower, "This broker is not the leader of the partition.").into());
+        }
+        if acks == -1 && leadership.isr.len() < topic.settings.min_insync_replicas {
+            return Err(Refusal::new(
+                ResponseError::NotEnoughReplicas,
+                format!("The size of the current ISR {:?} is insufficient to satisfy the min.isr requirement of {}", leadership.isr, topic.settings.min_insync_replicas),
+            )
+            .into());
+        }
+        topic.stats.bytes_in.increment(records.len() as u64);
+        return Ok(Appended::Proposed(Box::pin(replicated.handle.propose(records, log_append_time))));
+    }
     let (info, log_start_offset) = {
         let mut log = partition.log();
         let info = log.append(&records, super::cluster::LEADER_EPOCH, log_append_time, now).map_err(storage_refusal)?;
@@ -192,10 +278,10 @@ fn append(topic: &Topic, index: i32, records: Bytes, acks: i16, version: i16) ->
         topic.stats.records_in.increment(header.records_count.max(0) as u64);
         topic.stats.bytes_in.increment(records.len() as u64);
     }
-    Ok((
-        partition.clone(),
-        Appended { base_offset: info.base_offset, end_offset: info.last_offset + 1, log_append_time, log_start_offset },
-    ))
+    Ok(Appended::Written {
+        target: partition.clone(),
+        written: Written { base_offset: info.base_offset, end_offset: info.last_offset + 1, log_append_time, log_start_offset },
+    })
 }
 
 /// Produce v3+ carries exactly one v2 batch per partition, and zstd only from v7 (KIP-110), as

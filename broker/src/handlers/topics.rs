@@ -18,23 +18,22 @@ use super::{str_bytes, topic_name};
 use crate::metadata::{Refusal, Topic};
 use crate::server::Shared;
 
-pub fn create_topics(shared: &Arc<Shared>, request: CreateTopicsRequest, version: i16) -> CreateTopicsResponse {
+pub async fn create_topics(shared: &Arc<Shared>, request: CreateTopicsRequest, version: i16) -> CreateTopicsResponse {
     let duplicates = duplicate_names(request.topics.iter().map(|t| t.name.as_str()));
-    let topics = request
-        .topics
-        .into_iter()
-        .map(|wanted| {
+    let mut topics = Vec::with_capacity(request.topics.len());
+    for wanted in request.topics {
+        topics.push({
             let result = CreatableTopicResult::default().with_name(wanted.name.clone()).with_error_message(None);
             let outcome = if duplicates.contains(wanted.name.as_str()) {
                 Err(Refusal::new(ResponseError::InvalidRequest, "Duplicate topic name."))
             } else {
-                create_one(shared, &wanted, request.validate_only)
+                create_one(shared, &wanted, request.validate_only).await
             };
             match outcome {
-                Ok((topic, partitions)) => {
+                Ok((topic, partitions, replication_factor)) => {
                     let result = if version >= 7 { result.with_topic_id(topic.id) } else { result };
                     if version >= 5 {
-                        let result = result.with_num_partitions(partitions).with_replication_factor(1);
+                        let result = result.with_num_partitions(partitions).with_replication_factor(replication_factor);
                         let configs = topic_config_entries(shared, &topic.configs, None)
                             .into_iter()
                             .map(|c| {
@@ -56,8 +55,8 @@ pub fn create_topics(shared: &Arc<Shared>, request: CreateTopicsRequest, version
                     if version >= 5 { result.with_num_partitions(-1).with_replication_factor(-1) } else { result }
                 }
             }
-        })
-        .collect();
+        });
+    }
     CreateTopicsResponse::default().with_topics(topics)
 }
 
@@ -67,8 +66,9 @@ fn duplicate_names<'a>(names: impl Iterator<Item = &'a str>) -> BTreeSet<String>
     names.filter(|name| !seen.insert(*name)).map(str::to_owned).collect()
 }
 
-/// One CreateTopics entry: the topic (empty when `validate_only`) and its partition count.
-fn create_one(shared: &Shared, wanted: &CreatableTopic, validate_only: bool) -> Result<(Arc<Topic>, i32), Refusal> {
+/// One CreateTopics entry: the topic (empty when `validate_only`), its partition count and
+/// replication factor.
+async fn create_one(shared: &Shared, wanted: &CreatableTopic, validate_only: bool) -> Result<(Arc<Topic>, i32, i16), Refusal> {
     let mut configs = BTreeMap::new();
     for config in &wanted.configs {
         let Some(value) = &config.value else {
@@ -80,67 +80,67 @@ fn create_one(shared: &Shared, wanted: &CreatableTopic, validate_only: bool) -> 
         (wanted.num_partitions, wanted.replication_factor)
     } else {
         shared.metadata.check_new_topic_name(&wanted.name)?;
-        (manual_assignment(wanted, &[shared.settings.node_id])?, -1)
+        let count = manual_assignment(wanted, &shared.metadata.brokers())?;
+        (count, wanted.assignments.first().map_or(-1, |a| a.broker_ids.len() as i16))
     };
-    let topic = shared.metadata.create_topic(&wanted.name, partitions, replication_factor, configs, validate_only)?;
+    let topic = shared.metadata.create_topic(&wanted.name, partitions, replication_factor, configs, validate_only).await?;
     let count = match partitions {
         -1 => shared.settings.num_partitions,
         n => n,
     };
-    Ok((topic, count))
+    let replication_factor = match replication_factor {
+        -1 => shared.settings.default_replication_factor,
+        n => n,
+    };
+    Ok((topic, count, replication_factor))
 }
 
-pub fn delete_topics(shared: &Arc<Shared>, request: DeleteTopicsRequest, version: i16) -> DeleteTopicsResponse {
+pub async fn delete_topics(shared: &Arc<Shared>, request: DeleteTopicsRequest, version: i16) -> DeleteTopicsResponse {
     // v6 names topics by name or id; earlier versions by name only.
     let wanted: Vec<(Option<String>, uuid::Uuid)> = if version >= 6 {
         request.topics.into_iter().map(|t| (t.name.map(|n| n.to_string()), t.topic_id)).collect()
     } else {
         request.topic_names.into_iter().map(|n| (Some(n.to_string()), uuid::Uuid::nil())).collect()
     };
-    let responses = wanted
-        .into_iter()
-        .map(|(name, id)| {
-            let name = name.or_else(|| shared.metadata.topic_by_id(id).map(|t| t.name.to_string()));
-            let result = DeletableTopicResult::default().with_name(name.as_deref().map(topic_name));
-            let Some(name) = name else {
-                return result.with_topic_id(id).with_error_code(ResponseError::UnknownTopicId.code());
-            };
-            let deleted = shared.metadata.delete_topic(&name);
-            if deleted.is_ok() {
-                shared.groups.remove_topic_offsets(&shared.metadata, &name);
+    let mut responses = Vec::with_capacity(wanted.len());
+    for (name, id) in wanted {
+        let name = name.or_else(|| shared.metadata.topic_by_id(id).map(|t| t.name.to_string()));
+        let result = DeletableTopicResult::default().with_name(name.as_deref().map(topic_name));
+        let Some(name) = name else {
+            responses.push(result.with_topic_id(id).with_error_code(ResponseError::UnknownTopicId.code()));
+            continue;
+        };
+        let deleted = shared.metadata.delete_topic(&name).await;
+        if deleted.is_ok() {
+            shared.groups.remove_topic_offsets(&shared.metadata, &name);
+        }
+        responses.push(match deleted {
+            Ok(deleted_id) if version >= 6 => result.with_topic_id(deleted_id),
+            Ok(_) => result,
+            Err(refusal) => {
+                let result = result.with_error_code(refusal.code());
+                if version >= 5 { result.with_error_message(Some(str_bytes(refusal.message))) } else { result }
             }
-            match deleted {
-                Ok(deleted_id) if version >= 6 => result.with_topic_id(deleted_id),
-                Ok(_) => result,
-                Err(refusal) => {
-                    let result = result.with_error_code(refusal.code());
-                    if version >= 5 { result.with_error_message(Some(str_bytes(refusal.message))) } else { result }
-                }
-            }
-        })
-        .collect();
+        });
+    }
     DeleteTopicsResponse::default().with_responses(responses)
 }
 
-pub fn create_partitions(shared: &Arc<Shared>, request: CreatePartitionsRequest) -> CreatePartitionsResponse {
+pub async fn create_partitions(shared: &Arc<Shared>, request: CreatePartitionsRequest) -> CreatePartitionsResponse {
     let duplicates = duplicate_names(request.topics.iter().map(|t| t.name.as_str()));
-    let results = request
-        .topics
-        .into_iter()
-        .map(|wanted| {
-            let result = CreatePartitionsTopicResult::default().with_name(wanted.name.clone()).with_error_message(None);
-            let outcome = if duplicates.contains(wanted.name.as_str()) {
-                Err(Refusal::new(ResponseError::InvalidRequest, "Duplicate topic name."))
-            } else {
-                let brokers = [shared.settings.node_id];
-                shared.metadata.create_partitions(&wanted.name, wanted.count, wanted.assignments.as_deref(), &brokers, request.validate_only)
-            };
-            match outcome {
-                Ok(()) => result,
-                Err(refusal) => result.with_error_code(refusal.code()).with_error_message(Some(str_bytes(refusal.message))),
-            }
-        })
-        .collect();
+    let mut results = Vec::with_capacity(request.topics.len());
+    for wanted in request.topics {
+        let result = CreatePartitionsTopicResult::default().with_name(wanted.name.clone()).with_error_message(None);
+        let outcome = if duplicates.contains(wanted.name.as_str()) {
+            Err(Refusal::new(ResponseError::InvalidRequest, "Duplicate topic name."))
+        } else {
+            shared.metadata.create_partitions(&wanted.name, wanted.count, wanted.assignments.as_deref(), request.validate_only).await
+        };
+        results.push(match outcome {
+            Ok(()) => result,
+            Err(refusal) => result.with_error_code(refusal.code()).with_error_message(Some(str_bytes(refusal.message))),
+        });
+    }
     CreatePartitionsResponse::default().with_results(results)
 }
 

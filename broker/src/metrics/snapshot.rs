@@ -52,7 +52,7 @@ pub fn render(shared: &Shared, ready: bool, out: &mut String) {
     for topic in &topics {
         let labelled = metrics.topic_is_labelled(&topic.name);
         let mut size = 0;
-        for partition in &topic.partitions {
+        for partition in topic.hosted() {
             let (bytes, start, end) = {
                 let log = partition.log();
                 (log.size(), log.log_start_offset(), log.log_end_offset())

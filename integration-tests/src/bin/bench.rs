@@ -15,8 +15,15 @@
 //!   --partitions P    partitions of the `partitions` scenario (default 5000)
 //!   --dir DIR         where brokers keep their data and the disk probe writes (default: temp)
 //!   --broker HOST:PORT --pid PID   measure that broker instead of starting one
-//! SCENARIOS: java java-nofsync large acks1 single consume multi partitions (default: all)
+//!   --cluster N       start N brokers (a Raft cluster on loopback, topics with N replicas);
+//!                     broker CPU is all N processes'
+//! SCENARIOS: java java-nofsync large acks1 single consume multi partitions failover
+//!            (default: all but failover; failover needs --cluster)
 //! ```
+//!
+//! `failover` (cluster only): one record at a time with acks=all while the partition's leader
+//! is `kill -9`-ed; reports the time from the kill to the first acknowledgement of a record
+//! sent after it, and the longest gap between acknowledgements.
 
 use std::collections::BTreeMap;
 use std::fs::OpenOptions;
@@ -33,10 +40,12 @@ use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext};
 use rdkafka::{ClientConfig, ClientContext, Offset, TopicPartitionList};
+use weir_integration_tests::cluster::TestCluster;
 use weir_integration_tests::Weir;
 
 const RECORD: usize = 1024;
 const ALL: &[&str] = &["java", "java-nofsync", "large", "acks1", "single", "consume", "multi", "partitions"];
+const CLUSTER_ONLY: &[&str] = &["failover"];
 
 struct Args {
     runs: usize,
@@ -44,11 +53,12 @@ struct Args {
     partitions: i32,
     dir: Option<PathBuf>,
     broker: Option<(String, i32)>,
+    cluster: Option<usize>,
     scenarios: Vec<String>,
 }
 
 fn parse_args() -> Args {
-    let mut args = Args { runs: 3, seconds: 5.0, partitions: 5000, dir: None, broker: None, scenarios: Vec::new() };
+    let mut args = Args { runs: 3, seconds: 5.0, partitions: 5000, dir: None, broker: None, cluster: None, scenarios: Vec::new() };
     let mut it = std::env::args().skip(1);
     let mut addr = None;
     let mut pid = None;
@@ -61,7 +71,8 @@ fn parse_args() -> Args {
             "--dir" => args.dir = Some(PathBuf::from(value())),
             "--broker" => addr = Some(value()),
             "--pid" => pid = Some(value().parse().expect("--pid PID")),
-            s if ALL.contains(&s) => args.scenarios.push(s.to_owned()),
+            "--cluster" => args.cluster = Some(value().parse().expect("--cluster N")),
+            s if ALL.contains(&s) || CLUSTER_ONLY.contains(&s) => args.scenarios.push(s.to_owned()),
             other => panic!("unknown argument {other}; scenarios: {ALL:?}"),
         }
     }
@@ -75,6 +86,11 @@ fn parse_args() -> Args {
 }
 
 // --- Measuring processes and threads ---------------------------------------------------------
+
+/// User + system CPU seconds of the broker processes (all their threads), from /proc.
+fn brokers_cpu(pids: &[i32]) -> f64 {
+    pids.iter().map(|&pid| process_cpu(pid)).sum()
+}
 
 /// User + system CPU seconds of a process (all its threads, live and exited), from /proc.
 fn process_cpu(pid: i32) -> f64 {
@@ -196,15 +212,25 @@ fn copy_and_crc_floor(dir: &Path) -> (f64, f64) {
 
 struct Broker {
     addr: String,
-    pid: i32,
+    /// Every broker process (one, or the cluster's).
+    pids: Vec<i32>,
     own: Option<Weir>,
+    cluster: Option<TestCluster>,
+    /// Replicas of the topics it creates.
+    replication: i32,
     _dir: Option<tempfile::TempDir>,
 }
 
 impl Broker {
     fn start(args: &Args, env: &[(&str, &str)]) -> Broker {
         if let Some((addr, pid)) = &args.broker {
-            return Broker { addr: addr.clone(), pid: *pid, own: None, _dir: None };
+            return Broker { addr: addr.clone(), pids: vec![*pid], own: None, cluster: None, replication: 1, _dir: None };
+        }
+        if let Some(n) = args.cluster {
+            let fsync = if env.iter().any(|(k, v)| *k == "WEIR_WEIR_ACKS_ALL_FSYNC" && *v == "false") { vec!["--ephemeral"] } else { vec![] };
+            let cluster = TestCluster::start(n, &fsync);
+            let pids = (1..=n as i32).map(|id| cluster.broker(id).pid()).collect();
+            return Broker { addr: cluster.bootstrap(), pids, own: None, cluster: Some(cluster), replication: n as i32, _dir: None };
         }
         let dir = match &args.dir {
             Some(d) => tempfile::tempdir_in(d),
@@ -212,7 +238,7 @@ impl Broker {
         }
         .expect("temp dir");
         let weir = Weir::start_with_env(&dir.path().join("data"), &[], env);
-        Broker { addr: weir.addr.clone(), pid: weir.pid(), own: Some(weir), _dir: Some(dir) }
+        Broker { addr: weir.addr.clone(), pids: vec![weir.pid()], own: Some(weir), cluster: None, replication: 1, _dir: Some(dir) }
     }
 
     fn config(&self) -> ClientConfig {
@@ -226,7 +252,7 @@ impl Broker {
         let name = format!("bench-{prefix}-{nanos}");
         let admin: AdminClient<DefaultClientContext> = self.config().create().expect("admin client");
         let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(300))).request_timeout(Some(Duration::from_secs(300)));
-        let topic = NewTopic::new(&name, partitions, TopicReplication::Fixed(1));
+        let topic = NewTopic::new(&name, partitions, TopicReplication::Fixed(self.replication));
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
         let results = runtime.block_on(admin.create_topics(&[topic], &options)).expect("create_topics");
         for result in results {
@@ -312,7 +338,7 @@ fn producer_config(broker: &Broker, load: &Load) -> ClientConfig {
 /// (including the final flush).
 fn produce(broker: &Broker, topic: &str, load: Load, seconds: f64, max_records: u64) -> Outcome {
     let tally = Arc::new(Tally { started: Instant::now(), ok: AtomicU64::new(0), failed: AtomicU64::new(0), latencies_us: Mutex::new(Vec::new()) });
-    let cpu_before = process_cpu(broker.pid);
+    let cpu_before = brokers_cpu(&broker.pids);
     let started = Instant::now();
     let threads: Vec<_> = (0..load.producers)
         .map(|p| {
@@ -357,7 +383,7 @@ fn produce(broker: &Broker, topic: &str, load: Load, seconds: f64, max_records: 
         t.join().expect("producer thread");
     }
     let elapsed = started.elapsed().as_secs_f64();
-    let cpu = process_cpu(broker.pid) - cpu_before;
+    let cpu = brokers_cpu(&broker.pids) - cpu_before;
     let ok = tally.ok.load(Ordering::Relaxed);
     let bytes = ok as f64 * RECORD as f64;
     let mut latencies: Vec<f64> = tally.latencies_us.lock().map(|l| l.iter().map(|&us| us as f64 / 1e3).collect()).unwrap_or_default();
@@ -391,7 +417,7 @@ fn consume(broker: &Broker, seconds: f64) -> Outcome {
     let mut assignment = TopicPartitionList::new();
     assignment.add_partition_offset(&topic, 0, Offset::Beginning).expect("assignment");
     consumer.assign(&assignment).expect("assign");
-    let cpu_before = process_cpu(broker.pid);
+    let cpu_before = brokers_cpu(&broker.pids);
     let started = Instant::now();
     let (mut records, mut bytes) = (0u64, 0u64);
     let deadline = Duration::from_secs(120);
@@ -402,7 +428,7 @@ fn consume(broker: &Broker, seconds: f64) -> Outcome {
         }
     }
     let elapsed = started.elapsed().as_secs_f64();
-    let cpu = process_cpu(broker.pid) - cpu_before;
+    let cpu = brokers_cpu(&broker.pids) - cpu_before;
     Outcome {
         mb_s: bytes as f64 / elapsed / 1e6,
         records_s: records as f64 / elapsed,
@@ -425,10 +451,10 @@ fn partitions(args: &Args, broker: &mut Broker, seconds: f64) -> Outcome {
     let load = Load { partitions: count, ..JAVA };
     let mut outcome = produce(broker, &topic, load, seconds, count as u64 * 4);
     std::thread::sleep(Duration::from_secs(1));
-    let cpu_before = process_cpu(broker.pid);
+    let cpu_before = brokers_cpu(&broker.pids);
     std::thread::sleep(Duration::from_secs(3));
-    let idle = (process_cpu(broker.pid) - cpu_before) / 3.0 * 100.0;
-    let (rss, maps) = rss_and_maps(broker.pid);
+    let idle = (brokers_cpu(&broker.pids) - cpu_before) / 3.0 * 100.0;
+    let (rss, maps) = rss_and_maps(broker.pids[0]);
     outcome.extra.insert("create_s", create_s);
     outcome.extra.insert("idle_cpu_%", idle);
     outcome.extra.insert("rss_mib", rss);
@@ -445,10 +471,71 @@ fn partitions(args: &Args, broker: &mut Broker, seconds: f64) -> Outcome {
         let (rss, maps) = rss_and_maps(weir.pid());
         outcome.extra.insert("restart_rss_mib", rss);
         outcome.extra.insert("restart_maps", maps as f64);
-        broker.pid = weir.pid();
+        broker.pids = vec![weir.pid()];
         broker.addr = weir.addr.clone();
         broker.own = Some(weir);
     }
+    outcome
+}
+
+/// One record at a time (acks=all, idempotent) while the leader of the partition is killed:
+/// the time from the kill to the first acknowledgement of a record sent after it.
+fn failover(broker: &mut Broker) -> Outcome {
+    let Some(cluster) = broker.cluster.as_mut() else { return Outcome::default() };
+    let topic = {
+        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+        format!("bench-failover-{nanos}")
+    };
+    let admin: AdminClient<DefaultClientContext> = cluster.client_config().create().expect("admin client");
+    let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)));
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    let new = NewTopic::new(&topic, 1, TopicReplication::Fixed(cluster.size() as i32));
+    for result in runtime.block_on(admin.create_topics(&[new], &options)).expect("create_topics") {
+        result.unwrap_or_else(|(topic, e)| panic!("creating {topic}: {e}"));
+    }
+    let tally = Arc::new(Tally { started: Instant::now(), ok: AtomicU64::new(0), failed: AtomicU64::new(0), latencies_us: Mutex::new(Vec::new()) });
+    let acks: Arc<Mutex<Vec<(f64, f64)>>> = Arc::default();
+    let producer: BaseProducer<Ctx> = cluster
+        .client_config()
+        .set("acks", "all")
+        .set("enable.idempotence", "true")
+        .set("linger.ms", "0")
+        .set("retry.backoff.ms", "20")
+        .set("topic.metadata.refresh.interval.ms", "1000")
+        .create_with_context(Ctx(tally.clone()))
+        .expect("producer");
+    let leader = cluster.leader_of(&topic, 0);
+    let mut killed_at = None;
+    let value = vec![b'x'; RECORD];
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(20) {
+        if killed_at.is_none() && started.elapsed() > Duration::from_secs(2) {
+            cluster.kill9(leader);
+            killed_at = Some(tally.started.elapsed().as_secs_f64());
+        }
+        let sent = tally.started.elapsed().as_secs_f64();
+        let before = tally.ok.load(Ordering::Relaxed) + tally.failed.load(Ordering::Relaxed);
+        let mut record = BaseRecord::<(), [u8], usize>::with_opaque_to(&topic, 0usize).partition(0).payload(&value[..]);
+        while let Err((_, r)) = producer.send(record) {
+            record = r;
+            producer.poll(Duration::from_millis(1));
+        }
+        while tally.ok.load(Ordering::Relaxed) + tally.failed.load(Ordering::Relaxed) == before && started.elapsed() < Duration::from_secs(60) {
+            producer.poll(Duration::from_millis(1));
+        }
+        acks.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push((sent, tally.started.elapsed().as_secs_f64()));
+        if killed_at.is_some_and(|k| sent > k + 3.0) {
+            break;
+        }
+    }
+    cluster.restart(leader);
+    let acks = acks.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
+    let killed_at = killed_at.unwrap_or(f64::NAN);
+    let recovered = acks.iter().find(|(sent, _)| *sent >= killed_at).map_or(f64::NAN, |(_, acked)| acked - killed_at);
+    let longest_gap = acks.windows(2).map(|w| w[1].1 - w[0].1).fold(0.0, f64::max);
+    let mut outcome = Outcome { failed: tally.failed.load(Ordering::Relaxed), ..Outcome::default() };
+    outcome.extra.insert("failover_s", recovered);
+    outcome.extra.insert("longest_ack_gap_s", longest_gap);
     outcome
 }
 
@@ -470,6 +557,7 @@ fn run_scenario(args: &Args, name: &str) -> Outcome {
         "multi" => produce(&broker, &broker.create_topic(name, 4), Load { producers: 4, partitions: 4, ..JAVA }, s, u64::MAX),
         "consume" => consume(&broker, s),
         "partitions" => partitions(args, &mut broker, s),
+        "failover" => failover(&mut broker),
         _ => unreachable!("checked by parse_args"),
     }
 }

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use kafka_protocol::records::{Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType};
-use parking_lot::Mutex;
+use weir_storage::SharedLog;
 use tokio::net::TcpListener;
 use weir_replication::driver::{self, ReplicaHandle};
 use weir_replication::transport::{self, Transport};
@@ -53,7 +53,7 @@ pub async fn start(dir: &Path, size: u64, fsync: bool) -> Vec<Member> {
         let log = Log::open(&path, LogConfig::default(), false, 0).expect("open log");
         let config = ReplicaConfig { fsync, ..ReplicaConfig::new(id) };
         let logger = slog::Logger::root(slog::Discard, slog::o!());
-        let replica = Replica::open(Arc::new(Mutex::new(log)), &path, &ids, config, &logger).expect("open replica");
+        let replica = Replica::open(Arc::new(SharedLog::new(log)), &path, &ids, config, &logger).expect("open replica");
         let handle = driver::spawn(replica, GROUP, transport);
         let _ = slot.set(handle.clone());
         members.push(Member { id, raft_addr: addrs[&id].clone(), handle });

@@ -1,0 +1,83 @@
+//! What a cluster broker does as the cluster changes: it applies the metadata log as it commits
+//! (opening and closing partitions), and it follows each hosted partition's leadership — waking
+//! long-polling fetches when the high watermark moves, publishing its leadership and in-sync
+//! replicas to the cluster metadata (so every broker's Metadata answers name the leader), and
+//! loading or dropping consumer groups when it gains or loses an offsets partition.
+
+use std::sync::{Arc, Weak};
+
+use tokio::sync::mpsc;
+use tracing::{info, warn};
+
+use crate::cluster::Command;
+use crate::groups::OFFSETS_TOPIC;
+use crate::partition::Partition;
+use crate::server::Shared;
+
+/// Applies the metadata log each time its high watermark moves, until shutdown.
+pub async fn apply_metadata(shared: Arc<Shared>) {
+    let Some(cluster) = shared.metadata.cluster().cloned() else { return };
+    let mut status = cluster.metadata_status();
+    let mut shutdown = shared.shutdown.clone();
+    loop {
+        let applying = shared.clone();
+        // Opening and removing logs is file I/O: off the async threads.
+        if let Err(e) = tokio::task::spawn_blocking(move || applying.metadata.apply_committed()).await {
+            warn!(error = %e, "applying the metadata log failed");
+        }
+        tokio::select! {
+            changed = status.changed() => if changed.is_err() { return },
+            _ = shutdown.changed() => return,
+        }
+    }
+}
+
+/// Follows every partition opened here (announced on `opened`) for as long as it is open.
+pub async fn watch_partitions(shared: Arc<Shared>, mut opened: mpsc::UnboundedReceiver<Arc<Partition>>) {
+    while let Some(partition) = opened.recv().await {
+        tokio::spawn(follow(Arc::downgrade(&shared), Arc::downgrade(&partition)));
+    }
+}
+
+async fn follow(shared: Weak<Shared>, partition: Weak<Partition>) {
+    let Some(mut status) = partition.upgrade().and_then(|p| p.replica.as_ref().map(|r| r.handle.status())) else { return };
+    let mut leading = false;
+    let mut published: Option<(u64, Vec<u64>)> = None;
+    // Ends when the replica stops (its status sender goes) or the partition is gone.
+    while status.changed().await.is_ok() {
+        let (Some(partition), Some(shared)) = (partition.upgrade(), shared.upgrade()) else { return };
+        partition.appended.notify_waiters();
+        let now = status.borrow_and_update().clone();
+        if now.is_leader != leading {
+            leading = now.is_leader;
+            info!(topic = %partition.topic, partition = partition.index, epoch = now.term, leader = leading, "partition leadership changed");
+            if &*partition.topic == OFFSETS_TOPIC {
+                let partitions = shared.metadata.topic(OFFSETS_TOPIC).map_or(1, |t| t.partition_count());
+                if leading {
+                    let (loading, target) = (shared.clone(), partition.clone());
+                    let loaded = tokio::task::spawn_blocking(move || loading.groups.load_partition(&loading.metadata, &target)).await;
+                    if !matches!(loaded, Ok(Ok(()))) {
+                        warn!(partition = partition.index, "loading consumer groups failed");
+                    }
+                } else {
+                    shared.groups.unload_partition(partition.index, partitions);
+                }
+            }
+        }
+        if now.is_leader && published.as_ref() != Some(&(now.term, now.in_sync.clone())) {
+            published = Some((now.term, now.in_sync.clone()));
+            let (Some(cluster), Some(replicated)) = (shared.metadata.cluster().cloned(), partition.replica.as_ref()) else { continue };
+            let command = Command::PartitionLeader {
+                group: replicated.group,
+                leader: cluster.node_id,
+                epoch: i32::try_from(now.term).unwrap_or(i32::MAX),
+                isr: now.in_sync.iter().map(|&id| weir_replication::node_id(id)).collect(),
+            };
+            tokio::spawn(async move {
+                if let Err(e) = cluster.propose(command).await {
+                    warn!(error = e.message, "could not publish partition leadership");
+                }
+            });
+        }
+    }
+}

@@ -1,0 +1,274 @@
+//! A 3-broker Weir cluster on loopback, driven by librdkafka (the rdkafka crate) through
+//! faults: the leader `kill -9`-ed, a broker paused, a broker's Raft port cut, a rolling
+//! restart. Afterwards everything acknowledged is read back at the offset its acknowledgement
+//! named, nothing twice (idempotent producer), and offsets only grew.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::{ClientContext, DefaultClientContext};
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
+use rdkafka::error::KafkaError;
+use rdkafka::message::Message;
+use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
+use rdkafka::types::RDKafkaErrorCode;
+use rdkafka::{Offset, TopicPartitionList};
+use weir_integration_tests::cluster::TestCluster;
+use weir_integration_tests::eventually;
+
+const PARTITIONS: i32 = 3;
+
+fn create_topic(cluster: &TestCluster, name: &str, partitions: i32, replication: i32) {
+    let admin: AdminClient<DefaultClientContext> = cluster.client_config().create().expect("admin client");
+    let topic = NewTopic::new(name, partitions, TopicReplication::Fixed(replication));
+    let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(20))).request_timeout(Some(Duration::from_secs(30)));
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    let results = runtime.block_on(admin.create_topics(&[topic], &options)).expect("create_topics");
+    for result in results {
+        result.unwrap_or_else(|(topic, e)| panic!("creating {topic}: {e}"));
+    }
+}
+
+/// Every acknowledgement (partition, offset, value) and every failed delivery.
+#[derive(Default)]
+struct Deliveries {
+    acked: Mutex<Vec<(i32, i64, String)>>,
+    failed: Mutex<Vec<String>>,
+}
+
+struct Recorder(Arc<Deliveries>);
+
+impl ClientContext for Recorder {}
+
+impl ProducerContext for Recorder {
+    type DeliveryOpaque = ();
+
+    fn delivery(&self, result: &DeliveryResult<'_>, _: ()) {
+        match result {
+            Ok(message) => {
+                let value = String::from_utf8_lossy(message.payload().unwrap_or_default()).into_owned();
+                self.0.acked.lock().unwrap().push((message.partition(), message.offset(), value));
+            }
+            Err((e, _)) => self.0.failed.lock().unwrap().push(e.to_string()),
+        }
+    }
+}
+
+/// An idempotent acks=all producer writing unique values to `topic` on its own thread until
+/// stopped.
+struct Load {
+    stop: Arc<AtomicBool>,
+    thread: JoinHandle<usize>,
+    deliveries: Arc<Deliveries>,
+}
+
+impl Load {
+    fn start(cluster: &TestCluster, topic: &str) -> Load {
+        let deliveries = Arc::new(Deliveries::default());
+        let producer: ThreadedProducer<Recorder> = cluster
+            .client_config()
+            .set("enable.idempotence", "true")
+            .set("acks", "all")
+            .set("linger.ms", "5")
+            .set("message.timeout.ms", "120000")
+            .create_with_context(Recorder(deliveries.clone()))
+            .expect("producer");
+        let stop = Arc::new(AtomicBool::new(false));
+        let (topic, stopping) = (topic.to_owned(), stop.clone());
+        let thread = std::thread::spawn(move || {
+            let mut sent = 0usize;
+            while !stopping.load(Ordering::SeqCst) {
+                let value = format!("v{sent}");
+                match producer.send(BaseRecord::<(), _>::to(&topic).payload(&value)) {
+                    Ok(()) => sent += 1,
+                    Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _)) => std::thread::sleep(Duration::from_millis(5)),
+                    Err((e, _)) => panic!("produce: {e}"),
+                }
+                std::thread::sleep(Duration::from_micros(500));
+            }
+            producer.flush(Duration::from_secs(120)).expect("every record delivered or failed");
+            sent
+        });
+        Load { stop, thread, deliveries }
+    }
+
+    /// Stops producing, waits for every delivery report; returns the acknowledgements.
+    fn finish(self) -> Vec<(i32, i64, String)> {
+        self.stop.store(true, Ordering::SeqCst);
+        let sent = self.thread.join().expect("producer thread");
+        let failed = self.deliveries.failed.lock().unwrap().clone();
+        assert!(failed.is_empty(), "{} of {sent} deliveries failed: {:?}", failed.len(), &failed[..failed.len().min(5)]);
+        let acked = self.deliveries.acked.lock().unwrap().clone();
+        assert_eq!(acked.len(), sent, "every record sent was acknowledged");
+        acked
+    }
+}
+
+/// Reads every partition from the beginning and checks the history: each acknowledged record
+/// at the offset its acknowledgement named, no value twice, and acknowledged offsets growing
+/// in acknowledgement order within each partition.
+fn check_history(cluster: &TestCluster, topic: &str, acked: &[(i32, i64, String)]) {
+    let mut last: HashMap<i32, i64> = HashMap::new();
+    for (partition, offset, value) in acked {
+        let previous = last.insert(*partition, *offset).unwrap_or(-1);
+        assert!(*offset > previous, "partition {partition}: {value} acknowledged at {offset} after {previous}");
+    }
+    let consumer: BaseConsumer = cluster.client_config().set("group.id", "checker").set("enable.auto.commit", "false").create().expect("consumer");
+    let mut assignment = TopicPartitionList::new();
+    for p in 0..PARTITIONS {
+        assignment.add_partition_offset(topic, p, Offset::Beginning).expect("assignment");
+    }
+    consumer.assign(&assignment).expect("assign");
+    let mut read: BTreeMap<String, (i32, i64)> = BTreeMap::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while read.len() < acked.len() && Instant::now() < deadline {
+        if let Some(Ok(message)) = consumer.poll(Duration::from_millis(100)) {
+            let value = String::from_utf8_lossy(message.payload().unwrap_or_default()).into_owned();
+            let at = (message.partition(), message.offset());
+            if let Some(earlier) = read.insert(value.clone(), at) {
+                panic!("{value} read twice: at {earlier:?} and at {at:?}");
+            }
+        }
+    }
+    for (partition, offset, value) in acked {
+        assert_eq!(read.get(value), Some(&(*partition, *offset)), "acknowledged {value} at {partition}/{offset}");
+    }
+}
+
+/// Waits until Metadata shows every replica of every partition of `topic` in sync.
+fn wait_in_sync(cluster: &TestCluster, topic: &str) {
+    let consumer: BaseConsumer = cluster.client_config().create().expect("metadata client");
+    eventually(Duration::from_secs(60), "every replica back in sync", || {
+        let metadata = consumer.fetch_metadata(Some(topic), Duration::from_secs(2)).ok()?;
+        let partitions = metadata.topics().first()?.partitions();
+        (partitions.len() == PARTITIONS as usize && partitions.iter().all(|p| p.isr().len() == cluster.size())).then_some(())
+    });
+}
+
+#[test]
+fn acks_all_loses_nothing_when_the_leader_is_killed() {
+    let mut cluster = TestCluster::start(3, &[]);
+    create_topic(&cluster, "orders", PARTITIONS, 3);
+    let load = Load::start(&cluster, "orders");
+    std::thread::sleep(Duration::from_millis(1500));
+    let leader = cluster.leader_of("orders", 0);
+    cluster.kill9(leader);
+    std::thread::sleep(Duration::from_secs(2));
+    cluster.restart(leader);
+    std::thread::sleep(Duration::from_secs(1));
+    let acked = load.finish();
+    assert!(acked.len() > 100, "the load ran: {} records", acked.len());
+    check_history(&cluster, "orders", &acked);
+    // The killed broker caught up and rejoined every partition's in-sync replicas.
+    wait_in_sync(&cluster, "orders");
+}
+
+#[test]
+fn acks_all_loses_nothing_through_a_pause_and_a_cut_raft_port() {
+    let cluster = TestCluster::start(3, &[]);
+    create_topic(&cluster, "events", PARTITIONS, 3);
+    let load = Load::start(&cluster, "events");
+    std::thread::sleep(Duration::from_secs(1));
+    let paused = cluster.leader_of("events", 0);
+    cluster.pause(paused);
+    std::thread::sleep(Duration::from_secs(3));
+    cluster.resume(paused);
+    std::thread::sleep(Duration::from_secs(1));
+    let cut = cluster.leader_of("events", 1);
+    cluster.cut_raft(cut);
+    std::thread::sleep(Duration::from_secs(3));
+    cluster.heal_raft(cut);
+    std::thread::sleep(Duration::from_secs(1));
+    let acked = load.finish();
+    check_history(&cluster, "events", &acked);
+    wait_in_sync(&cluster, "events");
+}
+
+#[test]
+fn a_rolling_restart_under_load_fails_no_delivery() {
+    let mut cluster = TestCluster::start(3, &[]);
+    create_topic(&cluster, "rolling", PARTITIONS, 3);
+    let load = Load::start(&cluster, "rolling");
+    for id in 1..=3 {
+        std::thread::sleep(Duration::from_millis(500));
+        cluster.terminate(id);
+        cluster.restart(id);
+        wait_in_sync(&cluster, "rolling");
+    }
+    let acked = load.finish();
+    check_history(&cluster, "rolling", &acked);
+}
+
+#[test]
+fn a_consumer_group_keeps_its_offsets_when_its_coordinator_is_killed() {
+    let mut cluster = TestCluster::start(3, &[]);
+    create_topic(&cluster, "jobs", PARTITIONS, 3);
+    let load = Load::start(&cluster, "jobs");
+    std::thread::sleep(Duration::from_millis(500));
+    let acked = load.finish();
+    let total = acked.len();
+    let group = "workers";
+    let consumer = |cluster: &TestCluster| -> BaseConsumer {
+        cluster
+            .client_config()
+            .set("group.id", group)
+            .set("enable.auto.commit", "false")
+            .set("auto.offset.reset", "earliest")
+            .create()
+            .expect("consumer")
+    };
+    let value = |m: &rdkafka::message::BorrowedMessage<'_>| String::from_utf8_lossy(m.payload().unwrap_or_default()).into_owned();
+    // Half of the records, committed.
+    let first = consumer(&cluster);
+    first.subscribe(&["jobs"]).expect("subscribe");
+    let mut committed = std::collections::BTreeSet::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while committed.len() < total / 2 && Instant::now() < deadline {
+        if let Some(Ok(message)) = first.poll(Duration::from_millis(100)) {
+            committed.insert(value(&message));
+        }
+    }
+    assert_eq!(committed.len(), total / 2, "read half");
+    first.commit_consumer_state(CommitMode::Sync).expect("commit");
+    drop(first);
+    // Kafka's coordinator for a group: the leader of __consumer_offsets partition
+    // abs(hashCode(group)) % 50.
+    let hash = group.encode_utf16().fold(0i32, |h, c| h.wrapping_mul(31).wrapping_add(c as i32));
+    let offsets_partition = (hash.unsigned_abs() % 50) as i32;
+    let coordinator = cluster.leader_of("__consumer_offsets", offsets_partition);
+    cluster.kill9(coordinator);
+    // A new member of the group starts where the group committed, at the new coordinator: it
+    // reads the rest (a rebalance may make it read some of those twice) and nothing committed.
+    let second = consumer(&cluster);
+    second.subscribe(&["jobs"]).expect("subscribe");
+    let mut rest = std::collections::BTreeSet::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while committed.len() + rest.len() < total && Instant::now() < deadline {
+        if let Some(Ok(message)) = second.poll(Duration::from_millis(100)) {
+            let v = value(&message);
+            assert!(!committed.contains(&v), "{v} was committed by the group, yet read again after the coordinator failed over");
+            rest.insert(v);
+        }
+    }
+    assert_eq!(committed.len() + rest.len(), total, "the second member read everything the group had not committed");
+    drop(second);
+    cluster.restart(coordinator);
+}
+
+#[test]
+fn a_single_node_data_directory_is_refused_in_cluster_mode() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = dir.path().join("data");
+    let single = weir_integration_tests::Weir::start(&data, &[]);
+    assert!(single.terminate().success());
+    let port = weir_integration_tests::cluster::free_port();
+    let voters = format!("1@127.0.0.1:{port}");
+    let mut clustered = weir_integration_tests::Weir::spawn(&data, &["--node-id", "1", "--voters", &voters], &[]);
+    let exited = eventually(Duration::from_secs(30), "the broker to refuse the directory", || (!clustered.is_running()).then_some(()));
+    let () = exited;
+    assert!(clustered.log_text().contains("single-node broker's data"), "{}", clustered.log_text());
+}
