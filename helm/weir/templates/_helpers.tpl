@@ -143,7 +143,7 @@ Refuses values that render a broken cluster. Included by the StatefulSet.
 {{- fail (printf "pdb.maxUnavailable=%d: must be at least 1, or node drains never finish" $maxUnavailable) -}}
 {{- end -}}
 {{- if gt $maxUnavailable (int $tolerated) -}}
-{{- fail (printf "pdb.maxUnavailable=%d with replicas=%d: a majority of %d voters must stay up, so at most %d may be disrupted at once" $maxUnavailable $n (add $tolerated 1) $tolerated) -}}
+{{- fail (printf "pdb.maxUnavailable=%d with replicas=%d: a majority of %d voters must stay up, so at most %d may be disrupted at once" $maxUnavailable $n (add (div $n 2) 1) $tolerated) -}}
 {{- end -}}
 {{- end -}}
 {{- $drain := int .Values.drain.timeoutSeconds -}}
