@@ -38,3 +38,4 @@ def test_entrypoint_is_weir_serve_and_ports_match(render):
     ports = {p["containerPort"] for p in render().container["ports"]}
     assert set(map(int, instruction("EXPOSE")[0].split())) == ports
     assert "exec weir serve" in render().script
+
