@@ -51,3 +51,14 @@ def test_schemas_reject_a_bad_manifest():
     for kube in KUBE_VERSIONS:
         with pytest.raises(kubernetes_validate.ValidationError):
             kubernetes_validate.validate(bad, kube, strict=True)
+
+
+def test_kube_version_floor(helm):
+    """Chart.yaml's kubeVersion matches the oldest schemas checked above."""
+    def template(version):
+        return subprocess.run([helm, "template", "weir", str(CHART), "--kube-version", version],
+                              capture_output=True, text=True)
+    assert template(KUBE_VERSIONS[0]).returncode == 0
+    assert template(KUBE_VERSIONS[-1]).returncode == 0
+    old = template("1.24.0")
+    assert old.returncode != 0 and "incompatible with Kubernetes v1.24.0" in old.stderr
