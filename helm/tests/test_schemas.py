@@ -62,3 +62,13 @@ def test_kube_version_floor(helm):
     assert template(KUBE_VERSIONS[-1]).returncode == 0
     old = template("1.24.0")
     assert old.returncode != 0 and "incompatible with Kubernetes v1.24.0" in old.stderr
+
+
+def test_package_carries_the_dashboard_not_the_ci_values(helm, tmp_path):
+    import tarfile
+    subprocess.run([helm, "package", str(CHART), "--destination", str(tmp_path)], check=True, capture_output=True)
+    (tgz,) = tmp_path.glob("weir-*.tgz")
+    names = set(tarfile.open(tgz).getnames())
+    assert {"weir/files/weir-dashboard.json", "weir/values.schema.json", "weir/README.md",
+            "weir/templates/NOTES.txt"} <= names
+    assert not [n for n in names if n.startswith("weir/ci/")]

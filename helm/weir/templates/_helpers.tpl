@@ -219,7 +219,7 @@ case "$ordinal" in
 {{- range $i := until (int .Values.replicas) }}
   {{ $i }}) advertised="{{ include "weir.externalAddress" (list $ $i) }}" ;;
 {{- end }}
-  *) echo "weir: no external address for broker $ordinal (externalAccess has {{ .Values.replicas }})" >&2; exit 1 ;;
+  *) echo "weir: no external address for broker $ordinal (external addresses are rendered for {{ .Values.replicas }} brokers)" >&2; exit 1 ;;
 esac
 {{- end }}
 exec weir serve \
