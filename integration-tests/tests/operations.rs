@@ -343,7 +343,7 @@ fn logs_to_a_pipe_are_plain_and_json_on_request() {
 #[test]
 fn grafana_dashboard_uses_documented_metrics() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
-    let dashboard: Json = serde_json::from_str(&std::fs::read_to_string(root.join("deploy/grafana/weir-dashboard.json")).unwrap()).unwrap();
+    let dashboard: Json = serde_json::from_str(&std::fs::read_to_string(root.join("helm/weir/files/weir-dashboard.json")).unwrap()).unwrap();
     let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
     let mut checked = 0;
     for panel in dashboard["panels"].as_array().unwrap() {
