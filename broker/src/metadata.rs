@@ -461,6 +461,7 @@ impl Metadata {
         let replicas = assign(&brokers, partitions as usize, replication_factor as usize, start);
         let command = Command::CreateTopic { name: name.to_owned(), id: Uuid::new_v4(), replicas, configs };
         cluster.propose(command).await?;
+        wait_for_leaders(cluster, name).await;
         self.topic(name).ok_or_else(|| Refusal::new(ResponseError::KafkaStorageError, format!("topic {name} was created but could not be opened here")))
     }
 
@@ -570,6 +571,7 @@ impl Metadata {
             replicas = assign(&brokers, (count - current) as usize, replication_factor, current as usize);
         }
         cluster.propose(Command::CreatePartitions { name: name.to_owned(), replicas }).await?;
+        wait_for_leaders(cluster, name).await;
         Ok(())
     }
 
@@ -693,6 +695,16 @@ impl Metadata {
             ids.next += 1;
             ids.next - 1
         })
+    }
+}
+
+/// Waits (a little) until every partition of a new topic has elected a leader, so a client
+/// that produces right after CreateTopics finds one: an election takes a few Raft round trips.
+async fn wait_for_leaders(cluster: &Cluster, topic: &str) {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(3);
+    let led = || cluster.state.read().topics.get(topic).is_none_or(|t| t.partitions.iter().all(|p| p.leader >= 0));
+    while !led() && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
 }
 

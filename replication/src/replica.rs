@@ -113,6 +113,11 @@ pub struct Replica {
     /// The term whose first entry this leader has seen commit (it may take proposals).
     ready_term: u64,
     snapshots_installed: u64,
+    /// Ticks since open: the clock of the in-sync replica set.
+    ticks: u64,
+    /// While leading: the tick each peer was last heard from, and last seen caught up.
+    heard: std::collections::HashMap<u64, u64>,
+    caught_up: std::collections::HashMap<u64, u64>,
 }
 
 impl Replica {
@@ -143,7 +148,18 @@ impl Replica {
         };
         raft_config.validate().map_err(|e| ReplicationError::InvalidConfig(e.to_string()))?;
         let node = RawNode::new(&raft_config, storage, logger)?;
-        Ok(Replica { node, config, in_flight: BTreeMap::new(), next_token: 1, outcomes: Vec::new(), ready_term: 0, snapshots_installed: 0 })
+        Ok(Replica {
+            node,
+            config,
+            in_flight: BTreeMap::new(),
+            next_token: 1,
+            outcomes: Vec::new(),
+            ready_term: 0,
+            snapshots_installed: 0,
+            ticks: 0,
+            heard: Default::default(),
+            caught_up: Default::default(),
+        })
     }
 
     pub fn id(&self) -> u64 {
@@ -172,7 +188,24 @@ impl Replica {
 
     /// Advances Raft's clock by one tick.
     pub fn tick(&mut self) {
+        self.ticks += 1;
         self.node.tick();
+        self.observe_followers();
+    }
+
+    /// Notes which followers hold the leader's whole log now (Kafka's "caught up").
+    fn observe_followers(&mut self) {
+        if self.node.raft.state != StateRole::Leader {
+            self.heard.clear();
+            self.caught_up.clear();
+            return;
+        }
+        let last = self.node.raft.raft_log.last_index();
+        for (&id, progress) in self.node.raft.prs().iter() {
+            if progress.matched >= last {
+                self.caught_up.insert(id, self.ticks);
+            }
+        }
     }
 
     /// Hands a message from a peer to Raft. Messages for another group or from a stale term
@@ -202,6 +235,7 @@ impl Replica {
                 return Err(ReplicationError::Malformed(format!("forwarded proposal: {bad}")));
             }
         }
+        self.heard.insert(message.from, self.ticks);
         if message.get_msg_type() == raft::eraftpb::MessageType::MsgHeartbeat {
             message.commit = message.commit.min(self.node.raft.raft_log.last_index());
         }
@@ -238,20 +272,21 @@ impl Replica {
         })
     }
 
-    /// Raft ids of the replicas in sync with this leader (itself, and followers that are
-    /// streaming its appends and answered within the last election timeout: Kafka's ISR).
-    /// Empty unless this replica leads.
+    /// Raft ids of the replicas in sync with this leader: itself, and followers heard from
+    /// and holding its whole log at some point within the last election timeout (Kafka's ISR,
+    /// with the election timeout as `replica.lag.time.max.ms`). Empty unless this replica leads.
     pub fn in_sync(&self) -> Vec<u64> {
         if self.node.raft.state != StateRole::Leader {
             return Vec::new();
         }
+        let recent = |at: Option<&u64>| at.is_some_and(|&t| self.ticks.saturating_sub(t) <= self.config.election_tick as u64);
         let mut ids: Vec<u64> = self
             .node
             .raft
             .prs()
             .iter()
-            .filter(|(id, progress)| **id == self.config.id || (progress.recent_active && progress.state == raft::ProgressState::Replicate))
             .map(|(id, _)| *id)
+            .filter(|id| *id == self.config.id || (recent(self.heard.get(id)) && recent(self.caught_up.get(id))))
             .collect();
         ids.sort_unstable();
         ids
@@ -348,6 +383,7 @@ impl Replica {
         let committed = light.take_committed_entries();
         self.apply(committed)?;
         self.node.advance_apply();
+        self.observe_followers();
         Ok(out)
     }
 

@@ -119,7 +119,19 @@ impl Cluster {
         let handle = open_replica(self.node_id, group, log, dir, replicas, false, self.fsync, &self.transport)?;
         self.replicas.write().insert(group, handle.clone());
         if fresh && replicas.first() == Some(&self.node_id) {
-            handle.campaign();
+            // The other replicas open the group when they apply the same metadata, which
+            // reaches followers up to a heartbeat later: vote requests before that are
+            // dropped. Campaign again soon rather than wait out an election timeout.
+            let campaigner = handle.clone();
+            tokio::spawn(async move {
+                for delay in [0, 300, 700] {
+                    tokio::time::sleep(Duration::from_millis(delay)).await;
+                    if campaigner.status().borrow().leader != 0 {
+                        return;
+                    }
+                    campaigner.campaign();
+                }
+            });
         }
         Ok(handle)
     }
@@ -274,8 +286,10 @@ impl Cluster {
     pub async fn drain(&self, timeout: Duration) -> usize {
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
-            if self.transfer_leadership() == 0 || tokio::time::Instant::now() >= deadline {
-                return self.leading();
+            self.transfer_leadership();
+            let leading = self.leading();
+            if leading == 0 || tokio::time::Instant::now() >= deadline {
+                return leading;
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
