@@ -188,6 +188,49 @@ fn acks_all_loses_nothing_through_a_pause_and_a_cut_raft_port() {
     wait_in_sync(&cluster, "events");
 }
 
+/// The Java client (kafka-clients 3.9.1, its defaults: acks=all, idempotence) through a
+/// `kill -9` of the leader it writes to.
+#[test]
+fn java_producer_loses_nothing_when_the_leader_is_killed() {
+    let mut cluster = TestCluster::start(3, &[]);
+    create_topic(&cluster, "payments", PARTITIONS, 3);
+    let clients = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("clients");
+    let java = std::process::Command::new("bash")
+        .arg(clients.join("java/driver.sh"))
+        .args([&cluster.bootstrap(), "payments", "8"])
+        .env("WEIR_JAVA_MAIN", "FailoverProducer")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start the Java producer");
+    std::thread::sleep(Duration::from_secs(4));
+    let leader = cluster.leader_of("payments", 0);
+    cluster.kill9(leader);
+    std::thread::sleep(Duration::from_secs(2));
+    cluster.restart(leader);
+    let (done, output) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = done.send(java.wait_with_output());
+    });
+    let output = output.recv_timeout(Duration::from_secs(180)).expect("the Java producer finished").expect("Java producer output");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let mut acked = Vec::new();
+    for line in stdout.lines() {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        match fields.as_slice() {
+            ["ACK", partition, offset, value] => acked.push((partition.parse().expect("partition"), offset.parse().expect("offset"), value.to_string())),
+            ["ERR", ..] => panic!("a delivery failed: {line}"),
+            _ => {}
+        }
+    }
+    let done = stdout.lines().find_map(|l| l.strip_prefix("DONE ")).unwrap_or_else(|| panic!("the Java producer did not finish:\n{stdout}"));
+    let sent: usize = done.split_whitespace().next().and_then(|n| n.parse().ok()).expect("sent count");
+    assert_eq!(acked.len(), sent, "every record the Java producer sent was acknowledged");
+    assert!(sent > 100, "the Java producer ran: {sent} records");
+    check_history(&cluster, "payments", &acked);
+    wait_in_sync(&cluster, "payments");
+}
+
 #[test]
 fn a_rolling_restart_under_load_fails_no_delivery() {
     let mut cluster = TestCluster::start(3, &[]);

@@ -214,3 +214,33 @@ async fn a_crashed_member_loses_its_partitions_after_the_session_timeout() {
     poll_until(&[&survivor], "the survivor to own everything again", |s| s[0].len() == 4);
     assert!(started.elapsed() >= Duration::from_secs(3), "partitions moved before the session could expire");
 }
+
+/// Found by the cluster work: a broker restart forgot every group's members, so each member's
+/// next heartbeat or commit got UNKNOWN_MEMBER_ID and the group went through a full rebalance
+/// (a consumer measured 22 s without partitions while its broker restarted every 5 s). The
+/// coordinator now writes a stable group's members and assignments to `__consumer_offsets`
+/// and restores them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broker_restart_does_not_make_a_stable_group_rebalance() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let listen = format!("127.0.0.1:{}", weir_integration_tests::cluster::free_port());
+    let weir = Weir::start(&data, &["--listen", &listen]);
+    create_topic(&weir.client_config(), "steady", 2, &[]).await;
+    produce(&weir, "steady", 20).await;
+    let (consumer, rebalances) = member(&weir, "steady-group", "steady", &[]);
+    poll_until(&[&consumer], "an assignment", |sets| sets[0].len() == 2);
+    let assigns_before = rebalances.assigns.load(Ordering::SeqCst);
+    assert!(weir.terminate().success());
+    let weir = Weir::start(&data, &["--listen", &listen]);
+    // The member carries on: its heartbeats and commits are accepted at the same generation.
+    let deadline = Instant::now() + Duration::from_secs(8);
+    while Instant::now() < deadline {
+        let _ = consumer.poll(Duration::from_millis(100));
+    }
+    consumer.commit_consumer_state(CommitMode::Sync).expect("a commit after the restart is accepted");
+    assert_eq!(rebalances.revokes.load(Ordering::SeqCst), 0, "the member's partitions were revoked");
+    assert_eq!(rebalances.assigns.load(Ordering::SeqCst), assigns_before, "the group rebalanced");
+    assert_eq!(assigned(&consumer).len(), 2);
+    drop(weir);
+}

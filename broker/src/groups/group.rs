@@ -9,7 +9,7 @@ use kafka_protocol::error::ResponseError;
 use tokio::sync::oneshot;
 use uuid::Uuid;
 
-use super::records::CommittedOffset;
+use super::records::{CommittedOffset, GroupRecord, MemberRecord};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum GroupState {
@@ -418,6 +418,8 @@ impl Group {
         Ok(())
     }
 
+    /// Handles a SyncGroup; true when it completed the rebalance (the leader's assignments
+    /// arrived and the group is stable: time to persist it).
     pub fn sync(
         &mut self,
         member_id: &str,
@@ -425,10 +427,10 @@ impl Group {
         generation: i32,
         assignments: Vec<(String, Bytes)>,
         reply: oneshot::Sender<SyncOutcome>,
-    ) {
+    ) -> bool {
         if let Err(error) = self.validate_member(member_id, instance_id, generation) {
             let _ = reply.send(SyncOutcome::error(error));
-            return;
+            return false;
         }
         let outcome = |group: &Group, assignment: Bytes| SyncOutcome {
             error: 0,
@@ -462,9 +464,78 @@ impl Group {
                             }
                         }
                     }
+                    return true;
                 }
             }
         }
+        false
+    }
+
+    /// The group as `__consumer_offsets` keeps it: members and assignments only when stable.
+    pub fn to_record(&self) -> GroupRecord {
+        let protocol = self.protocol.clone().unwrap_or_default();
+        let stable = self.state == GroupState::Stable;
+        let members = if stable {
+            self.members
+                .values()
+                .map(|m| MemberRecord {
+                    id: m.id.clone(),
+                    instance_id: m.instance_id.clone(),
+                    client_id: m.client_id.clone(),
+                    client_host: m.client_host.clone(),
+                    session_timeout_ms: m.session_timeout_ms.clamp(0, i32::MAX as i64) as i32,
+                    rebalance_timeout_ms: m.rebalance_timeout_ms.clamp(0, i32::MAX as i64) as i32,
+                    subscription: m.metadata_for(&protocol),
+                    assignment: m.assignment.clone(),
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        GroupRecord {
+            protocol_type: self.protocol_type.clone().unwrap_or_default(),
+            generation: self.generation,
+            protocol,
+            leader: if stable { self.leader.clone().unwrap_or_default() } else { String::new() },
+            members,
+        }
+    }
+
+    /// Takes over what a record says (a later record replaces an earlier one): a stable group
+    /// comes back stable, with its members, their assignments and fresh session deadlines.
+    pub fn restore(&mut self, record: GroupRecord, now: i64) {
+        self.generation = self.generation.max(record.generation);
+        self.protocol_type = Some(record.protocol_type).filter(|p| !p.is_empty());
+        self.members.clear();
+        self.static_members.clear();
+        if record.members.is_empty() || record.protocol.is_empty() {
+            self.state = GroupState::Empty;
+            self.leader = None;
+            return;
+        }
+        self.protocol = Some(record.protocol.clone());
+        self.leader = Some(record.leader).filter(|l| !l.is_empty());
+        for m in record.members {
+            if let Some(instance) = &m.instance_id {
+                self.static_members.insert(instance.clone(), m.id.clone());
+            }
+            let member = Member {
+                id: m.id.clone(),
+                instance_id: m.instance_id,
+                client_id: m.client_id,
+                client_host: m.client_host,
+                session_timeout_ms: m.session_timeout_ms as i64,
+                rebalance_timeout_ms: m.rebalance_timeout_ms as i64,
+                protocols: vec![(record.protocol.clone(), m.subscription)],
+                assignment: m.assignment,
+                last_heartbeat: now,
+                joined_at: 0,
+                pending_join: None,
+                pending_sync: None,
+            };
+            self.members.insert(m.id, member);
+        }
+        self.state = GroupState::Stable;
     }
 
     pub fn heartbeat(&mut self, member_id: &str, instance_id: Option<&str>, generation: i32, now: i64) -> ResponseError {

@@ -259,14 +259,11 @@ impl GroupCoordinator {
         Ok(Written { partition, end_offset: info.last_offset + 1, committed: None })
     }
 
-    /// Records a group's new generation (fire and forget: it only keeps generations increasing
-    /// across restarts; offsets carry the durability promise).
+    /// Records a group's generation, and once it is stable its members and assignments (fire
+    /// and forget: it keeps generations increasing and spares members a rebalance when the
+    /// coordinator restarts or moves; offsets carry the durability promise).
     pub fn record_generation(&self, metadata: &Metadata, group: &Group) {
-        let record = GroupRecord {
-            protocol_type: group.protocol_type.clone().unwrap_or_default(),
-            generation: group.generation,
-            protocol: group.protocol.clone().unwrap_or_default(),
-        };
+        let record = group.to_record();
         if let Err(e) = self.append(metadata, &group.id, &[(RecordKey::Group { group: group.id.clone() }, Some(record.encode()))]) {
             warn!(group = group.id, error = e.message, "could not record the group's generation");
         }
@@ -318,11 +315,7 @@ fn apply(groups: &mut HashMap<String, Group>, record: &Record, now: i64) {
             }
         }
         RecordKey::Group { group } => match record.value.clone().and_then(GroupRecord::decode) {
-            Some(saved) => {
-                let entry = groups.entry(group.clone()).or_insert_with(|| Group::new(&group, now));
-                entry.generation = entry.generation.max(saved.generation);
-                entry.protocol_type = Some(saved.protocol_type).filter(|p| !p.is_empty());
-            }
+            Some(saved) => groups.entry(group.clone()).or_insert_with(|| Group::new(&group, now)).restore(saved, now),
             None => {
                 groups.remove(&group);
             }

@@ -158,7 +158,9 @@ pub fn sync_group(shared: &Arc<Shared>, header: RequestHeader, request: SyncGrou
         return encode(&header, &response, &[]).map_or(Reply::Fail, Reply::Now);
     }
     let found = shared.groups.with_group(&request.group_id, false, |group| {
-        group.sync(&request.member_id, instance.as_deref(), request.generation_id, assignments, reply)
+        if group.sync(&request.member_id, instance.as_deref(), request.generation_id, assignments, reply) {
+            shared.groups.record_generation(&shared.metadata, group);
+        }
     });
     if found.is_none() {
         let response = SyncGroupResponse::default().with_error_code(ResponseError::UnknownMemberId.code());
