@@ -270,8 +270,12 @@ impl Metadata {
     pub fn apply_committed(&self) {
         let Some(cluster) = &self.cluster else { return };
         let _change = self.changes.lock();
+        let rejoined = cluster.metadata_rejoined();
         let outcomes: Vec<_> = cluster.take_committed().iter().filter_map(|e| Some((e.origin, cluster.state.write().apply(e)?))).collect();
         self.reconcile(cluster);
+        if rejoined {
+            cluster.end_careful_start();
+        }
         for (origin, outcome) in outcomes {
             cluster.resolve(origin, outcome);
         }

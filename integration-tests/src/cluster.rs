@@ -16,9 +16,20 @@ use rdkafka::ClientConfig;
 
 use crate::{eventually, Weir};
 
-/// A free loopback port (bound and released: a small race, acceptable in tests).
+/// A free loopback port for a broker to bind later. Taken below the kernel's ephemeral range
+/// (32768 and up), where the outgoing connections of parallel tests would otherwise grab a
+/// port between this check and the broker's bind.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
+    use std::sync::atomic::AtomicU32;
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let seed = std::process::id().wrapping_mul(2_654_435_761);
+    loop {
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let port = 20_000 + (seed.wrapping_add(n.wrapping_mul(7_919)) % 12_000) as u16;
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
 }
 
 /// A running cluster. Broker `i` (node id `i`, counting from 1) listens for clients on a fixed

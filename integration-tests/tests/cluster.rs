@@ -231,6 +231,31 @@ fn java_producer_loses_nothing_when_the_leader_is_killed() {
     wait_in_sync(&cluster, "payments");
 }
 
+/// A broker that lost its data directory comes back under its old id: it withholds its votes
+/// until it caught up (it may have acknowledged entries it no longer has), copies everything
+/// from the leaders and rejoins every partition's in-sync replicas; nothing acknowledged is lost.
+#[test]
+fn a_broker_restarted_with_an_empty_data_directory_rejoins_safely() {
+    let mut cluster = TestCluster::start(3, &[]);
+    create_topic(&cluster, "ledger", PARTITIONS, 3);
+    let load = Load::start(&cluster, "ledger");
+    std::thread::sleep(Duration::from_secs(1));
+    let wiped = cluster.leader_of("ledger", 0);
+    cluster.kill9(wiped);
+    std::fs::remove_dir_all(cluster.data_dir(wiped)).expect("wipe the data directory");
+    cluster.restart(wiped);
+    wait_in_sync(&cluster, "ledger");
+    // Then the other two take turns being killed: the wiped broker's copies must be whole.
+    for other in (1..=3).filter(|&id| id != wiped) {
+        cluster.kill9(other);
+        std::thread::sleep(Duration::from_secs(2));
+        cluster.restart(other);
+        wait_in_sync(&cluster, "ledger");
+    }
+    let acked = load.finish();
+    check_history(&cluster, "ledger", &acked);
+}
+
 #[test]
 fn a_rolling_restart_under_load_fails_no_delivery() {
     let mut cluster = TestCluster::start(3, &[]);

@@ -41,6 +41,8 @@ pub struct ReplicaStatus {
     pub high_watermark: i64,
     /// While leading: Raft ids of the replicas in sync ([`Replica::in_sync`]); else empty.
     pub in_sync: Vec<u64>,
+    /// Not withholding votes after an empty start ([`Replica::rejoined`]).
+    pub rejoined: bool,
 }
 
 /// The handle to a running replica task. Dropping every handle stops the task.
@@ -218,7 +220,7 @@ async fn run(mut replica: Replica, group: u64, transport: Transport, mut queue: 
                 duplicates.push((prepared_in, info, reply));
             }
         }
-        let now = ReplicaStatus { leader: replica.leader_id(), term: replica.term(), is_leader: replica.is_leader(), high_watermark, in_sync: replica.in_sync() };
+        let now = ReplicaStatus { leader: replica.leader_id(), term: replica.term(), is_leader: replica.is_leader(), high_watermark, in_sync: replica.in_sync(), rejoined: replica.rejoined() };
         status.send_if_modified(|s| {
             let changed = *s != now;
             *s = now;

@@ -18,7 +18,7 @@ pub mod transport;
 pub use logging::tracing_logger;
 pub use raft;
 pub use raft::eraftpb::Message;
-pub use replica::{node_id, raft_id, Outcome, Proposal, Replica, ReplicaConfig};
+pub use replica::{node_id, raft_id, Amnesia, Outcome, Proposal, Replica, ReplicaConfig};
 
 use thiserror::Error;
 
@@ -41,6 +41,10 @@ pub enum ReplicationError {
     /// A message from a node outside the group's configuration (dropped).
     #[error("message from {from}, which is not a member of the group")]
     NotAMember { from: u64 },
+    /// A replica that may have lost its storage withholds its vote until it has caught up
+    /// ([`Amnesia`]).
+    #[error("vote for {from} in term {term} withheld: this replica has not caught up since its storage started empty")]
+    VoteWithheld { from: u64, term: u64 },
     #[error("message for {to} delivered to {here}")]
     Misrouted { to: u64, here: u64 },
     #[error("invalid configuration: {0}")]

@@ -48,6 +48,24 @@ pub struct ReplicaConfig {
     /// For groups without idempotent producers: the cluster metadata group. Partition groups
     /// propose only at the leader, which assigns offsets and deduplicates producers first.
     pub forwarding: bool,
+    /// This replica's storage may have been lost (see [`Amnesia`]); `None`: it was not.
+    pub amnesia: Option<Amnesia>,
+}
+
+/// A replica whose storage started empty though the group may have a history (a broker whose
+/// data directory was lost rejoining under its old id) may have acknowledged entries and cast
+/// votes it no longer remembers. Until it holds everything the leader had committed when it
+/// first heard from it, it withholds its votes (else it could help elect a leader that lacks
+/// committed entries, or vote twice in a term), and afterwards it votes only in later terms.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Amnesia {
+    /// The group existed before: no votes at all until caught up.
+    Lost,
+    /// The group may be brand new (the metadata group when a broker starts empty: the whole
+    /// cluster may be starting): candidates whose log is empty still get its vote, so a new
+    /// group can elect its first leader. Unsafe only if this replica and a majority lost their
+    /// storage while the one holding the data was away.
+    MaybeNew,
 }
 
 impl ReplicaConfig {
@@ -62,6 +80,7 @@ impl ReplicaConfig {
             fsync: true,
             election_tick_range: None,
             forwarding: false,
+            amnesia: None,
         }
     }
 }
@@ -118,14 +137,30 @@ pub struct Replica {
     /// While leading: the tick each peer was last heard from, and last seen caught up.
     heard: std::collections::HashMap<u64, u64>,
     caught_up: std::collections::HashMap<u64, u64>,
+    /// [`ReplicaConfig::amnesia`]: the leader's commit index when it first reached this
+    /// replica, and the term in which this replica then held it all.
+    catch_up_to: Option<u64>,
+    rejoined_term: Option<u64>,
+    /// The marker that keeps [`ReplicaConfig::amnesia`] across restarts until caught up.
+    rejoining: Option<std::path::PathBuf>,
 }
+
+/// Present while a replica that may have lost its storage has not caught up ([`Amnesia`]).
+const REJOINING_FILE: &str = "raft-rejoining.checkpoint";
 
 impl Replica {
     /// Opens the replica of a group over `log` (Raft state files in `dir`); `voters` are the
     /// group's Raft ids, used when the group has never been configured.
-    pub fn open(log: Arc<SharedLog>, dir: &std::path::Path, voters: &[u64], config: ReplicaConfig, logger: &Logger) -> Result<Replica, ReplicationError> {
+    pub fn open(log: Arc<SharedLog>, dir: &std::path::Path, voters: &[u64], mut config: ReplicaConfig, logger: &Logger) -> Result<Replica, ReplicationError> {
         if config.id == 0 {
             return Err(ReplicationError::InvalidConfig("Raft id 0 is reserved (map node ids with raft_id)".into()));
+        }
+        // A replica that started empty stays careful across restarts until it has caught up.
+        let rejoining = dir.join(REJOINING_FILE);
+        match (config.amnesia, weir_storage::checkpoint::read(&rejoining)?) {
+            (Some(amnesia), _) => weir_storage::checkpoint::write(&rejoining, if amnesia == Amnesia::Lost { b"lost" } else { b"new?" })?,
+            (None, Some(mark)) => config.amnesia = Some(if mark == b"lost" { Amnesia::Lost } else { Amnesia::MaybeNew }),
+            (None, None) => {}
         }
         let mut storage = RaftLog::open(log, dir, voters)?;
         storage.set_stamp_on_append(config.forwarding);
@@ -148,6 +183,7 @@ impl Replica {
         };
         raft_config.validate().map_err(|e| ReplicationError::InvalidConfig(e.to_string()))?;
         let node = RawNode::new(&raft_config, storage, logger)?;
+        let rejoining = config.amnesia.is_some().then_some(rejoining);
         Ok(Replica {
             node,
             config,
@@ -159,6 +195,9 @@ impl Replica {
             ticks: 0,
             heard: Default::default(),
             caught_up: Default::default(),
+            catch_up_to: None,
+            rejoined_term: None,
+            rejoining,
         })
     }
 
@@ -182,6 +221,11 @@ impl Replica {
     pub fn snapshots_installed(&self) -> u64 {
         self.snapshots_installed
     }
+    /// Not (or no longer) withholding votes after its storage started empty ([`Amnesia`]).
+    pub fn rejoined(&self) -> bool {
+        self.config.amnesia.is_none() || self.rejoined_term.is_some()
+    }
+
     pub fn commit_index(&self) -> u64 {
         self.node.raft.raft_log.committed
     }
@@ -236,6 +280,21 @@ impl Replica {
             }
         }
         self.heard.insert(message.from, self.ticks);
+        if let (Some(amnesia), None) = (self.config.amnesia, self.rejoined_term) {
+            use raft::eraftpb::MessageType::{MsgAppend, MsgHeartbeat, MsgRequestPreVote, MsgRequestVote};
+            match message.get_msg_type() {
+                MsgAppend | MsgHeartbeat if message.term >= self.term() && self.catch_up_to.is_none() => self.catch_up_to = Some(message.commit),
+                MsgRequestVote | MsgRequestPreVote if amnesia == Amnesia::Lost || message.index > 0 => {
+                    return Err(ReplicationError::VoteWithheld { from: message.from, term: message.term });
+                }
+                _ => {}
+            }
+        } else if let Some(rejoined) = self.rejoined_term {
+            use raft::eraftpb::MessageType::{MsgRequestPreVote, MsgRequestVote};
+            if matches!(message.get_msg_type(), MsgRequestVote | MsgRequestPreVote) && message.index > 0 && message.term <= rejoined {
+                return Err(ReplicationError::VoteWithheld { from: message.from, term: message.term });
+            }
+        }
         if message.get_msg_type() == raft::eraftpb::MessageType::MsgHeartbeat {
             message.commit = message.commit.min(self.node.raft.raft_log.last_index());
         }
@@ -384,6 +443,14 @@ impl Replica {
         self.apply(committed)?;
         self.node.advance_apply();
         self.observe_followers();
+        if self.catch_up_to.is_some_and(|to| self.commit_index() >= to) && self.rejoined_term.is_none() {
+            self.rejoined_term = Some(self.term());
+            if let Some(marker) = self.rejoining.take() {
+                if let Err(e) = std::fs::remove_file(&marker) {
+                    tracing::warn!(path = %marker.display(), error = %e, "cannot remove the rejoining marker");
+                }
+            }
+        }
         Ok(out)
     }
 

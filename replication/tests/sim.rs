@@ -54,6 +54,8 @@ struct Counts {
     dropped: u64,
     duplicated: u64,
     crashes: u64,
+    /// Crashes that also lost the replica's storage.
+    wipes: u64,
     partitions: u64,
     proposed: u64,
     acknowledged: u64,
@@ -81,6 +83,10 @@ struct Cluster {
     tokens: HashMap<(usize, u64), u64>,
     acknowledged: Vec<(u64, i64)>,
     counts: Counts,
+    /// A replica whose storage was wiped and that has not caught up yet: (index, the highest
+    /// commit index at the wipe). Only one at a time: losing a majority's copies loses data
+    /// whatever the protocol does.
+    wiped: Option<(usize, u64)>,
     _tmp: tempfile::TempDir,
 }
 
@@ -96,8 +102,14 @@ fn config(id: u64) -> ReplicaConfig {
 }
 
 fn open(dir: &PathBuf, id: u64, voters: &[u64]) -> Replica {
+    open_as(dir, id, voters, false)
+}
+
+/// `started_empty`: the replica's storage was lost (it rejoins carefully).
+fn open_as(dir: &PathBuf, id: u64, voters: &[u64], started_empty: bool) -> Replica {
     let log = Log::open(dir, LogConfig { segment_bytes: 4096, ..LogConfig::default() }, false, 0).unwrap();
-    Replica::open(Arc::new(SharedLog::new(log)), dir, voters, config(id), &logger()).unwrap()
+    let config = ReplicaConfig { amnesia: started_empty.then_some(weir_replication::Amnesia::Lost), ..config(id) };
+    Replica::open(Arc::new(SharedLog::new(log)), dir, voters, config, &logger()).unwrap()
 }
 
 impl Cluster {
@@ -120,6 +132,7 @@ impl Cluster {
             tokens: HashMap::new(),
             acknowledged: Vec::new(),
             counts: Counts::default(),
+            wiped: None,
             _tmp: tmp,
         }
     }
@@ -143,6 +156,20 @@ impl Cluster {
                 self.counts.crashes += 1;
                 self.high_watermarks[victim] = 0;
                 self.verified[victim] = 0;
+                drop(gone);
+                // Sometimes the crash takes the disk with it: the replica comes back empty.
+                if self.wiped.is_none() && self.rng.chance(25) && std::env::var("SIM_NO_WIPE").is_err() {
+                    let target = self.replicas.iter().flatten().map(|r| r.commit_index()).max().unwrap_or(0);
+                    std::fs::remove_dir_all(&self.dirs[victim]).unwrap();
+                    self.replicas[victim] = Some(open_as(&self.dirs[victim], self.ids[victim], &self.ids, true));
+                    self.wiped = Some((victim, target));
+                    self.counts.wipes += 1;
+                }
+            }
+        }
+        if let Some((i, target)) = self.wiped {
+            if self.replicas[i].as_ref().is_some_and(|r| r.commit_index() >= target) {
+                self.wiped = None;
             }
         }
         if faults && self.rng.chance(3) {
@@ -353,6 +380,7 @@ fn run_many(size: usize) {
         total.dropped += counts.dropped;
         total.duplicated += counts.duplicated;
         total.crashes += counts.crashes;
+        total.wipes += counts.wipes;
         total.partitions += counts.partitions;
         total.proposed += counts.proposed;
         total.acknowledged += counts.acknowledged;
@@ -361,13 +389,14 @@ fn run_many(size: usize) {
         total.snapshots += counts.snapshots;
     }
     println!(
-        "{size} replicas, {} seeds: {} steps, {} messages delivered, {} dropped, {} duplicated, {} crashes, {} partitions, {} compactions, {} snapshots installed, {} elections, {} proposed, {} acknowledged",
+        "{size} replicas, {} seeds: {} steps, {} messages delivered, {} dropped, {} duplicated, {} crashes ({} wiped), {} partitions, {} compactions, {} snapshots installed, {} elections, {} proposed, {} acknowledged",
         seeds().len(),
         total.steps,
         total.delivered,
         total.dropped,
         total.duplicated,
         total.crashes,
+        total.wipes,
         total.partitions,
         total.compactions,
         total.snapshots,

@@ -22,7 +22,7 @@ use tokio::sync::{oneshot, watch};
 use tracing::{info, warn};
 use weir_replication::driver::{self, ReplicaHandle, ReplicaStatus};
 use weir_replication::transport::{self, Transport};
-use weir_replication::{raft_id, Replica, ReplicaConfig, ReplicationError};
+use weir_replication::{raft_id, Amnesia, Replica, ReplicaConfig, ReplicationError};
 use weir_storage::{LogConfig, LogDir, SharedLog};
 
 use crate::config::{ClusterSettings, Settings};
@@ -55,6 +55,12 @@ pub struct Cluster {
     waiters: Mutex<Waiters>,
     /// fsync before acknowledging (off for `--ephemeral` brokers).
     fsync: bool,
+    /// The data directory held no cluster metadata at start (a new broker, or one whose data
+    /// was lost) and the metadata applied so far may predate this start: partitions opened
+    /// now existed before, and their replicas here withhold votes until they caught up
+    /// ([`Amnesia::Lost`]), so a wiped broker rejoins safely under its old id. Cleared once
+    /// everything committed when the metadata replica caught up has been applied.
+    careful: std::sync::atomic::AtomicBool,
 }
 
 impl Cluster {
@@ -90,12 +96,18 @@ impl Cluster {
         };
         tokio::spawn(transport::serve(listener, router));
 
+        let started_empty = !log_dir.partition_dir(METADATA_LOG, 0).exists();
+        if started_empty {
+            info!("no cluster metadata in the data directory: joining as a new (or emptied) broker; votes wait until caught up");
+        }
         let config = LogConfig { segment_bytes: 64 << 20, segment_ms: i64::MAX, retention_ms: -1, retention_bytes: -1, index_interval_bytes: 4096, segment_index_bytes: 10 << 20 };
         let log = Arc::new(SharedLog::new(log_dir.open_log(METADATA_LOG, 0, config, now_ms())?));
         let dir = log_dir.partition_dir(METADATA_LOG, 0);
         let voters: Vec<i32> = cluster.voters.iter().map(|(id, _)| *id).collect();
         let fsync = !settings.ephemeral;
-        let metadata = open_replica(settings.node_id, METADATA_GROUP, log.clone(), &dir, &voters, true, fsync, &transport)?;
+        // The metadata group may be brand new (the whole cluster starting) or not.
+        let options = ReplicaOptions { forwarding: true, fsync, amnesia: started_empty.then_some(Amnesia::MaybeNew) };
+        let metadata = open_replica(settings.node_id, METADATA_GROUP, log.clone(), &dir, &voters, options, &transport)?;
         replicas.write().insert(METADATA_GROUP, metadata.clone());
         Ok(Arc::new(Cluster {
             node_id: settings.node_id,
@@ -108,6 +120,7 @@ impl Cluster {
             transport,
             waiters: Mutex::new(HashMap::new()),
             fsync,
+            careful: std::sync::atomic::AtomicBool::new(started_empty),
         }))
     }
 
@@ -116,7 +129,9 @@ impl Cluster {
     /// whose preferred leader is this broker campaigns at once.
     pub fn open_partition(&self, group: u64, log: Arc<SharedLog>, dir: &Path, replicas: &[i32]) -> Result<ReplicaHandle, BrokerError> {
         let fresh = log.lock().last_index() == 0;
-        let handle = open_replica(self.node_id, group, log, dir, replicas, false, self.fsync, &self.transport)?;
+        let careful = self.careful.load(std::sync::atomic::Ordering::Acquire);
+        let options = ReplicaOptions { forwarding: false, fsync: self.fsync, amnesia: careful.then_some(Amnesia::Lost) };
+        let handle = open_replica(self.node_id, group, log, dir, replicas, options, &self.transport)?;
         self.replicas.write().insert(group, handle.clone());
         if fresh && replicas.first() == Some(&self.node_id) {
             // The other replicas open the group when they apply the same metadata, which
@@ -221,6 +236,21 @@ impl Cluster {
         envelopes
     }
 
+    /// Whether this broker's metadata replica holds everything its leader had committed when
+    /// it first heard from it (always, unless the broker started empty). Checked before
+    /// [`Cluster::take_committed`]: once what that read returns is applied, every partition
+    /// that predates this broker's start is open, and [`Cluster::end_careful_start`] follows.
+    pub fn metadata_rejoined(&self) -> bool {
+        self.metadata.status().borrow().rejoined
+    }
+
+    /// Partitions opened from now on are new: their replicas here vote normally.
+    pub fn end_careful_start(&self) {
+        if self.careful.swap(false, std::sync::atomic::Ordering::AcqRel) {
+            info!("caught up with the cluster metadata: new partitions' replicas here vote normally");
+        }
+    }
+
     /// Hands a proposal's outcome to its proposer, if it is waiting here.
     pub fn resolve(&self, origin: u64, outcome: Result<Applied, Refusal>) {
         if let Some(tell) = self.waiters.lock().remove(&origin) {
@@ -305,21 +335,19 @@ fn timed_out() -> Refusal {
     Refusal::new(ResponseError::RequestTimedOut, "the cluster metadata change did not commit in time")
 }
 
-/// Opens a replica of `group` and spawns its task.
-#[allow(clippy::too_many_arguments)]
-fn open_replica(
-    node_id: i32,
-    group: u64,
-    log: Arc<SharedLog>,
-    dir: &Path,
-    members: &[i32],
+/// How a replica is run (see `ReplicaConfig`).
+struct ReplicaOptions {
     forwarding: bool,
     fsync: bool,
-    transport: &Transport,
-) -> Result<ReplicaHandle, BrokerError> {
+    amnesia: Option<Amnesia>,
+}
+
+/// Opens a replica of `group` and spawns its task.
+fn open_replica(node_id: i32, group: u64, log: Arc<SharedLog>, dir: &Path, members: &[i32], options: ReplicaOptions, transport: &Transport) -> Result<ReplicaHandle, BrokerError> {
     let mut config = ReplicaConfig::new(raft_id(node_id));
-    config.forwarding = forwarding;
-    config.fsync = fsync;
+    config.forwarding = options.forwarding;
+    config.fsync = options.fsync;
+    config.amnesia = options.amnesia;
     let voters: Vec<u64> = members.iter().map(|&id| raft_id(id)).collect();
     let replica = Replica::open(log, dir, &voters, config, &weir_replication::tracing_logger())
         .map_err(|e| BrokerError::Metadata(format!("opening Raft group {group}: {e}")))?;
