@@ -98,6 +98,11 @@ impl TestCluster {
         self.brokers.len()
     }
 
+    /// Broker `id`'s client address.
+    pub fn address(&self, id: i32) -> String {
+        format!("127.0.0.1:{}", self.client_ports[(id - 1) as usize])
+    }
+
     /// Every broker's client address, for `bootstrap.servers`.
     pub fn bootstrap(&self) -> String {
         self.client_ports.iter().map(|p| format!("127.0.0.1:{p}")).collect::<Vec<_>>().join(",")

@@ -327,6 +327,43 @@ fn a_consumer_group_keeps_its_offsets_when_its_coordinator_is_killed() {
     cluster.restart(coordinator);
 }
 
+/// KIP-951: a produce at a follower is refused with NOT_LEADER_OR_FOLLOWER naming the leader,
+/// its epoch and its endpoint, and a fetch there names the leader too.
+#[test]
+fn a_follower_names_the_leader_when_it_refuses_a_request() {
+    use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
+    use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
+    use kafka_protocol::messages::{BrokerId, FetchRequest, ProduceRequest, TopicName};
+    use kafka_protocol::protocol::StrBytes;
+    use kafka_protocol::records::Compression;
+    use weir_integration_tests::raw::{batch, RawClient};
+
+    let cluster = TestCluster::start(3, &[]);
+    create_topic(&cluster, "hinted", 1, 3);
+    let leader = cluster.leader_of("hinted", 0);
+    let follower = (1..=3).find(|&id| id != leader).expect("a follower");
+    let mut client = RawClient::connect(&cluster.address(follower));
+    let name = TopicName(StrBytes::from_static_str("hinted"));
+    let records = batch(&[(Some(b"k"), b"v")], 0, Compression::None);
+    let request = ProduceRequest::default().with_acks(-1).with_timeout_ms(10_000).with_topic_data(vec![TopicProduceData::default()
+        .with_name(name.clone())
+        .with_partition_data(vec![PartitionProduceData::default().with_index(0).with_records(Some(records))])]);
+    let response = client.call(11, &request);
+    let partition = &response.responses[0].partition_responses[0];
+    assert_eq!(partition.error_code, 6, "NOT_LEADER_OR_FOLLOWER");
+    assert_eq!(partition.current_leader.leader_id, BrokerId(leader));
+    assert!(partition.current_leader.leader_epoch >= 1);
+    let endpoint = response.node_endpoints.iter().find(|e| e.node_id == BrokerId(leader)).expect("the leader's endpoint");
+    assert_eq!(format!("{}:{}", endpoint.host, endpoint.port), cluster.address(leader));
+    let fetch = FetchRequest::default().with_replica_id(BrokerId(-1)).with_max_bytes(1 << 20).with_topics(vec![FetchTopic::default()
+        .with_topic(name)
+        .with_partitions(vec![FetchPartition::default().with_partition(0).with_partition_max_bytes(1 << 20)])]);
+    let fetched = client.call(12, &fetch);
+    let partition = &fetched.responses[0].partitions[0];
+    assert_eq!(partition.error_code, 6, "NOT_LEADER_OR_FOLLOWER");
+    assert_eq!(partition.current_leader.leader_id, BrokerId(leader));
+}
+
 #[test]
 fn a_single_node_data_directory_is_refused_in_cluster_mode() {
     let dir = tempfile::tempdir().expect("temp dir");

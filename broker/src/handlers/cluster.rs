@@ -50,6 +50,15 @@ pub fn partition_state(shared: &Shared, topic: &Topic, index: i32) -> PartitionS
     }
 }
 
+/// KIP-951: where a client told NOT_LEADER_OR_FOLLOWER should go instead — the partition's
+/// leader, its epoch, and the leader's client endpoint — when one is known (cluster mode).
+pub fn leader_hint(shared: &Shared, topic: &Topic, index: i32) -> Option<(i32, i32, String, i32)> {
+    let cluster = shared.metadata.cluster()?;
+    let state = partition_state(shared, topic, index);
+    let broker = cluster.state.read().brokers.get(&state.leader).cloned()?;
+    Some((state.leader, state.epoch, broker.host, broker.port))
+}
+
 /// What Metadata says of one partition.
 pub struct PartitionState {
     /// -1: no leader known.

@@ -8,8 +8,8 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures_util::future::select_all;
 use kafka_protocol::error::ResponseError;
-use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
-use kafka_protocol::messages::{FetchRequest, FetchResponse, RequestHeader};
+use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, LeaderIdAndEpoch, PartitionData};
+use kafka_protocol::messages::{BrokerId, FetchRequest, FetchResponse, RequestHeader};
 use tokio::time::Instant;
 use weir_protocol::batch::{self, codec};
 
@@ -97,6 +97,14 @@ fn resolve(shared: &Shared, request: &FetchRequest, version: i16) -> Targets {
                         }
                         Ok(partition) => (data, Some(partition)),
                         Err(_) if topic.is_none() => (data.with_error_code(unknown.code()), None),
+                        // KIP-951 (v12+): name the current leader.
+                        Err(ResponseError::NotLeaderOrFollower) if version >= 12 => {
+                            let data = data.with_error_code(ResponseError::NotLeaderOrFollower.code());
+                            match topic.as_deref().and_then(|t| super::cluster::leader_hint(shared, t, p.partition)) {
+                                Some((leader, epoch, _, _)) => (data.with_current_leader(LeaderIdAndEpoch::default().with_leader_id(BrokerId(leader)).with_leader_epoch(epoch)), None),
+                                None => (data, None),
+                            }
+                        }
                         Err(e) => (data.with_error_code(e.code()), None),
                     };
                     Wanted { data, partition, fetch_offset: p.fetch_offset, max_bytes: p.partition_max_bytes }

@@ -7,8 +7,8 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use kafka_protocol::error::ResponseError;
-use kafka_protocol::messages::produce_response::{BatchIndexAndErrorMessage, PartitionProduceResponse, TopicProduceResponse};
-use kafka_protocol::messages::{ProduceRequest, ProduceResponse, RequestHeader};
+use kafka_protocol::messages::produce_response::{BatchIndexAndErrorMessage, LeaderIdAndEpoch, NodeEndpoint, PartitionProduceResponse, TopicProduceResponse};
+use kafka_protocol::messages::{BrokerId, ProduceRequest, ProduceResponse, RequestHeader};
 use tracing::{debug, error, warn};
 use weir_protocol::batch::{self, Batches};
 use weir_replication::ReplicationError;
@@ -102,10 +102,13 @@ pub fn handle(shared: &Arc<Shared>, header: RequestHeader, request: ProduceReque
         return if failed { Reply::Close } else { Reply::Nothing };
     }
     if pending.is_empty() {
+        let mut response = response;
+        add_leader_hints(shared, &mut response, version);
         return encode(&header, &response, &[]).map_or(Reply::Fail, Reply::Now);
     }
     let timeout = std::time::Duration::from_millis(request.timeout_ms.max(0) as u64);
     let topics: Vec<Option<Arc<Topic>>> = response.responses.iter().map(|t| shared.metadata.topic(&t.name)).collect();
+    let shared = shared.clone();
     Reply::Later(Box::pin(async move {
         let mut response = response;
         let deadline = tokio::time::Instant::now() + timeout;
@@ -147,8 +150,33 @@ pub fn handle(shared: &Arc<Shared>, header: RequestHeader, request: ProduceReque
                 },
             }
         }
+        add_leader_hints(&shared, &mut response, version);
         encode(&header, &response, &[])
     }))
+}
+
+/// KIP-951 (Produce v10+): each partition refused with NOT_LEADER_OR_FOLLOWER names the current
+/// leader and epoch, and the response carries those leaders' endpoints, so the producer moves
+/// on without a metadata round trip.
+fn add_leader_hints(shared: &Shared, response: &mut ProduceResponse, version: i16) {
+    if version < 10 || shared.metadata.cluster().is_none() {
+        return;
+    }
+    let mut endpoints = std::collections::BTreeMap::new();
+    for topic_response in &mut response.responses {
+        let topic = if version >= 13 { shared.metadata.topic_by_id(topic_response.topic_id) } else { shared.metadata.topic(&topic_response.name) };
+        let Some(topic) = topic else { continue };
+        for partition in topic_response.partition_responses.iter_mut().filter(|p| p.error_code == ResponseError::NotLeaderOrFollower.code()) {
+            if let Some((leader, epoch, host, port)) = super::cluster::leader_hint(shared, &topic, partition.index) {
+                partition.current_leader = LeaderIdAndEpoch::default().with_leader_id(BrokerId(leader)).with_leader_epoch(epoch);
+                endpoints.insert(leader, (host, port));
+            }
+        }
+    }
+    response.node_endpoints = endpoints
+        .into_iter()
+        .map(|(id, (host, port))| NodeEndpoint::default().with_node_id(BrokerId(id)).with_host(str_bytes(host)).with_port(port))
+        .collect();
 }
 
 /// Why a proposal failed, as the producer hears it: a lost leadership or a dropped proposal is
