@@ -413,8 +413,20 @@ impl Metadata {
             ("cleanup.policy".to_owned(), "compact".to_owned()),
             ("segment.bytes".to_owned(), (100 << 20).to_string()),
         ]);
+        // `offsets.topic.replication.factor`, at most the cluster's size (its voters); as in
+        // Kafka, creation waits until that many brokers have registered.
         let replication_factor = match &self.cluster {
-            Some(cluster) => cluster.settings.offsets_replication_factor.min(cluster.state.read().brokers.len().max(1) as i16),
+            Some(cluster) => {
+                let wanted = cluster.settings.offsets_replication_factor.min(cluster.settings.voters.len() as i16).max(1);
+                let registered = cluster.state.read().brokers.len();
+                if registered < wanted as usize {
+                    return Err(Refusal::new(
+                        ResponseError::CoordinatorNotAvailable,
+                        format!("{name} needs {wanted} brokers and only {registered} have registered"),
+                    ));
+                }
+                wanted
+            }
             None => 1,
         };
         match self.create_topic(name, partitions, replication_factor, configs, false).await {
