@@ -373,7 +373,6 @@ fn a_single_node_data_directory_is_refused_in_cluster_mode() {
     let port = weir_integration_tests::cluster::free_port();
     let voters = format!("1@127.0.0.1:{port}");
     let mut clustered = weir_integration_tests::Weir::spawn(&data, &["--node-id", "1", "--voters", &voters], &[]);
-    let exited = eventually(Duration::from_secs(30), "the broker to refuse the directory", || (!clustered.is_running()).then_some(()));
-    let () = exited;
+    eventually(Duration::from_secs(30), "the broker to refuse the directory", || (!clustered.is_running()).then_some(()));
     assert!(clustered.log_text().contains("single-node broker's data"), "{}", clustered.log_text());
 }

@@ -55,8 +55,11 @@ pub struct Written {
     /// The offset after the batch (in a cluster, before it commits: at most that offset).
     pub end_offset: i64,
     /// Cluster mode: resolves with the real end offset once a quorum committed the batch.
-    committed: Option<Pin<Box<dyn Future<Output = Result<i64, ResponseError>> + Send>>>,
+    committed: Option<Committed>,
 }
+
+/// Resolves with a batch's end offset once its Raft group committed it.
+type Committed = Pin<Box<dyn Future<Output = Result<i64, ResponseError>> + Send>>;
 
 impl Written {
     /// Waits until the batch is durable — flushed (single node, when `fsync`), or committed by
