@@ -1,0 +1,311 @@
+#!/usr/bin/env python3
+"""Checks a fault-injection history (JSONL, one event per line; README.md has the format).
+
+    python3 checker.py HISTORY.jsonl [--json] [--show N]
+
+Exits 0 when the history is valid, 1 when it is not (printing the first violating records of
+each kind), 2 when the file cannot be read. As a module: `check(events)` returns a `Result`.
+
+What it asserts, after the harness healed the cluster and read every partition back:
+  lost                 an acknowledged value absent from the final log
+  wrong_offset         an acknowledged value in the final log, but not at the (topic, partition,
+                       offset) its acknowledgement named
+  duplicate            a value at more than one position (final log or any consumer read):
+                       producers are idempotent and every value is sent once
+  phantom              a value in the final log (or read) that no producer sent
+  divergent_read       two different values seen at the same (topic, partition, offset)
+  nonmonotonic_read    a consumer read an offset at or below one it had read before on that
+                       partition, without a rebalance in between
+  read_above_hw        a consumer read an offset at or above the partition's final high watermark
+  commit_backwards     a successful commit of a lower offset than an earlier successful one
+  commit_above_hw      a committed offset (acknowledged or read back at the end) above the
+                       final high watermark
+  final_commit_backwards  the group's committed offset read back at the end is below the
+                       highest offset a commit was acknowledged for
+  incomplete_final_read   the harness could not read a partition up to its high watermark
+  no_final_state       the history has no final read at all
+Reported, not failed: skipped offsets within one consumer's assignment (`skips`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+
+VIOLATION_KINDS = (
+    "lost", "wrong_offset", "duplicate", "phantom", "divergent_read", "nonmonotonic_read",
+    "read_above_hw", "commit_backwards", "commit_above_hw", "final_commit_backwards",
+    "incomplete_final_read", "no_final_state",
+)
+
+
+@dataclass
+class Result:
+    counts: dict = field(default_factory=dict)
+    violations: dict = field(default_factory=lambda: {k: [] for k in VIOLATION_KINDS})
+    skips: list = field(default_factory=list)
+    faults: Counter = field(default_factory=Counter)
+    unavailability: dict | None = None
+
+    @property
+    def ok(self) -> bool:
+        return not any(self.violations.values())
+
+    def violated(self) -> list[str]:
+        return [k for k in VIOLATION_KINDS if self.violations[k]]
+
+    def to_dict(self) -> dict:
+        return {"ok": self.ok, "counts": self.counts, "faults": dict(self.faults),
+                "unavailability": self.unavailability,
+                "violations": {k: len(v) for k, v in self.violations.items()},
+                "skips": len(self.skips)}
+
+
+def load(path: str) -> list[dict]:
+    """Reads a JSONL history. A torn last line (the harness killed mid-write) is ignored."""
+    events = []
+    with open(path, encoding="utf-8") as f:
+        lines = f.read().splitlines()
+    for i, line in enumerate(lines):
+        if not line.strip():
+            continue
+        try:
+            events.append(json.loads(line))
+        except json.JSONDecodeError:
+            if i == len(lines) - 1:
+                break
+            raise
+    return events
+
+
+def _tp(e: dict) -> tuple[str, int]:
+    return (e["topic"], e["partition"])
+
+
+def check(events: list[dict]) -> Result:
+    """Checks a history given as a list of events in the order they were logged."""
+    r = Result()
+    v = r.violations
+
+    sent: dict[str, dict] = {}                  # value -> its send event
+    acks: list[dict] = []
+    final_hw: dict[tuple, int] = {}
+    final_log: dict[tuple, dict[int, str]] = defaultdict(dict)
+    final_done: dict[tuple, dict] = {}
+    final_committed: dict[tuple, dict] = {}
+    # (topic, partition, offset) -> value -> first event that saw it there
+    seen: dict[tuple, dict[str, dict]] = defaultdict(dict)
+    reads: list[dict] = []
+    commits: list[dict] = []
+    send_errors = 0
+    cycles = 0
+    workload_start = workload_stop = None
+    fault_spans = []                             # (start, end, kind)
+    open_faults: dict = {}
+
+    def saw(e: dict, value: str) -> None:
+        key = (e["topic"], e["partition"], e["offset"])
+        seen[key].setdefault(value, e)
+
+    # One pass in history order: consumer monotonicity and commit order depend on it.
+    last_read: dict[tuple, dict] = {}           # (proc, topic, partition) -> last read event
+    best_commit: dict[tuple, dict] = {}         # (topic, partition) -> highest acknowledged commit
+    for e in events:
+        kind = e.get("type")
+        if kind == "send":
+            sent.setdefault(e["value"], e)
+        elif kind == "ack":
+            acks.append(e)
+        elif kind == "send_error":
+            send_errors += 1
+        elif kind == "read":
+            reads.append(e)
+            saw(e, e["value"])
+            key = (e["proc"],) + _tp(e)
+            prev = last_read.get(key)
+            if prev is not None:
+                if e["offset"] <= prev["offset"]:
+                    v["nonmonotonic_read"].append({"previous": prev, "read": e})
+                elif e["offset"] > prev["offset"] + 1:
+                    r.skips.append({"previous": prev, "read": e})
+            last_read[key] = e
+        elif kind == "consumer":
+            # A (re)assignment, revocation or a new consumer: its position may legitimately
+            # restart at the committed offset.
+            for key in [k for k in last_read if k[0] == e["proc"]]:
+                del last_read[key]
+        elif kind == "commit":
+            commits.append(e)
+            if e.get("ok"):
+                tp = _tp(e)
+                best = best_commit.get(tp)
+                if best is not None and e["offset"] < best["offset"]:
+                    v["commit_backwards"].append({"previous": best, "commit": e})
+                if best is None or e["offset"] >= best["offset"]:
+                    best_commit[tp] = e
+        elif kind == "final_hw":
+            final_hw[_tp(e)] = e["high"]
+        elif kind == "final_read":
+            final_log[_tp(e)][e["offset"]] = e["value"]
+            saw(e, e["value"])
+        elif kind == "final_read_done":
+            final_done[_tp(e)] = e
+        elif kind == "final_committed":
+            final_committed[_tp(e)] = e
+        elif kind == "cycle" and e.get("phase") == "end":
+            cycles += 1
+        elif kind == "workload":
+            if e.get("phase") == "start":
+                workload_start = e["mono"]
+            elif e.get("phase") == "stop":
+                workload_stop = e["mono"]
+        elif kind == "fault":
+            fid = e.get("id")
+            if e.get("phase") == "start":
+                r.faults[e["kind"]] += 1
+                open_faults[fid] = e
+            elif e.get("phase") == "end" and fid in open_faults:
+                s = open_faults.pop(fid)
+                fault_spans.append((s["mono"], e["mono"], s["kind"]))
+
+    if not final_hw:
+        v["no_final_state"].append({"reason": "no final_hw events: the final read did not run"})
+
+    for tp, done in sorted(final_done.items()):
+        if not done.get("complete"):
+            v["incomplete_final_read"].append(done)
+
+    # Where each value ended up in the final log.
+    positions: dict[str, list[tuple]] = defaultdict(list)
+    for tp, log in final_log.items():
+        for off, value in log.items():
+            positions[value].append(tp + (off,))
+
+    acked_values = set()
+    for a in acks:
+        value = a["value"]
+        if value in acked_values:
+            continue
+        acked_values.add(value)
+        where = positions.get(value)
+        if not where:
+            v["lost"].append({"ack": a, "final_hw": final_hw.get(_tp(a))})
+        elif (a["topic"], a["partition"], a["offset"]) not in where:
+            v["wrong_offset"].append({"ack": a, "found_at": sorted(where)})
+
+    # Every distinct position a value was seen at, by anyone.
+    value_at: dict[str, dict[tuple, dict]] = defaultdict(dict)
+    for key, values in seen.items():
+        if len(values) > 1:
+            v["divergent_read"].append({"at": list(key), "seen": list(values.values())})
+        for value, ev in values.items():
+            value_at[value].setdefault(key, ev)
+    for value, at in value_at.items():
+        if len(at) > 1:
+            v["duplicate"].append({"value": value, "at": [list(k) for k in sorted(at)],
+                                   "events": list(at.values())})
+        if value not in sent:
+            v["phantom"].append({"value": value, "event": next(iter(at.values()))})
+
+    for e in reads:
+        hw = final_hw.get(_tp(e))
+        if hw is not None and e["offset"] >= hw:
+            v["read_above_hw"].append({"read": e, "final_hw": hw})
+
+    for e in commits:
+        hw = final_hw.get(_tp(e))
+        if e.get("ok") and hw is not None and e["offset"] > hw:
+            v["commit_above_hw"].append({"commit": e, "final_hw": hw})
+    for tp, e in sorted(final_committed.items()):
+        hw = final_hw.get(tp)
+        if hw is not None and e["offset"] > hw:
+            v["commit_above_hw"].append({"final_committed": e, "final_hw": hw})
+        best = best_commit.get(tp)
+        if best is not None and e["offset"] < best["offset"]:
+            v["final_commit_backwards"].append({"highest_acknowledged": best, "final_committed": e})
+    for tp, best in sorted(best_commit.items()):
+        if final_hw and tp not in final_committed:
+            v["final_commit_backwards"].append({"highest_acknowledged": best, "final_committed": None})
+
+    r.unavailability = _longest_gap(acks, workload_start, workload_stop, fault_spans)
+    final_records = sum(len(log) for log in final_log.values())
+    r.counts = {
+        "sent": len(sent), "acked": len(acked_values), "send_errors": send_errors,
+        "indeterminate": len(set(sent) - acked_values),
+        "lost": len(v["lost"]), "wrong_offset": len(v["wrong_offset"]),
+        "duplicated": len(v["duplicate"]), "divergent": len(v["divergent_read"]),
+        "phantom": len(v["phantom"]), "nonmonotonic": len(v["nonmonotonic_read"]),
+        "reads": len(reads), "commits_ok": sum(1 for c in commits if c.get("ok")),
+        "commits_failed": sum(1 for c in commits if not c.get("ok")),
+        "partitions": len(final_hw), "final_records": final_records,
+        "cycles": cycles, "faults": sum(r.faults.values()), "skips": len(r.skips),
+    }
+    return r
+
+
+def _longest_gap(acks, start, stop, fault_spans) -> dict | None:
+    """The longest time with no successful produce acknowledgement while the producers ran
+    (between the workload's start and stop), and the faults overlapping it."""
+    if start is None or stop is None:
+        return None
+    times = sorted(a["mono"] for a in acks if start <= a["mono"] <= stop)
+    points = [start] + times + [stop]
+    best = (0.0, start, start)
+    for a, b in zip(points, points[1:]):
+        if b - a > best[0]:
+            best = (b - a, a, b)
+    length, frm, to = best
+    overlapping = sorted({k for s, e, k in fault_spans if s < to and e > frm})
+    return {"seconds": round(length, 3), "from": round(frm - start, 3),
+            "to": round(to - start, 3), "faults": overlapping}
+
+
+def report(r: Result, show: int = 5, out=sys.stdout) -> None:
+    c = r.counts
+    print(f"cycles {c['cycles']}, faults {c['faults']} "
+          f"({', '.join(f'{k} {n}' for k, n in sorted(r.faults.items())) or 'none'})", file=out)
+    print(f"sent {c['sent']}, acked {c['acked']}, send errors {c['send_errors']}, "
+          f"indeterminate {c['indeterminate']}; final log {c['final_records']} records in "
+          f"{c['partitions']} partitions", file=out)
+    print(f"lost {c['lost']}, wrong offset {c['wrong_offset']}, duplicated {c['duplicated']}, "
+          f"divergent {c['divergent']}, phantom {c['phantom']}, nonmonotonic {c['nonmonotonic']}, "
+          f"skips {c['skips']}", file=out)
+    print(f"reads {c['reads']}, commits ok {c['commits_ok']}, failed {c['commits_failed']}",
+          file=out)
+    u = r.unavailability
+    if u:
+        print(f"longest unavailability {u['seconds']} s (from +{u['from']} s to +{u['to']} s; "
+              f"faults then: {', '.join(u['faults']) or 'none'})", file=out)
+    if r.ok:
+        print("OK: no violations", file=out)
+        return
+    for kind in r.violated():
+        items = r.violations[kind]
+        print(f"VIOLATION {kind}: {len(items)}; first {min(show, len(items))}:", file=out)
+        for item in items[:show]:
+            print("  " + json.dumps(item, sort_keys=True), file=out)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description="Check a Weir fault-injection history (JSONL).")
+    ap.add_argument("history")
+    ap.add_argument("--json", action="store_true", help="print the summary as JSON")
+    ap.add_argument("--show", type=int, default=5, help="violating records shown per kind")
+    args = ap.parse_args(argv)
+    try:
+        events = load(args.history)
+    except (OSError, json.JSONDecodeError) as err:
+        print(f"checker: cannot read {args.history}: {err}", file=sys.stderr)
+        return 2
+    r = check(events)
+    if args.json:
+        print(json.dumps(r.to_dict(), sort_keys=True))
+    report(r, args.show, out=sys.stderr if args.json else sys.stdout)
+    return 0 if r.ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
