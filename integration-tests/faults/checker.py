@@ -24,6 +24,8 @@ What it asserts, after the harness healed the cluster and read every partition b
                        highest offset a commit was acknowledged for
   incomplete_final_read   the harness could not read a partition up to its high watermark
   no_final_state       the history has no final read at all
+  broker_crash         a broker exited without the nemesis killing it, or a graceful stop
+                       (SIGTERM) at the end exited non-zero or hung
 Reported, not failed: skipped offsets within one consumer's assignment (`skips`).
 """
 
@@ -38,7 +40,7 @@ from dataclasses import dataclass, field
 VIOLATION_KINDS = (
     "lost", "wrong_offset", "duplicate", "phantom", "divergent_read", "nonmonotonic_read",
     "read_above_hw", "commit_backwards", "commit_above_hw", "final_commit_backwards",
-    "incomplete_final_read", "no_final_state",
+    "incomplete_final_read", "no_final_state", "broker_crash",
 )
 
 
@@ -162,6 +164,9 @@ def check(events: list[dict]) -> Result:
                 workload_start = e["mono"]
             elif e.get("phase") == "stop":
                 workload_stop = e["mono"]
+        elif kind == "broker":
+            if e.get("phase") == "crashed" or e.get("code") not in (0, None):
+                v["broker_crash"].append(e)
         elif kind == "fault":
             fid = e.get("id")
             if e.get("phase") == "start":
@@ -242,6 +247,7 @@ def check(events: list[dict]) -> Result:
         "commits_failed": sum(1 for c in commits if not c.get("ok")),
         "partitions": len(final_hw), "final_records": final_records,
         "cycles": cycles, "faults": sum(r.faults.values()), "skips": len(r.skips),
+        "broker_crashes": len(v["broker_crash"]),
     }
     return r
 

@@ -228,6 +228,7 @@ class Broker:
         self.port, self.raft_port, self.http_port, self.voters = port, raft_port, http_port, voters
         self.proc: subprocess.Popen | None = None
         self.paused = False
+        self.killed = False   # by the nemesis: an exit that is no finding
         self.starts = 0
 
     @property
@@ -249,6 +250,7 @@ class Broker:
         """Starts the process and returns at once; `wait_listening` waits for it."""
         assert not self.up
         self.starts += 1
+        self.killed = False
         # The broker reads every WEIR_<NAME> variable as a config: not the harness's own.
         env = {k: v for k, v in os.environ.items() if k not in ("WEIR_BIN",)}
         env.setdefault("WEIR_GROUP_INITIAL_REBALANCE_DELAY_MS", "0")
@@ -287,10 +289,17 @@ class Broker:
             return False
 
     def kill9(self) -> None:
+        self.killed = True
         if self.up:
             self.proc.kill()
             self.proc.wait(timeout=30)
         self.paused = False
+
+    def crashed(self) -> int | None:
+        """The exit status if the process ended without the harness ending it, else None."""
+        if self.proc is None or self.killed:
+            return None
+        return self.proc.poll()
 
     def pause(self) -> None:
         self.proc.send_signal(signal.SIGSTOP)
@@ -301,17 +310,20 @@ class Broker:
             self.proc.send_signal(signal.SIGCONT)
         self.paused = False
 
-    def stop(self, timeout: float = 20) -> None:
-        """Graceful stop (SIGTERM), then SIGKILL after `timeout` s."""
+    def stop(self, timeout: float = 20) -> int | None:
+        """Graceful stop (SIGTERM), then SIGKILL after `timeout` s. Returns the exit status
+        (None: was not running; "hung": did not stop in time)."""
         if not self.up:
-            return
+            return None
         self.resume()
+        self.killed = True
         self.proc.terminate()
         try:
-            self.proc.wait(timeout=timeout)
+            return self.proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait(timeout=30)
+            return "hung"
 
 
 def tail(path: str, lines: int = 15) -> str:
@@ -376,6 +388,25 @@ class Cluster:
     def set_cut(self, links, cut: bool) -> None:
         for link in links:
             self.links[link].set_cut(cut)
+
+    def check_crashes(self, history: History) -> None:
+        """Logs every broker that exited on its own (a crash: a finding) and restarts it."""
+        for i, b in self.brokers.items():
+            code = b.crashed()
+            if code is not None:
+                history.log("broker", phase="crashed", node=i, code=code,
+                            log=tail(b.log_path, 20))
+                say(f"broker {i} exited on its own with status {code}; log {b.log_path}")
+                b.killed = True   # logged once; heal_all restarts it
+
+    def stop_all(self, history: History) -> None:
+        """Graceful stop of every broker, each exit status logged (anything but 0 is a
+        finding)."""
+        for i, b in self.brokers.items():
+            code = b.stop()
+            if code is not None:
+                history.log("broker", phase="stopped", node=i, code=code,
+                            log=tail(b.log_path, 20) if code != 0 else None)
 
     def heal_all(self) -> None:
         for link in self.links.values():
@@ -849,6 +880,8 @@ def run(args) -> int:
         creator = TopicCreator(admin, history, topics, args.partitions, rf)
         for cycle in range(args.cycles):
             history.log("cycle", n=cycle, phase="start")
+            cluster.check_crashes(history)
+            cluster.heal_all()   # restarts what crashed
             kind = rng.choice(args.faults)
             hold = rng.uniform(*args.hold)
             hold_end = time.monotonic() + hold
@@ -861,8 +894,10 @@ def run(args) -> int:
             time.sleep(max(0.0, hold_end - time.monotonic()))
             nemesis.heal(f)
             time.sleep(args.settle)
+            cluster.check_crashes(history)
             history.log("cycle", n=cycle, phase="end")
             admin.poll(0)   # serves the admin client's log lines
+        cluster.check_crashes(history)
         cluster.heal_all()
         creator.join(60)
         say("faults over; stopping the workload")
@@ -875,9 +910,12 @@ def run(args) -> int:
         for w in workers:
             if isinstance(w, ConsumerWorker) and w.error:
                 say(f"{w.proc} crashed: {w.error}")
+        cluster.check_crashes(history)
         cluster.heal_all()
         say("final read")
         final_read(cluster, history, admin, args.final_timeout)
+        cluster.check_crashes(history)
+        cluster.stop_all(history)
         history.log("run", phase="end", seconds=round(time.monotonic() - t0, 1))
         history.close()
         result = checker.check(checker.load(history.path))

@@ -199,6 +199,16 @@ def test_incomplete_final_read():
     assert flagged(h) == ["incomplete_final_read"]
 
 
+def test_broker_crash_and_unclean_stop():
+    h = History().send("a").ack("a", 0)
+    h.ev("broker", phase="crashed", node=2, code=101, log="panicked at ...")
+    h.ev("broker", phase="stopped", node=1, code=0).ev("broker", phase="stopped", node=3, code="hung")
+    h.final(["a"])
+    r = checker.check(h.events)
+    assert r.violated() == ["broker_crash"]
+    assert [e["node"] for e in r.violations["broker_crash"]] == [2, 3]
+
+
 def test_no_final_read():
     h = History().send("a").ack("a", 0)
     assert "no_final_state" in flagged(h)
