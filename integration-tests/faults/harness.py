@@ -408,6 +408,11 @@ class Cluster:
                 history.log("broker", phase="stopped", node=i, code=code,
                             log=tail(b.log_path, 20) if code != 0 else None)
 
+    def revive(self, history: History) -> None:
+        """Logs any broker that exited on its own and restarts whatever is down."""
+        self.check_crashes(history)
+        self.heal_all()
+
     def heal_all(self) -> None:
         for link in self.links.values():
             link.set_cut(False)
@@ -727,6 +732,7 @@ def final_read(cluster: Cluster, history: History, admin: AdminClient, timeout: 
     deadline = time.monotonic() + timeout
 
     def metadata():
+        cluster.revive(history)
         try:
             md = admin.list_topics(timeout=5)
         except KafkaException:
@@ -748,6 +754,7 @@ def final_read(cluster: Cluster, history: History, admin: AdminClient, timeout: 
         high = {}
         for tp in tps:
             def watermarks(tp=tp):
+                cluster.revive(history)
                 try:
                     return reader.get_watermark_offsets(tp, timeout=5)
                 except KafkaException:
@@ -780,6 +787,7 @@ def final_read(cluster: Cluster, history: History, admin: AdminClient, timeout: 
                       "enable.auto.commit": False, "logger": CLIENT_LOG})
     try:
         def committed():
+            cluster.revive(history)
             try:
                 return group.committed(tps, timeout=5)
             except KafkaException:
@@ -841,7 +849,10 @@ def run(args) -> int:
         say(f"no weir binary at {args.weir} (build it, or pass --weir / WEIR_BIN)")
         return 2
     workdir = args.work_dir or tempfile.mkdtemp(prefix="weir-faults-")
-    os.makedirs(workdir, exist_ok=True)
+    os.makedirs(os.path.join(workdir, "bin"), exist_ok=True)
+    # A private copy: a rebuild during the run must not change the binary between restarts.
+    weir = os.path.join(workdir, "bin", os.path.basename(args.weir))
+    shutil.copy2(args.weir, weir)
     history = History(os.path.join(workdir, "history.jsonl"))
     handler = logging.FileHandler(os.path.join(workdir, "clients.log"))
     handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
@@ -851,8 +862,8 @@ def run(args) -> int:
     say(f"seed {args.seed}, {args.brokers} broker(s), {args.cycles} cycles, faults "
         f"{','.join(args.faults)}; work dir {workdir}")
     history.log("run", phase="start", seed=args.seed, brokers=args.brokers, cycles=args.cycles,
-                faults=args.faults, weir=args.weir, argv=sys.argv[1:])
-    cluster = Cluster(args.brokers, args.weir, workdir, args.cut_mode)
+                faults=args.faults, weir=os.path.abspath(args.weir), argv=sys.argv[1:])
+    cluster = Cluster(args.brokers, weir, workdir, args.cut_mode)
     stop = threading.Event()
     workers: list[threading.Thread] = []
     status = 2
@@ -880,8 +891,7 @@ def run(args) -> int:
         creator = TopicCreator(admin, history, topics, args.partitions, rf)
         for cycle in range(args.cycles):
             history.log("cycle", n=cycle, phase="start")
-            cluster.check_crashes(history)
-            cluster.heal_all()   # restarts what crashed
+            cluster.revive(history)   # restarts what crashed
             kind = rng.choice(args.faults)
             hold = rng.uniform(*args.hold)
             hold_end = time.monotonic() + hold
@@ -897,8 +907,7 @@ def run(args) -> int:
             cluster.check_crashes(history)
             history.log("cycle", n=cycle, phase="end")
             admin.poll(0)   # serves the admin client's log lines
-        cluster.check_crashes(history)
-        cluster.heal_all()
+        cluster.revive(history)
         creator.join(60)
         say("faults over; stopping the workload")
         stop.set()
@@ -910,8 +919,7 @@ def run(args) -> int:
         for w in workers:
             if isinstance(w, ConsumerWorker) and w.error:
                 say(f"{w.proc} crashed: {w.error}")
-        cluster.check_crashes(history)
-        cluster.heal_all()
+        cluster.revive(history)
         say("final read")
         final_read(cluster, history, admin, args.final_timeout)
         cluster.check_crashes(history)
@@ -942,11 +950,19 @@ def run(args) -> int:
     return status
 
 
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     # SIGTERM (a CI timeout, a kill) takes the same path as Ctrl-C: brokers are stopped.
-    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
-    return run(args)
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        return run(args)
+    except KeyboardInterrupt:
+        say("interrupted")
+        return 130
 
 
 if __name__ == "__main__":
