@@ -51,6 +51,7 @@ class Result:
     skips: list = field(default_factory=list)
     faults: Counter = field(default_factory=Counter)
     unavailability: dict | None = None
+    partition_unavailability: dict | None = None
 
     @property
     def ok(self) -> bool:
@@ -62,6 +63,7 @@ class Result:
     def to_dict(self) -> dict:
         return {"ok": self.ok, "counts": self.counts, "faults": dict(self.faults),
                 "unavailability": self.unavailability,
+                "partition_unavailability": self.partition_unavailability,
                 "violations": {k: len(v) for k, v in self.violations.items()},
                 "skips": len(self.skips)}
 
@@ -236,6 +238,8 @@ def check(events: list[dict]) -> Result:
             v["final_commit_backwards"].append({"highest_acknowledged": best, "final_committed": None})
 
     r.unavailability = _longest_gap(acks, workload_start, workload_stop, fault_spans)
+    r.partition_unavailability = _longest_partition_gap(acks, workload_start, workload_stop,
+                                                        fault_spans)
     final_records = sum(len(log) for log in final_log.values())
     r.counts = {
         "sent": len(sent), "acked": len(acked_values), "send_errors": send_errors,
@@ -269,6 +273,29 @@ def _longest_gap(acks, start, stop, fault_spans) -> dict | None:
             "to": round(to - start, 3), "faults": overlapping}
 
 
+def _longest_partition_gap(acks, start, stop, fault_spans) -> dict | None:
+    """The longest time one partition went without an acknowledgement, from its first one
+    to the workload's stop (producers spread their sends over every partition)."""
+    if start is None or stop is None:
+        return None
+    by_tp: dict[tuple, list[float]] = defaultdict(list)
+    for a in acks:
+        if start <= a["mono"] <= stop:
+            by_tp[_tp(a)].append(a["mono"])
+    best = None
+    for tp, times in by_tp.items():
+        points = sorted(times) + [stop]
+        for a, b in zip(points, points[1:]):
+            if best is None or b - a > best[0]:
+                best = (b - a, a, b, tp)
+    if best is None:
+        return None
+    length, frm, to, tp = best
+    overlapping = sorted({k for s, e, k in fault_spans if s < to and e > frm})
+    return {"seconds": round(length, 3), "topic": tp[0], "partition": tp[1],
+            "from": round(frm - start, 3), "to": round(to - start, 3), "faults": overlapping}
+
+
 def report(r: Result, show: int = 5, out=sys.stdout) -> None:
     c = r.counts
     print(f"cycles {c['cycles']}, faults {c['faults']} "
@@ -285,6 +312,11 @@ def report(r: Result, show: int = 5, out=sys.stdout) -> None:
     if u:
         print(f"longest unavailability {u['seconds']} s (from +{u['from']} s to +{u['to']} s; "
               f"faults then: {', '.join(u['faults']) or 'none'})", file=out)
+    u = r.partition_unavailability
+    if u:
+        print(f"longest one partition went unacknowledged {u['seconds']} s ({u['topic']}/"
+              f"{u['partition']}, from +{u['from']} s to +{u['to']} s; faults then: "
+              f"{', '.join(u['faults']) or 'none'})", file=out)
     if r.ok:
         print("OK: no violations", file=out)
         return

@@ -226,6 +226,21 @@ def test_longest_unavailability_window():
     assert r.ok
     assert r.unavailability["seconds"] == pytest.approx(10.4, abs=0.01)  # ack v2 → ack v3
     assert r.unavailability["faults"] == ["pause"]
+    assert r.partition_unavailability["seconds"] == pytest.approx(10.4, abs=0.01)
+
+
+def test_one_partition_unavailable_while_others_ack():
+    h = History().ev("workload", phase="start")
+    h.send("a").ack("a", 0, partition=0).send("b").ack("b", 0, partition=1)
+    for i in range(20):   # partition 1 keeps acknowledging; partition 0 does not
+        h.send(f"v{i}").ack(f"v{i}", i + 1, partition=1)
+    h.send("c").ack("c", 1, partition=0).ev("workload", phase="stop")
+    h.final(["a", "c"], partition=0).final(["b"] + [f"v{i}" for i in range(20)], partition=1)
+    r = checker.check(h.events)
+    assert r.ok, r.violations
+    assert r.unavailability["seconds"] == pytest.approx(0.2, abs=0.01)
+    u = r.partition_unavailability
+    assert (u["partition"], u["seconds"]) == (0, pytest.approx(4.4, abs=0.01))
 
 
 def test_cli_exit_codes_and_first_violations(tmp_path):
