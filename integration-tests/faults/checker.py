@@ -17,6 +17,9 @@ What it asserts, after the harness healed the cluster and read every partition b
   nonmonotonic_read    a consumer read an offset at or below one it had read before on that
                        partition, without a rebalance in between
   read_above_hw        a consumer read an offset at or above the partition's final high watermark
+  nonmonotonic_send    one producer's later send to a partition acknowledged at a lower offset
+                       than an earlier one (an idempotent producer's order is kept per partition;
+                       a new producer after a fatal error starts afresh)
   commit_backwards     a successful commit of a lower offset than an earlier successful one
   commit_above_hw      a committed offset (acknowledged or read back at the end) above the
                        final high watermark
@@ -26,7 +29,8 @@ What it asserts, after the harness healed the cluster and read every partition b
   no_final_state       the history has no final read at all
   broker_crash         a broker exited without the nemesis killing it, or a graceful stop
                        (SIGTERM) at the end exited non-zero or hung
-Reported, not failed: skipped offsets within one consumer's assignment (`skips`).
+Reported, not failed: skipped offsets within one consumer's assignment (`skips`: on a cluster
+a new leader's Raft entry is a control batch that takes an offset consumers never see).
 """
 
 from __future__ import annotations
@@ -39,7 +43,7 @@ from dataclasses import dataclass, field
 
 VIOLATION_KINDS = (
     "lost", "wrong_offset", "duplicate", "phantom", "divergent_read", "nonmonotonic_read",
-    "read_above_hw", "commit_backwards", "commit_above_hw", "final_commit_backwards",
+    "read_above_hw", "nonmonotonic_send", "commit_backwards", "commit_above_hw", "final_commit_backwards",
     "incomplete_final_read", "no_final_state", "broker_crash",
 )
 
@@ -95,6 +99,8 @@ def check(events: list[dict]) -> Result:
     v = r.violations
 
     sent: dict[str, dict] = {}                  # value -> its send event
+    send_index: dict[str, tuple] = {}           # value -> (producer incarnation, send order)
+    incarnation: Counter = Counter()            # proc -> producers it has made
     acks: list[dict] = []
     final_hw: dict[tuple, int] = {}
     final_log: dict[tuple, dict[int, str]] = defaultdict(dict)
@@ -121,6 +127,9 @@ def check(events: list[dict]) -> Result:
         kind = e.get("type")
         if kind == "send":
             sent.setdefault(e["value"], e)
+            send_index[e["value"]] = (incarnation[e["proc"]], len(send_index))
+        elif kind == "producer" and e.get("phase") == "start":
+            incarnation[e["proc"]] += 1
         elif kind == "ack":
             acks.append(e)
         elif kind == "send_error":
@@ -202,6 +211,18 @@ def check(events: list[dict]) -> Result:
             v["lost"].append({"ack": a, "final_hw": final_hw.get(_tp(a))})
         elif (a["topic"], a["partition"], a["offset"]) not in where:
             v["wrong_offset"].append({"ack": a, "found_at": sorted(where)})
+
+    # Per producer incarnation and partition, acknowledged offsets follow the send order.
+    by_producer: dict[tuple, list] = defaultdict(list)
+    for a in acks:
+        if a["value"] in send_index:
+            inc, order = send_index[a["value"]]
+            by_producer[(a["proc"], inc) + _tp(a)].append((order, a))
+    for key, items in by_producer.items():
+        items.sort(key=lambda x: x[0])
+        for (_, prev), (_, a) in zip(items, items[1:]):
+            if a["offset"] <= prev["offset"]:
+                v["nonmonotonic_send"].append({"earlier_send": prev, "later_send": a})
 
     # Every distinct position a value was seen at, by anyone.
     value_at: dict[str, dict[tuple, dict]] = defaultdict(dict)

@@ -95,8 +95,8 @@ def test_lost_write():
 
 
 def test_wrong_offset_ack():
-    h = History().send("p0-0").send("p0-1").ack("p0-0", 0).ack("p0-1", 0)
-    h.final(["p0-1", "p0-0"])
+    h = History().send("p0-0").send("p1-0", proc="p1").ack("p0-0", 0).ack("p1-0", 0, proc="p1")
+    h.final(["p1-0", "p0-0"])
     assert flagged(h) == ["wrong_offset"]
 
 
@@ -147,6 +147,21 @@ def test_skip_is_reported_not_failed():
     h.assign().read("a", 0).read("c", 2).final(["a", "b", "c"])
     r = checker.check(h.events)
     assert r.ok and len(r.skips) == 1
+
+
+def test_nonmonotonic_send():
+    # p0 sent a before b to the same partition, but b was acknowledged at the lower offset.
+    h = History().send("a").send("b").ack("b", 0).ack("a", 1).final(["b", "a"])
+    r = checker.check(h.events)
+    assert r.violated() == ["nonmonotonic_send"]
+    assert r.violations["nonmonotonic_send"][0]["later_send"]["value"] == "b"
+
+
+def test_send_order_restarts_with_a_new_producer_and_is_per_producer():
+    h = History().ev("producer", proc="p0", phase="start").send("a")
+    h.ev("producer", proc="p0", phase="start").send("b").send("c", proc="p1")
+    h.ack("c", 0, proc="p1").ack("b", 1).ack("a", 2).final(["c", "b", "a"])
+    assert flagged(h) == []
 
 
 def test_commit_went_backwards():
