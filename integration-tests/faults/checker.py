@@ -16,6 +16,8 @@ What it asserts, after the harness healed the cluster and read every partition b
   divergent_read       two different values seen at the same (topic, partition, offset)
   nonmonotonic_read    a consumer read an offset at or below one it had read before on that
                        partition, without a rebalance in between
+  skipped_read         a consumer's next read on a partition jumped over an offset that holds a
+                       record in the final log (without an assignment change in between)
   read_above_hw        a consumer read an offset at or above the partition's final high watermark
   nonmonotonic_send    one producer's later send to a partition acknowledged at a lower offset
                        than an earlier one (an idempotent producer's order is kept per partition;
@@ -29,8 +31,8 @@ What it asserts, after the harness healed the cluster and read every partition b
   no_final_state       the history has no final read at all
   broker_crash         a broker exited without the nemesis killing it, or a graceful stop
                        (SIGTERM) at the end exited non-zero or hung
-Reported, not failed: skipped offsets within one consumer's assignment (`skips`: on a cluster
-a new leader's Raft entry is a control batch that takes an offset consumers never see).
+Reported, not failed: skipped offsets that hold no record in the final log (`skips`: on a
+cluster a new leader's Raft entry is a control batch that takes an offset consumers never see).
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ from dataclasses import dataclass, field
 
 VIOLATION_KINDS = (
     "lost", "wrong_offset", "duplicate", "phantom", "divergent_read", "nonmonotonic_read",
+    "skipped_read",
     "read_above_hw", "nonmonotonic_send", "commit_backwards", "commit_above_hw", "final_commit_backwards",
     "incomplete_final_read", "no_final_state", "broker_crash",
 )
@@ -238,6 +241,15 @@ def check(events: list[dict]) -> Result:
         if value not in sent:
             v["phantom"].append({"value": value, "event": next(iter(at.values()))})
 
+    skips, r.skips = r.skips, []
+    for s in skips:
+        tp, lo, hi = _tp(s["read"]), s["previous"]["offset"] + 1, s["read"]["offset"]
+        missed = [o for o in range(lo, hi) if o in final_log.get(tp, {})]
+        if missed:
+            v["skipped_read"].append({**s, "missed_offsets": missed[:10]})
+        else:
+            r.skips.append(s)
+
     for e in reads:
         hw = final_hw.get(_tp(e))
         if hw is not None and e["offset"] >= hw:
@@ -268,6 +280,7 @@ def check(events: list[dict]) -> Result:
         "lost": len(v["lost"]), "wrong_offset": len(v["wrong_offset"]),
         "duplicated": len(v["duplicate"]), "divergent": len(v["divergent_read"]),
         "phantom": len(v["phantom"]), "nonmonotonic": len(v["nonmonotonic_read"]),
+        "nonmonotonic_send": len(v["nonmonotonic_send"]), "skipped": len(v["skipped_read"]),
         "reads": len(reads), "commits_ok": sum(1 for c in commits if c.get("ok")),
         "commits_failed": sum(1 for c in commits if not c.get("ok")),
         "partitions": len(final_hw), "final_records": final_records,
@@ -325,8 +338,9 @@ def report(r: Result, show: int = 5, out=sys.stdout) -> None:
           f"indeterminate {c['indeterminate']}; final log {c['final_records']} records in "
           f"{c['partitions']} partitions", file=out)
     print(f"lost {c['lost']}, wrong offset {c['wrong_offset']}, duplicated {c['duplicated']}, "
-          f"divergent {c['divergent']}, phantom {c['phantom']}, nonmonotonic {c['nonmonotonic']}, "
-          f"skips {c['skips']}", file=out)
+          f"divergent {c['divergent']}, phantom {c['phantom']}, nonmonotonic reads "
+          f"{c['nonmonotonic']}, sends {c['nonmonotonic_send']}, skipped records {c['skipped']} "
+          f"(offsets without one: {c['skips']})", file=out)
     print(f"reads {c['reads']}, commits ok {c['commits_ok']}, failed {c['commits_failed']}",
           file=out)
     u = r.unavailability

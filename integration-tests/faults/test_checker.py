@@ -46,10 +46,12 @@ class History:
         return self.ev("consumer", proc=proc, phase="assign", partitions=[[T, P]])
 
     def final(self, log, committed=None, topic=T, partition=P, complete=True):
-        """The final read: `log` is the list of values at offsets 0.."""
+        """The final read: `log` is the list of values at offsets 0.. (None: an offset without a
+        record, as a Raft control batch)."""
         self.ev("final_hw", topic=topic, partition=partition, low=0, high=len(log))
         for off, value in enumerate(log):
-            self.ev("final_read", topic=topic, partition=partition, offset=off, value=value)
+            if value is not None:
+                self.ev("final_read", topic=topic, partition=partition, offset=off, value=value)
         self.ev("final_read_done", topic=topic, partition=partition, complete=complete,
                 next=len(log))
         if committed is not None:
@@ -142,11 +144,19 @@ def test_reread_after_rebalance_is_fine():
     assert flagged(h) == []
 
 
-def test_skip_is_reported_not_failed():
+def test_skip_over_a_control_batch_is_reported_not_failed():
+    h = History().send("a").send("c").ack("a", 0).ack("c", 2)
+    h.assign().read("a", 0).read("c", 2).final(["a", None, "c"])
+    r = checker.check(h.events)
+    assert r.ok and len(r.skips) == 1
+
+
+def test_skip_over_a_record():
     h = History().send("a").send("b").send("c").ack("a", 0).ack("b", 1).ack("c", 2)
     h.assign().read("a", 0).read("c", 2).final(["a", "b", "c"])
     r = checker.check(h.events)
-    assert r.ok and len(r.skips) == 1
+    assert r.violated() == ["skipped_read"]
+    assert r.violations["skipped_read"][0]["missed_offsets"] == [1]
 
 
 def test_nonmonotonic_send():
