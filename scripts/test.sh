@@ -9,8 +9,9 @@ cargo build --quiet -p weir --bin weir
 # A short coverage-guided fuzzing run (fuzz/README.md has the long one).
 bash scripts/fuzz.sh --seconds "${WEIR_FUZZ_SECONDS:-30}"
 # Fault injection (integration-tests/faults/README.md): the checker's and the harness's own
-# tests, then a bounded run (10 fault cycles, about 70 s on one broker). One broker until the
-# cluster mode lands (kill -9 and pause only); then set FAULTS_BROKERS=3 (all the faults).
+# tests, then a bounded run (10 fault cycles: about 70 s on one broker, 80 s on three). One
+# broker until the cluster mode lands (kill -9 and pause only); then set FAULTS_BROKERS=3 (all
+# the faults: also leader kills and network partitions through the harness's proxies).
 FAULTS_BROKERS="${WEIR_FAULTS_BROKERS:-1}"
 python3 -m pytest -q -p no:cacheprovider integration-tests/faults
 python3 integration-tests/faults/harness.py --weir target/debug/weir --brokers "$FAULTS_BROKERS" \
