@@ -879,6 +879,14 @@ def run(args) -> int:
         topics = Topics()
         rf = args.brokers
         first = f"{TOPIC_PREFIX}0"
+
+        def controller():
+            try:
+                return admin.list_topics(timeout=2).controller_id >= 0
+            except KafkaException:
+                return False
+        # CreateTopics goes to the controller: a cluster names one once it has a leader.
+        wait_until("a controller in the metadata", 60, controller, 0.2)
         wait_until(f"topic {first} created", 60,
                    lambda: create_topic(admin, history, first, args.partitions, rf), 1)
         topics.add(first)
