@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test: the Helm chart's offline checks (helm/test.sh), a short fuzzing run of the
-# wire decoders, then the unit tests of each crate and the integration tests that start the
-# real `weir` binary and drive it with real Kafka clients. Installs the client stacks, helm and
-# the fuzzer first (idempotent).
+# wire decoders, a bounded fault-injection run on a 3-broker cluster, then the unit tests of
+# each crate and the integration tests that start the real `weir` binary and drive it with
+# real Kafka clients. Installs the client stacks, helm and the fuzzer first (idempotent).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash integration-tests/clients/setup.sh
@@ -11,4 +11,11 @@ bash helm/test.sh
 cargo build --quiet -p weir --bin weir
 # A short coverage-guided fuzzing run (fuzz/README.md has the long one).
 bash scripts/fuzz.sh --seconds "${WEIR_FUZZ_SECONDS:-30}"
+# Fault injection (integration-tests/faults/README.md): the checker's and the harness's own
+# tests, then a bounded run: 10 fault cycles on 3 brokers (kill -9 of a broker or a leader,
+# SIGSTOP, network partitions through the harness's proxies), about 80 s.
+FAULTS_BROKERS="${WEIR_FAULTS_BROKERS:-3}"
+python3 -m pytest -q -p no:cacheprovider integration-tests/faults
+python3 integration-tests/faults/harness.py --weir "${CARGO_TARGET_DIR:-target}/debug/weir" --brokers "$FAULTS_BROKERS" \
+    --cycles 10 --seed "${WEIR_FAULTS_SEED:-1}"
 cargo nextest run --workspace --no-fail-fast "$@"
