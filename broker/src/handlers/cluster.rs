@@ -68,18 +68,24 @@ pub struct PartitionState {
     pub isr: Vec<i32>,
 }
 
-/// The brokers clients are told about: every registered broker in a cluster, else this one.
+/// The brokers clients are told about: every registered broker in a cluster, and always this
+/// one (also before its registration commits: clients must be able to reach who answers).
 fn brokers(shared: &Shared) -> Vec<(i32, String, i32)> {
-    match shared.metadata.cluster() {
-        Some(cluster) => cluster.state.read().brokers.values().map(|b| (b.node_id, b.host.clone(), b.port)).collect(),
-        None => vec![(shared.settings.node_id, shared.host.clone(), shared.port)],
+    let own = (shared.settings.node_id, shared.host.clone(), shared.port);
+    let Some(cluster) = shared.metadata.cluster() else { return vec![own] };
+    let mut brokers: Vec<(i32, String, i32)> = cluster.state.read().brokers.values().map(|b| (b.node_id, b.host.clone(), b.port)).collect();
+    if !brokers.iter().any(|b| b.0 == own.0) {
+        brokers.push(own);
+        brokers.sort_unstable();
     }
+    brokers
 }
 
-/// The controller clients are told about: the metadata group's leader (any live broker
-/// forwards metadata changes to it), else this broker.
+/// The controller clients are told about: the metadata group's leader once it is a registered
+/// broker (it applies metadata changes first; any broker forwards them), else this broker.
 fn controller(shared: &Shared) -> BrokerId {
-    BrokerId(shared.metadata.cluster().and_then(|c| c.controller()).unwrap_or(shared.settings.node_id))
+    let leader = shared.metadata.cluster().and_then(|c| c.controller().filter(|id| c.state.read().brokers.contains_key(id)));
+    BrokerId(leader.unwrap_or(shared.settings.node_id))
 }
 
 pub async fn metadata(shared: &Arc<Shared>, request: MetadataRequest, version: i16) -> MetadataResponse {
