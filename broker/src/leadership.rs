@@ -39,12 +39,22 @@ pub async fn watch_partitions(shared: Arc<Shared>, mut opened: mpsc::UnboundedRe
     }
 }
 
+/// How often a leader retries publishing its leadership when a proposal did not commit.
+const REPUBLISH: std::time::Duration = std::time::Duration::from_secs(1);
+
 async fn follow(shared: Weak<Shared>, partition: Weak<Partition>) {
     let Some(mut status) = partition.upgrade().and_then(|p| p.replica.as_ref().map(|r| r.handle.status())) else { return };
     let mut leading = false;
-    let mut published: Option<(u64, Vec<u64>)> = None;
-    // Ends when the replica stops (its status sender goes) or the partition is gone.
-    while status.changed().await.is_ok() {
+    // What the cluster metadata last accepted from this leader: (term, in-sync replicas).
+    let published: Arc<parking_lot::Mutex<Option<(u64, Vec<u64>)>>> = Arc::default();
+    let mut publishing: Option<tokio::task::JoinHandle<()>> = None;
+    loop {
+        // Ends when the replica stops (its status sender goes) or the partition is gone; wakes
+        // now and then to publish again what did not commit (a metadata leader change).
+        tokio::select! {
+            changed = status.changed() => if changed.is_err() { return },
+            _ = tokio::time::sleep(REPUBLISH) => {}
+        }
         let (Some(partition), Some(shared)) = (partition.upgrade(), shared.upgrade()) else { return };
         partition.appended.notify_waiters();
         let now = status.borrow_and_update().clone();
@@ -64,20 +74,24 @@ async fn follow(shared: Weak<Shared>, partition: Weak<Partition>) {
                 }
             }
         }
-        if now.is_leader && published.as_ref() != Some(&(now.term, now.in_sync.clone())) {
-            published = Some((now.term, now.in_sync.clone()));
-            let (Some(cluster), Some(replicated)) = (shared.metadata.cluster().cloned(), partition.replica.as_ref()) else { continue };
-            let command = Command::PartitionLeader {
-                group: replicated.group,
-                leader: cluster.node_id,
-                epoch: i32::try_from(now.term).unwrap_or(i32::MAX),
-                isr: now.in_sync.iter().map(|&id| weir_replication::node_id(id)).collect(),
-            };
-            tokio::spawn(async move {
-                if let Err(e) = cluster.propose(command).await {
-                    warn!(error = e.message, "could not publish partition leadership");
-                }
-            });
+        let wanted = (now.term, now.in_sync.clone());
+        let busy = publishing.as_ref().is_some_and(|task| !task.is_finished());
+        if !now.is_leader || busy || published.lock().as_ref() == Some(&wanted) {
+            continue;
         }
+        let (Some(cluster), Some(replicated)) = (shared.metadata.cluster().cloned(), partition.replica.as_ref()) else { continue };
+        let command = Command::PartitionLeader {
+            group: replicated.group,
+            leader: cluster.node_id,
+            epoch: i32::try_from(now.term).unwrap_or(i32::MAX),
+            isr: now.in_sync.iter().map(|&id| weir_replication::node_id(id)).collect(),
+        };
+        let accepted = published.clone();
+        publishing = Some(tokio::spawn(async move {
+            match cluster.propose(command).await {
+                Ok(_) => *accepted.lock() = Some(wanted),
+                Err(e) => warn!(error = e.message, "could not publish partition leadership; retrying"),
+            }
+        }));
     }
 }
