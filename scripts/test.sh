@@ -1,14 +1,18 @@
 #!/usr/bin/env bash
-# Runs every test: the Helm chart's offline checks (helm/test.sh), a short fuzzing run of the
-# wire decoders, a bounded fault-injection run on a 3-broker cluster, then the unit tests of
-# each crate and the integration tests that start the real `weir` binary and drive it with
-# real Kafka clients. Installs the client stacks, helm and the fuzzer first (idempotent).
+# Runs every test: the Helm chart's offline checks (helm/test.sh), the chart's rendered pods run
+# as a 3-broker cluster (helm/test.sh --run-pods), a short fuzzing run of the wire decoders, a
+# bounded fault-injection run on a 3-broker cluster, then the unit tests of each crate and the
+# integration tests that start the real `weir` binary and drive it with real Kafka clients.
+# Installs the client stacks, helm and the fuzzer first (idempotent).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash integration-tests/clients/setup.sh
 # The chart: helm lint, Kubernetes schema validation, template tests (a few seconds).
 bash helm/test.sh
 cargo build --quiet -p weir --bin weir
+# The chart's rendered pods run for real: three brokers started with the StatefulSet's rendered
+# command and environment, a rolling restart through each pod's preStop drain (about 15 s).
+WEIR_BIN="$(cd "${CARGO_TARGET_DIR:-target}" && pwd)/debug/weir" bash helm/test.sh --run-pods
 # A short coverage-guided fuzzing run (fuzz/README.md has the long one).
 bash scripts/fuzz.sh --seconds "${WEIR_FUZZ_SECONDS:-30}"
 # Fault injection (integration-tests/faults/README.md): the checker's and the harness's own

@@ -48,6 +48,8 @@ async fn follow(shared: Weak<Shared>, partition: Weak<Partition>) {
     // What the cluster metadata last accepted from this leader: (term, in-sync replicas).
     let published: Arc<parking_lot::Mutex<Option<(u64, Vec<u64>)>>> = Arc::default();
     let mut publishing: Option<tokio::task::JoinHandle<()>> = None;
+    // Orders this task's publications (with the epoch): a late one never wins.
+    let mut version = 0u64;
     loop {
         // Ends when the replica stops (its status sender goes) or the partition is gone; wakes
         // now and then to publish again what did not commit (a metadata leader change).
@@ -80,10 +82,12 @@ async fn follow(shared: Weak<Shared>, partition: Weak<Partition>) {
             continue;
         }
         let (Some(cluster), Some(replicated)) = (shared.metadata.cluster().cloned(), partition.replica.as_ref()) else { continue };
+        version += 1;
         let command = Command::PartitionLeader {
             group: replicated.group,
             leader: cluster.node_id,
             epoch: i32::try_from(now.term).unwrap_or(i32::MAX),
+            version,
             isr: now.in_sync.iter().map(|&id| weir_replication::node_id(id)).collect(),
         };
         let accepted = published.clone();

@@ -128,9 +128,16 @@ def test_properties_rendering(render):
     assert r.container["args"][0].count("--config /etc/weir/config/weir.properties") == 1
 
 
-@pytest.mark.parametrize("key", ["node.id", "log.dirs", "listeners", "advertised.listeners", "cluster.id"])
+@pytest.mark.parametrize("key", ["node.id", "broker.id", "log.dir", "log.dirs", "listeners", "advertised.listeners",
+                                 "raft.listeners", "weir.http.listen", "cluster.id", "controller.quorum.voters"])
 def test_chart_managed_settings_refused_in_config(render_error, key):
+    """Each is set by a flag or WEIR_* variable of the pod, which would silently win over config."""
     assert f"config.{key}: the chart sets this itself" in render_error({"config": {key: "x"}})
+
+
+def test_settings_the_chart_leaves_alone_pass_through(render):
+    """process.roles is a Kafka setting Weir accepts (and the chart does not set): not refused."""
+    assert "process.roles=broker,controller" in properties(render({"config": {"process.roles": "broker,controller"}}))
 
 
 @pytest.mark.parametrize("replicas,rf,min_isr", [(1, "1", "1"), (3, "3", "2"), (5, "3", "2")])

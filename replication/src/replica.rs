@@ -443,7 +443,9 @@ impl Replica {
         self.apply(committed)?;
         self.node.advance_apply();
         self.observe_followers();
-        if self.catch_up_to.is_some_and(|to| self.commit_index() >= to) && self.rejoined_term.is_none() {
+        // A leader holds every committed entry (Raft's leader completeness): caught up too.
+        let leads = self.node.raft.state == StateRole::Leader && self.ready_term == self.term();
+        if (leads || self.catch_up_to.is_some_and(|to| self.commit_index() >= to)) && self.rejoined_term.is_none() {
             self.rejoined_term = Some(self.term());
             if let Some(marker) = self.rejoining.take() {
                 if let Err(e) = std::fs::remove_file(&marker) {

@@ -39,8 +39,10 @@ pub enum Command {
     /// A block of producer ids for `node_id`.
     AllocateProducerIds { node_id: i32 },
     /// A partition's leader publishes its leadership (Kafka's PartitionChangeRecord): leader,
-    /// leader epoch (its Raft term) and in-sync replicas. Older epochs are ignored.
-    PartitionLeader { group: u64, leader: i32, epoch: i32, isr: Vec<i32> },
+    /// leader epoch (its Raft term) and in-sync replicas; `version` counts the leader's
+    /// publications within its epoch. Anything not newer by (epoch, version) is ignored, so a
+    /// late copy of an older publication never replaces a newer one.
+    PartitionLeader { group: u64, leader: i32, epoch: i32, #[serde(default)] version: u64, isr: Vec<i32> },
 }
 
 /// A command as written to the metadata log: `origin` names the proposal so its proposer can
@@ -77,6 +79,8 @@ pub struct PartitionInfo {
     /// As last published by a leader: -1 until one is.
     pub leader: i32,
     pub leader_epoch: i32,
+    /// The leader's publication count within `leader_epoch`.
+    pub leader_version: u64,
     pub isr: Vec<i32>,
 }
 
@@ -164,12 +168,13 @@ impl ClusterState {
                 self.next_producer_id += PRODUCER_ID_BLOCK;
                 return Ok(Applied::ProducerIds(first));
             }
-            Command::PartitionLeader { group, leader, epoch, isr } => {
+            Command::PartitionLeader { group, leader, epoch, version, isr } => {
                 let Some((topic, index)) = self.groups.get(group).cloned() else { return Ok(Applied::Done) };
                 if let Some(partition) = self.topics.get_mut(&topic).and_then(|t| t.partitions.get_mut(index)) {
-                    if *epoch >= partition.leader_epoch {
+                    if (*epoch, *version) > (partition.leader_epoch, partition.leader_version) {
                         partition.leader = *leader;
                         partition.leader_epoch = *epoch;
+                        partition.leader_version = *version;
                         partition.isr = isr.clone();
                     }
                 }
@@ -183,7 +188,7 @@ impl ClusterState {
         self.next_group += 1;
         let group = self.next_group;
         self.groups.insert(group, (topic.to_owned(), index));
-        PartitionInfo { group, replicas: replicas.to_vec(), leader: -1, leader_epoch: -1, isr: Vec::new() }
+        PartitionInfo { group, replicas: replicas.to_vec(), leader: -1, leader_epoch: -1, leader_version: 0, isr: Vec::new() }
     }
 
     /// The topic and partition index of a partition group.
@@ -251,11 +256,15 @@ mod tests {
     fn leadership_only_moves_forward_in_epochs() {
         let mut state = ClusterState::default();
         state.apply(&envelope(1, create("t", vec![vec![1, 2, 3]]))).unwrap().unwrap();
-        let lead = |origin, leader, epoch| envelope(origin, Command::PartitionLeader { group: 1, leader, epoch, isr: vec![leader] });
-        state.apply(&lead(2, 2, 5)).unwrap().unwrap();
-        state.apply(&lead(3, 1, 4)).unwrap().unwrap();
+        let lead = |origin, leader, epoch, version, isr: Vec<i32>| envelope(origin, Command::PartitionLeader { group: 1, leader, epoch, version, isr });
+        state.apply(&lead(2, 2, 5, 1, vec![2])).unwrap().unwrap();
+        state.apply(&lead(3, 1, 4, 9, vec![1])).unwrap().unwrap();
         let p = &state.topics["t"].partitions[0];
         assert_eq!((p.leader, p.leader_epoch, p.isr.clone()), (2, 5, vec![2]));
+        // Within an epoch, a late copy of an older publication does not win.
+        state.apply(&lead(4, 2, 5, 3, vec![1, 2, 3])).unwrap().unwrap();
+        state.apply(&lead(5, 2, 5, 2, vec![2])).unwrap().unwrap();
+        assert_eq!(state.topics["t"].partitions[0].isr, vec![1, 2, 3]);
     }
 
     #[test]

@@ -151,7 +151,7 @@ Refuses values that render a broken cluster. Included by the StatefulSet.
 {{- if lt $grace (add $drain 10 | int) -}}
 {{- fail (printf "terminationGracePeriodSeconds=%d must exceed drain.timeoutSeconds=%d by at least 10 s (the preStop drain runs inside the grace period, then the broker needs time to shut down cleanly)" $grace $drain) -}}
 {{- end -}}
-{{- range $key := list "node.id" "broker.id" "log.dir" "log.dirs" "listeners" "advertised.listeners" "cluster.id" "weir.http.listen" "controller.quorum.voters" "process.roles" -}}
+{{- range $key := list "node.id" "broker.id" "log.dir" "log.dirs" "listeners" "advertised.listeners" "raft.listeners" "cluster.id" "weir.http.listen" "controller.quorum.voters" -}}
 {{- if hasKey $.Values.config $key -}}
 {{- fail (printf "config.%s: the chart sets this itself (from the pod ordinal, the ports and the release); remove it from config" $key) -}}
 {{- end -}}
