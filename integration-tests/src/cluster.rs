@@ -48,6 +48,14 @@ impl TestCluster {
     /// Starts `n` brokers with `extra` CLI arguments each and waits until every one of them
     /// is registered (Metadata at each lists all `n`).
     pub fn start(n: usize, extra: &[&str]) -> TestCluster {
+        let cluster = TestCluster::start_serving(n, extra);
+        cluster.wait_registered();
+        cluster
+    }
+
+    /// Starts `n` brokers and returns as soon as each accepts connections (registrations may
+    /// still be committing).
+    pub fn start_serving(n: usize, extra: &[&str]) -> TestCluster {
         let dir = tempfile::tempdir().expect("temp dir");
         let raft_ports: Vec<u16> = (0..n).map(|_| free_port()).collect();
         let proxies: Vec<Proxy> = raft_ports.iter().map(|&port| Proxy::start(port)).collect();
@@ -67,7 +75,6 @@ impl TestCluster {
         for id in 1..=n as i32 {
             cluster.broker_mut(id).wait_listening();
         }
-        cluster.wait_registered();
         cluster
     }
 

@@ -364,6 +364,29 @@ fn a_follower_names_the_leader_when_it_refuses_a_request() {
     assert_eq!(partition.current_leader.leader_id, BrokerId(leader));
 }
 
+/// Found by the fault harness: on a new cluster, Metadata named a controller that had not
+/// registered yet (so was not in its broker list), and an admin client's first CreateTopics
+/// waited out its timeout for one. A broker now always lists itself and names a registered
+/// controller (or itself).
+#[test]
+fn a_new_clusters_metadata_names_a_controller_it_lists() {
+    use kafka_protocol::messages::MetadataRequest;
+    use weir_integration_tests::raw::RawClient;
+    let cluster = TestCluster::start_serving(3, &[]);
+    for id in 1..=3 {
+        let mut client = RawClient::connect(&cluster.address(id));
+        let metadata = client.call(12, &MetadataRequest::default().with_topics(Some(Vec::new())));
+        let listed: Vec<i32> = metadata.brokers.iter().map(|b| b.node_id.0).collect();
+        assert!(listed.contains(&id), "broker {id} lists itself: {listed:?}");
+        assert!(listed.contains(&metadata.controller_id.0), "controller {} is among {listed:?}", metadata.controller_id.0);
+    }
+    // And an admin client's first CreateTopics, once the brokers registered, goes through at once.
+    cluster.wait_registered();
+    let started = Instant::now();
+    create_topic(&cluster, "first", 1, 3);
+    assert!(started.elapsed() < Duration::from_secs(8), "the first CreateTopics took {:?}", started.elapsed());
+}
+
 #[test]
 fn a_single_node_data_directory_is_refused_in_cluster_mode() {
     let dir = tempfile::tempdir().expect("temp dir");
