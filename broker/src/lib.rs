@@ -306,9 +306,10 @@ async fn housekeeping(shared: Arc<Shared>) {
                     continue;
                 }
                 for topic in shared.metadata.topics() {
-                    // A replicated partition's Raft group flushes its log itself.
-                    for partition in topic.hosted().filter(|p| p.replica.is_none()) {
-                        let flushed = partition.flush_now().await;
+                    for partition in topic.hosted() {
+                        // A replicated partition's Raft group flushes its log itself: only its
+                        // recovery point is checkpointed here.
+                        let flushed = if partition.replica.is_none() { partition.flush_now().await } else { Ok(()) };
                         if let Err(e) = flushed.and_then(|()| partition.log().checkpoint()) {
                             error!(topic = %topic.name, partition = partition.index, error = %e, "checkpoint failed");
                         }
