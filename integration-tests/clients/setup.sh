@@ -40,22 +40,8 @@ exec 9>"$BUILD/.setup.lock"
 flock -w 600 9
 
 # --- Python packages ---------------------------------------------------------
-pins_satisfied() {
-    "$PYTHON" - "$HERE/requirements.txt" <<'PY' 2>/dev/null
-import sys, importlib.metadata as md
-for line in open(sys.argv[1]):
-    line = line.split("#", 1)[0].strip()
-    if not line:
-        continue
-    name, want = line.split("==")
-    if md.version(name.strip()) != want.strip():
-        sys.exit(1)
-PY
-}
-if ! pins_satisfied; then
-    "$PYTHON" -m pip install -q --root-user-action=ignore -r "$HERE/requirements.txt"
-    pins_satisfied || { echo "setup.sh: pip packages still not at the pinned versions" >&2; exit 1; }
-fi
+. "$ROOT/scripts/pip-pins.sh"
+ensure_pins "$PYTHON" "$HERE/requirements.txt" setup.sh
 
 # --- kcat with librdkafka 2.16 -----------------------------------------------
 # The confluent-kafka wheel bundles librdkafka 2.16 as a hashed .so; a symlink
