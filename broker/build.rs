@@ -1,4 +1,5 @@
-//! Embeds the git revision (`WEIR_GIT_REVISION`: short hash, `-dirty` with uncommitted changes)
+//! Embeds the git revision (`GIT_REVISION_OF_THIS_BUILD` at compile time — not a `WEIR_*` name:
+//! `cargo run` hands it to the broker, which reads every `WEIR_*` variable as a setting; short hash, `-dirty` with uncommitted changes)
 //! for `weir --version` and `weir_build_info`; `unknown` when not built from a git checkout
 //! (a crate tarball) or without git. `WEIR_GIT_REVISION` in the build environment overrides.
 
@@ -23,5 +24,5 @@ fn main() {
             println!("cargo:rerun-if-changed={file}");
         }
     }
-    println!("cargo:rustc-env=WEIR_GIT_REVISION={}", revision.unwrap_or_else(|| "unknown".to_owned()));
+    println!("cargo:rustc-env=GIT_REVISION_OF_THIS_BUILD={}", revision.unwrap_or_else(|| "unknown".to_owned()));
 }

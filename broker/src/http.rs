@@ -94,7 +94,7 @@ async fn route<B>(state: &HttpState, request: &Request<B>) -> Response<Full<Byte
             response.headers_mut().insert(hyper::header::CONTENT_TYPE, hyper::header::HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"));
             response
         }
-        _ => text(StatusCode::NOT_FOUND, "not found: try /metrics, /livez or /readyz\n".into()),
+        _ => text(StatusCode::NOT_FOUND, "not found: try /metrics, /livez, /readyz (or POST /drain)\n".into()),
     }
 }
 
@@ -102,6 +102,7 @@ async fn drain(state: &HttpState, timeout: Duration) -> Response<Full<Bytes>> {
     let Some(cluster) = state.shared.get().and_then(|s| s.metadata.cluster().cloned()) else {
         return text(StatusCode::CONFLICT, "not a cluster broker (or not started yet): nothing to drain\n".into());
     };
+    tracing::info!(timeout_ms = timeout.as_millis() as u64, "drain requested over HTTP");
     match cluster.drain(timeout).await {
         0 => text(StatusCode::OK, "drained: this broker leads no partition\n".into()),
         still => text(StatusCode::SERVICE_UNAVAILABLE, format!("still leading {still} partition(s): no in-sync replica to take them\n")),

@@ -14,7 +14,7 @@ mod cli;
 static ALLOCATOR: weir::alloc_guard::ReservingAllocator = weir::alloc_guard::ReservingAllocator;
 
 /// `weir --version`: the crate version and the git revision it was built from.
-const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (revision ", env!("WEIR_GIT_REVISION"), ")");
+const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (revision ", env!("GIT_REVISION_OF_THIS_BUILD"), ")");
 
 #[derive(Parser)]
 #[command(name = "weir", version = VERSION, about = "A Kafka-compatible log broker")]

@@ -458,6 +458,9 @@ impl Metadata {
         }
         let partitions = if partitions == -1 { self.settings.num_partitions } else { partitions };
         let replication_factor = if replication_factor == -1 { self.settings.default_replication_factor } else { replication_factor };
+        if let Some(cluster) = &self.cluster {
+            wait_for_brokers(cluster, replication_factor as usize).await;
+        }
         let brokers = self.brokers();
         if replication_factor as usize > brokers.len() {
             return Err(Refusal::new(
@@ -711,6 +714,18 @@ impl Metadata {
             ids.next += 1;
             ids.next - 1
         })
+    }
+}
+
+/// A cluster that is starting has voters still registering (a second or two): a topic that
+/// needs up to that many brokers waits for them (up to 10 s) rather than being refused at once.
+async fn wait_for_brokers(cluster: &Cluster, needed: usize) {
+    if needed > cluster.settings.voters.len() {
+        return;
+    }
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    while cluster.state.read().brokers.len() < needed && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
 }
 

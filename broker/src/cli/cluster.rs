@@ -59,10 +59,10 @@ fn drain(args: DrainArgs) -> Result<(), BrokerError> {
     stream.read_to_string(&mut response).map_err(failed("read from"))?;
     let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
     print!("{body}");
-    if head.split_whitespace().nth(1) == Some("200") {
-        Ok(())
-    } else {
-        Err(BrokerError::Metadata(format!("drain did not finish: {}", body.trim())))
+    match head.split_whitespace().nth(1) {
+        Some("200") => Ok(()),
+        Some(status) => Err(BrokerError::Metadata(format!("drain did not finish (HTTP {status}): {}", body.trim()))),
+        None => Err(BrokerError::Metadata(format!("{} did not answer as a broker's HTTP listener (--http-listen); is that its Kafka port?", args.http))),
     }
 }
 

@@ -68,7 +68,7 @@ const FLUSH_BUCKETS: &[f64] = &[0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025,
 /// This build's version (Cargo) and git revision (`build.rs`; `unknown` outside a checkout).
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 /// The git revision this binary was built from (short hash, `-dirty` if the tree had changes).
-pub const REVISION: &str = env!("WEIR_GIT_REVISION");
+pub const REVISION: &str = env!("GIT_REVISION_OF_THIS_BUILD");
 
 /// Handles registered once per API.
 struct ApiMetrics {

@@ -36,7 +36,8 @@ pub const READY: &str = "weir_ready";
 pub fn render(shared: &Shared, ready: bool, out: &mut String) {
     let metrics = &shared.metrics;
     let topics = shared.metadata.topics();
-    let partitions: usize = topics.iter().map(|t| t.partitions.len()).sum();
+    let partitions: usize = topics.iter().map(|t| t.hosted().count()).sum();
+    let led: usize = topics.iter().flat_map(|t| t.hosted()).filter(|p| p.leadership(shared.settings.node_id).is_leader).count();
     family(out, READY, "gauge", "1 once the broker is ready (listeners bound, logs recovered), else 0.");
     let _ = writeln!(out, "{READY} {}", u8::from(ready));
     family(out, TOPICS, "gauge", "Topics in the cluster, internal ones included.");
@@ -44,7 +45,7 @@ pub fn render(shared: &Shared, ready: bool, out: &mut String) {
     family(out, PARTITIONS, "gauge", "Partitions hosted by this broker.");
     let _ = writeln!(out, "{PARTITIONS} {partitions}");
     family(out, PARTITIONS_LED, "gauge", "Partitions this broker leads.");
-    let _ = writeln!(out, "{PARTITIONS_LED} {partitions}");
+    let _ = writeln!(out, "{PARTITIONS_LED} {led}");
 
     let mut sizes: Vec<(String, u64)> = Vec::new();
     let mut offsets = Vec::new();
