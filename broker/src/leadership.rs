@@ -13,6 +13,7 @@ use crate::cluster::Command;
 use crate::groups::OFFSETS_TOPIC;
 use crate::partition::Partition;
 use crate::server::Shared;
+use weir_replication::driver::ReplicaStatus;
 
 /// Applies the metadata log each time its high watermark moves, until shutdown.
 pub async fn apply_metadata(shared: Arc<Shared>) {
@@ -39,6 +40,23 @@ pub async fn watch_partitions(shared: Arc<Shared>, mut opened: mpsc::UnboundedRe
     }
 }
 
+/// `auto.leader.rebalance.enable`: a broker that has led a partition for
+/// `leader.imbalance.check.interval.seconds` while its preferred replica (the first of its
+/// replicas) is another, in-sync broker hands the leadership back to it, so leaders spread out
+/// again after failovers and rolling restarts.
+fn hand_back_to_preferred(shared: &Shared, partition: &Partition, now: &ReplicaStatus, leading_since: &mut tokio::time::Instant) {
+    let (Some(cluster), Some(replicated)) = (shared.metadata.cluster(), partition.replica.as_ref()) else { return };
+    let Some(after) = cluster.settings.leader_rebalance_after else { return };
+    let Some(&preferred) = replicated.replicas.first() else { return };
+    let preferred_raft = weir_replication::raft_id(preferred);
+    if !now.is_leader || preferred == cluster.node_id || !now.in_sync.contains(&preferred_raft) || leading_since.elapsed() < after {
+        return;
+    }
+    info!(topic = %partition.topic, partition = partition.index, to = preferred, "handing leadership back to the preferred replica");
+    replicated.handle.transfer_leadership(preferred_raft);
+    *leading_since = tokio::time::Instant::now();
+}
+
 /// How often a leader retries publishing its leadership when a proposal did not commit.
 const REPUBLISH: std::time::Duration = std::time::Duration::from_secs(1);
 
@@ -50,6 +68,8 @@ async fn follow(shared: Weak<Shared>, partition: Weak<Partition>) {
     let mut publishing: Option<tokio::task::JoinHandle<()>> = None;
     // Orders this task's publications (with the epoch): a late one never wins.
     let mut version = 0u64;
+    // When this broker last took (or handed back) the partition's leadership.
+    let mut leading_since = tokio::time::Instant::now();
     loop {
         // Ends when the replica stops (its status sender goes) or the partition is gone; wakes
         // now and then to publish again what did not commit (a metadata leader change).
@@ -62,6 +82,7 @@ async fn follow(shared: Weak<Shared>, partition: Weak<Partition>) {
         let now = status.borrow_and_update().clone();
         if now.is_leader != leading {
             leading = now.is_leader;
+            leading_since = tokio::time::Instant::now();
             info!(topic = %partition.topic, partition = partition.index, epoch = now.term, leader = leading, "partition leadership changed");
             if &*partition.topic == OFFSETS_TOPIC {
                 let partitions = shared.metadata.topic(OFFSETS_TOPIC).map_or(1, |t| t.partition_count());
@@ -76,6 +97,7 @@ async fn follow(shared: Weak<Shared>, partition: Weak<Partition>) {
                 }
             }
         }
+        hand_back_to_preferred(&shared, &partition, &now, &mut leading_since);
         let wanted = (now.term, now.in_sync.clone());
         let busy = publishing.as_ref().is_some_and(|task| !task.is_finished());
         if !now.is_leader || busy || published.lock().as_ref() == Some(&wanted) {

@@ -387,6 +387,30 @@ fn a_new_clusters_metadata_names_a_controller_it_lists() {
     assert!(started.elapsed() < Duration::from_secs(8), "the first CreateTopics took {:?}", started.elapsed());
 }
 
+/// Found by trying the README as a newcomer: after a rolling restart every partition was led
+/// by the broker restarted first, for good. With `auto.leader.rebalance.enable` (Kafka's
+/// default) leadership goes back to each partition's preferred replica once it is in sync.
+#[test]
+fn leadership_returns_to_the_preferred_replica() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = dir.path().join("weir.properties");
+    std::fs::write(&config, "leader.imbalance.check.interval.seconds=1\n").expect("write the config");
+    let config = config.to_string_lossy().into_owned();
+    let mut cluster = TestCluster::start(3, &["--config", &config]);
+    create_topic(&cluster, "balanced", PARTITIONS, 3);
+    let consumer: BaseConsumer = cluster.client_config().create().expect("metadata client");
+    let preferred_lead = |consumer: &BaseConsumer| -> Option<bool> {
+        let metadata = consumer.fetch_metadata(Some("balanced"), Duration::from_secs(2)).ok()?;
+        let partitions = metadata.topics().first()?.partitions();
+        Some(partitions.len() == PARTITIONS as usize && partitions.iter().all(|p| p.replicas().first() == Some(&p.leader())))
+    };
+    eventually(Duration::from_secs(30), "every preferred replica leading", || preferred_lead(&consumer).filter(|&b| b));
+    // A clean stop hands broker 1's leaderships away; once it is back and in sync, they return.
+    cluster.terminate(1);
+    cluster.restart(1);
+    eventually(Duration::from_secs(30), "leadership back at the preferred replicas", || preferred_lead(&consumer).filter(|&b| b));
+}
+
 #[test]
 fn a_single_node_data_directory_is_refused_in_cluster_mode() {
     let dir = tempfile::tempdir().expect("temp dir");

@@ -175,7 +175,11 @@ impl Config {
         let raft_listen = Some(strip_scheme(self.value("raft.listeners").unwrap_or_default())).filter(|a| !a.is_empty()).unwrap_or(own);
         let cluster_id = Some(self.value("cluster.id").unwrap_or_default().trim().to_owned()).filter(|c| !c.is_empty());
         let offsets_replication_factor = self.parse::<i16>("offsets.topic.replication.factor")?;
-        Ok(Some(ClusterSettings { voters: parsed, raft_listen, cluster_id, offsets_replication_factor }))
+        let leader_rebalance_after = self
+            .parse::<bool>("auto.leader.rebalance.enable")?
+            .then(|| self.parse::<u64>("leader.imbalance.check.interval.seconds").map(std::time::Duration::from_secs))
+            .transpose()?;
+        Ok(Some(ClusterSettings { voters: parsed, raft_listen, cluster_id, offsets_replication_factor, leader_rebalance_after }))
     }
 }
 
@@ -273,6 +277,10 @@ pub struct ClusterSettings {
     pub cluster_id: Option<String>,
     /// `offsets.topic.replication.factor`
     pub offsets_replication_factor: i16,
+    /// `auto.leader.rebalance.enable` and `leader.imbalance.check.interval.seconds`: how long a
+    /// broker leads a partition before it hands it back to its in-sync preferred replica;
+    /// `None` when disabled.
+    pub leader_rebalance_after: Option<std::time::Duration>,
 }
 
 /// Resolved, typed broker settings.
