@@ -132,6 +132,12 @@ impl ClusterState {
                 self.brokers.insert(*node_id, info);
             }
             Command::CreateTopic { name, id, replicas, configs } => {
+                // Checked again here: the name becomes directory names on every broker, and a
+                // proposal may come from any peer of the (unauthenticated) Raft port.
+                crate::metadata::validate_topic_name(name)?;
+                if replicas.iter().any(|r| r.is_empty()) {
+                    return Err(Refusal::new(ResponseError::InvalidReplicaAssignment, "a partition needs at least one replica"));
+                }
                 if self.topics.contains_key(name) {
                     return Err(Refusal::new(ResponseError::TopicAlreadyExists, format!("Topic '{name}' already exists.")));
                 }
@@ -149,6 +155,9 @@ impl ClusterState {
                 }
             }
             Command::CreatePartitions { name, replicas } => {
+                if replicas.iter().any(|r| r.is_empty()) {
+                    return Err(Refusal::new(ResponseError::InvalidReplicaAssignment, "a partition needs at least one replica"));
+                }
                 let existing = self.topics.get(name).ok_or_else(|| unknown_topic(name))?.partitions.len();
                 let added: Vec<PartitionInfo> = replicas.iter().enumerate().map(|(i, r)| self.new_partition(name, existing + i, r)).collect();
                 self.topics.get_mut(name).ok_or_else(|| unknown_topic(name))?.partitions.extend(added);
@@ -237,6 +246,8 @@ mod tests {
         assert!(clash.is_ok());
         let clash = state.apply(&envelope(4, create("a.", vec![vec![1]]))).unwrap();
         assert_eq!(clash.unwrap_err().error, ResponseError::InvalidTopicException);
+        let escape = state.apply(&envelope(7, create("../../etc", vec![vec![1]]))).unwrap();
+        assert_eq!(escape.unwrap_err().error, ResponseError::InvalidTopicException);
         state.apply(&envelope(5, Command::CreatePartitions { name: "a".into(), replicas: vec![vec![3]] })).unwrap().unwrap();
         assert_eq!(state.partition_of_group(4), Some(("a", 2)));
         state.apply(&envelope(6, Command::DeleteTopic { name: "a".into() })).unwrap().unwrap();
