@@ -83,6 +83,9 @@ async fn follow(shared: Weak<Shared>, partition: Weak<Partition>) {
         if now.is_leader != leading {
             leading = now.is_leader;
             leading_since = tokio::time::Instant::now();
+            if leading {
+                shared.metrics.leader_changes.increment(1);
+            }
             info!(topic = %partition.topic, partition = partition.index, epoch = now.term, leader = leading, "partition leadership changed");
             if &*partition.topic == OFFSETS_TOPIC {
                 let partitions = shared.metadata.topic(OFFSETS_TOPIC).map_or(1, |t| t.partition_count());

@@ -411,6 +411,32 @@ fn leadership_returns_to_the_preferred_replica() {
     eventually(Duration::from_secs(30), "leadership back at the preferred replicas", || preferred_lead(&consumer).filter(|&b| b));
 }
 
+/// The replication gauges: a leader whose follower is gone reports its partitions under-
+/// replicated, then not once the follower is back in sync.
+#[test]
+fn metrics_show_under_replicated_partitions() {
+    let mut cluster = TestCluster::start(3, &["--http-listen", "127.0.0.1:0"]);
+    create_topic(&cluster, "watched", PARTITIONS, 3);
+    wait_in_sync(&cluster, "watched");
+    let leader = cluster.leader_of("watched", 0);
+    let gauge = |cluster: &TestCluster, name: &str| -> Option<f64> {
+        let scrape = cluster.broker(leader).scrape();
+        scrape.samples.iter().find(|s| s.metric == name).and_then(|s| match s.value {
+            prometheus_parse::Value::Gauge(v) | prometheus_parse::Value::Untyped(v) => Some(v),
+            _ => None,
+        })
+    };
+    assert_eq!(gauge(&cluster, "weir_partitions_under_replicated"), Some(0.0));
+    assert!(gauge(&cluster, "weir_partitions_led").unwrap_or(0.0) >= 1.0);
+    let follower = (1..=3).find(|&id| id != leader).expect("a follower");
+    cluster.kill9(follower);
+    eventually(Duration::from_secs(30), "under-replicated partitions at the leader", || {
+        gauge(&cluster, "weir_partitions_under_replicated").filter(|&v| v >= 1.0)
+    });
+    cluster.restart(follower);
+    eventually(Duration::from_secs(30), "no under-replicated partitions", || gauge(&cluster, "weir_partitions_under_replicated").filter(|&v| v == 0.0));
+}
+
 #[test]
 fn a_single_node_data_directory_is_refused_in_cluster_mode() {
     let dir = tempfile::tempdir().expect("temp dir");

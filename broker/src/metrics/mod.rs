@@ -52,6 +52,9 @@ pub const BYTES_OUT: &str = "weir_topic_bytes_out_total";
 pub const CONNECTIONS: &str = "weir_connections_active";
 /// Client connections accepted since start.
 pub const CONNECTIONS_ACCEPTED: &str = "weir_connections_accepted_total";
+/// Partition leaderships this broker gained (cluster mode), Redpanda's
+/// `redpanda_raft_leadership_changes`.
+pub const LEADER_CHANGES: &str = "weir_leader_changes_total";
 /// Seconds per log flush (msync of dirty ranges + fsync of sealed files), one per flush job.
 pub const FLUSH_DURATION: &str = "weir_log_flush_duration_seconds";
 /// Always 1, labelled with `version` and `revision` (git commit).
@@ -117,6 +120,8 @@ pub struct Metrics {
     pub connections: Gauge,
     /// Accepted connections (`weir_connections_accepted_total`).
     pub connections_accepted: Counter,
+    /// Leaderships gained (`weir_leader_changes_total`).
+    pub leader_changes: Counter,
     /// Flush durations (`weir_log_flush_duration_seconds`).
     pub flush_duration: Histogram,
     topics: Mutex<TopicLabels>,
@@ -178,6 +183,7 @@ impl Metrics {
         };
         Metrics {
             connections_accepted: register_counter(CONNECTIONS_ACCEPTED, Vec::new()),
+            leader_changes: register_counter(LEADER_CHANGES, Vec::new()),
             flush_duration: register_histogram(FLUSH_DURATION, Vec::new()),
             connections,
             apis,
@@ -268,6 +274,7 @@ fn describe(r: &PrometheusRecorder) {
         (RECORDS_OUT, "Records returned by Fetch, by topic."),
         (BYTES_OUT, "Record-batch bytes returned by Fetch, by topic."),
         (CONNECTIONS_ACCEPTED, "Client connections accepted."),
+        (LEADER_CHANGES, "Partition leaderships this broker gained (cluster mode)."),
     ];
     for (name, help) in counters {
         r.describe_counter((*name).into(), None, (*help).into());

@@ -29,6 +29,12 @@ pub const GROUPS: &str = "weir_consumer_groups";
 pub const GROUP_MEMBERS: &str = "weir_consumer_group_members";
 /// Committed offset by group, topic and partition.
 pub const GROUP_COMMITTED_OFFSET: &str = "weir_consumer_group_committed_offset";
+/// Partitions led here with fewer in-sync replicas than replicas (Kafka's UnderReplicatedPartitions).
+pub const UNDER_REPLICATED: &str = "weir_partitions_under_replicated";
+/// Partitions led here with fewer in-sync replicas than `min.insync.replicas`.
+pub const UNDER_MIN_ISR: &str = "weir_partitions_under_min_isr";
+/// Partitions hosted here that know no leader.
+pub const OFFLINE: &str = "weir_partitions_offline";
 /// 1 once the broker is ready (see `/readyz`), else 0.
 pub const READY: &str = "weir_ready";
 
@@ -37,7 +43,19 @@ pub fn render(shared: &Shared, ready: bool, out: &mut String) {
     let metrics = &shared.metrics;
     let topics = shared.metadata.topics();
     let partitions: usize = topics.iter().map(|t| t.hosted().count()).sum();
-    let led: usize = topics.iter().flat_map(|t| t.hosted()).filter(|p| p.leadership(shared.settings.node_id).is_leader).count();
+    let (mut led, mut under_replicated, mut under_min_isr, mut offline) = (0, 0, 0, 0);
+    for topic in &topics {
+        for partition in topic.hosted() {
+            let leadership = partition.leadership(shared.settings.node_id);
+            let replicas = partition.replica.as_ref().map_or(1, |r| r.replicas.len());
+            offline += usize::from(leadership.leader < 0);
+            if leadership.is_leader {
+                led += 1;
+                under_replicated += usize::from(leadership.isr.len() < replicas);
+                under_min_isr += usize::from(leadership.isr.len() < topic.settings.min_insync_replicas);
+            }
+        }
+    }
     family(out, READY, "gauge", "1 once the broker is ready (listeners bound, logs recovered), else 0.");
     let _ = writeln!(out, "{READY} {}", u8::from(ready));
     family(out, TOPICS, "gauge", "Topics in the cluster, internal ones included.");
@@ -46,6 +64,12 @@ pub fn render(shared: &Shared, ready: bool, out: &mut String) {
     let _ = writeln!(out, "{PARTITIONS} {partitions}");
     family(out, PARTITIONS_LED, "gauge", "Partitions this broker leads.");
     let _ = writeln!(out, "{PARTITIONS_LED} {led}");
+    family(out, UNDER_REPLICATED, "gauge", "Partitions this broker leads with fewer in-sync replicas than replicas.");
+    let _ = writeln!(out, "{UNDER_REPLICATED} {under_replicated}");
+    family(out, UNDER_MIN_ISR, "gauge", "Partitions this broker leads with fewer in-sync replicas than min.insync.replicas.");
+    let _ = writeln!(out, "{UNDER_MIN_ISR} {under_min_isr}");
+    family(out, OFFLINE, "gauge", "Partitions hosted here that know no leader.");
+    let _ = writeln!(out, "{OFFLINE} {offline}");
 
     let mut sizes: Vec<(String, u64)> = Vec::new();
     let mut offsets = Vec::new();
