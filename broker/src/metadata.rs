@@ -286,12 +286,26 @@ impl Metadata {
     /// Idempotent; a restart replays the whole metadata log and reconciles once.
     fn reconcile(&self, cluster: &Cluster) {
         let state = cluster.state.read();
-        if *self.broker_configs.read() != state.broker_configs {
+        let defaults_changed = *self.broker_configs.read() != state.broker_configs;
+        if defaults_changed {
             *self.broker_configs.write() = state.broker_configs.clone();
             *self.effective.write() = dynamic_settings(&self.settings, &state.broker_configs);
         }
         let now = now_ms();
         let current = self.topics.read().clone();
+        // Deleted topics (and older incarnations of re-created ones) go first: a new incarnation
+        // may use the same directories.
+        for (name, topic) in &current {
+            if state.topics.get(name).map(|t| t.id) != Some(topic.id) {
+                for partition in topic.hosted() {
+                    if let Some(replicated) = &partition.replica {
+                        cluster.close_partition(replicated.group);
+                    }
+                }
+                self.remove_partition_files(topic);
+                info!(topic = %name, "topic deleted");
+            }
+        }
         let mut next = BTreeMap::new();
         for (name, info) in &state.topics {
             let topic = match current.get(name) {
@@ -307,8 +321,8 @@ impl Metadata {
                         }
                     }
                     let settings = self.effective.read().topic_settings(&info.configs);
-                    if topic.configs != info.configs || partitions.len() != topic.partitions.len() {
-                        for partition in topic.hosted() {
+                    if defaults_changed || topic.configs != info.configs || partitions.len() != topic.partitions.len() {
+                        for partition in partitions.iter().flatten() {
                             partition.log().set_config(settings.log.clone());
                         }
                         Arc::new(topic.with(partitions, info.configs.clone(), settings))
@@ -328,17 +342,6 @@ impl Metadata {
                 },
             };
             next.insert(name.clone(), topic);
-        }
-        for (name, topic) in &current {
-            if next.get(name).map(|t| t.id) != Some(topic.id) {
-                for partition in topic.hosted() {
-                    if let Some(replicated) = &partition.replica {
-                        cluster.close_partition(replicated.group);
-                    }
-                }
-                self.remove_partition_files(topic);
-                info!(topic = %name, "topic deleted");
-            }
         }
         *self.topics.write() = next;
     }
@@ -589,7 +592,7 @@ impl Metadata {
         if replicas.is_empty() {
             replicas = assign(&brokers, (count - current) as usize, replication_factor, current as usize);
         }
-        cluster.propose(Command::CreatePartitions { name: name.to_owned(), replicas }).await?;
+        cluster.propose(Command::CreatePartitions { name: name.to_owned(), from: Some(current as usize), replicas }).await?;
         wait_for_leaders(cluster, name).await;
         Ok(())
     }
@@ -750,17 +753,31 @@ fn claim_partition_dir(dir: &std::path::Path, group: u64) -> Result<(), BrokerEr
     let io = |op: &str, source| BrokerError::Io { op: format!("{op} {}", dir.display()), source };
     let file = dir.join(PARTITION_GROUP_FILE);
     if dir.exists() {
-        match checkpoint::read(&file) {
-            Ok(Some(bytes)) if std::str::from_utf8(&bytes).ok().and_then(|t| t.parse::<u64>().ok()) == Some(group) => return Ok(()),
-            _ => {
-                warn!(dir = %dir.display(), group, "removing a partition directory of another Raft group");
+        let owner = checkpoint::read(&file)?.map(|bytes| std::str::from_utf8(&bytes).ok().and_then(|t| t.parse::<u64>().ok()));
+        match owner {
+            Some(Some(owner)) if owner == group => return Ok(()),
+            Some(Some(owner)) => {
+                warn!(dir = %dir.display(), group, owner, "removing a partition directory of another Raft group");
                 std::fs::remove_dir_all(dir).map_err(|e| io("remove", e))?;
+            }
+            // No marker: created just before a crash, before anything was written in it.
+            None if !holds_segments(dir) => {}
+            _ => {
+                return Err(BrokerError::Metadata(format!(
+                    "{} holds a log but no readable {PARTITION_GROUP_FILE}; not touching it",
+                    dir.display()
+                )))
             }
         }
     }
     std::fs::create_dir_all(dir).map_err(|e| io("create", e))?;
     checkpoint::write(&file, group.to_string().as_bytes())?;
     Ok(())
+}
+
+/// Whether `dir` holds any segment file.
+fn holds_segments(dir: &std::path::Path) -> bool {
+    std::fs::read_dir(dir).map(|entries| entries.flatten().any(|e| e.path().extension().is_some_and(|x| x == "log"))).unwrap_or(true)
 }
 
 /// Kafka's internal topics (`Topic.isInternal`): clients may read them but never write them.

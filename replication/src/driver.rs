@@ -196,6 +196,9 @@ async fn run(mut replica: Replica, group: u64, transport: Transport, mut queue: 
                     for (_, reply) in waiting.drain(..) {
                         let _ = reply.send(Err(ReplicationError::NotLeader { leader: 0 }));
                     }
+                    // Nobody may go on taking this replica for a leader.
+                    let high_watermark = replica.log().lock().high_watermark();
+                    let _ = status.send(ReplicaStatus { leader: 0, term: replica.term(), is_leader: false, high_watermark, in_sync: Vec::new(), rejoined: replica.rejoined() });
                     return;
                 }
             }

@@ -18,7 +18,7 @@ pub mod transport;
 pub use logging::tracing_logger;
 pub use raft;
 pub use raft::eraftpb::Message;
-pub use replica::{node_id, raft_id, Amnesia, Outcome, Proposal, Replica, ReplicaConfig};
+pub use replica::{node_id, raft_id, rejoining, Amnesia, Outcome, Proposal, Replica, ReplicaConfig};
 
 use thiserror::Error;
 

@@ -137,6 +137,9 @@ pub struct Replica {
     /// While leading: the tick each peer was last heard from, and last seen caught up.
     heard: std::collections::HashMap<u64, u64>,
     caught_up: std::collections::HashMap<u64, u64>,
+    /// The leader's last index at the previous tick: a follower that holds it is caught up
+    /// (entries proposed since are at most a tick old, as Kafka measures lag in time).
+    previous_last_index: u64,
     /// [`ReplicaConfig::amnesia`]: the leader's commit index when it first reached this
     /// replica, and the term in which this replica then held it all.
     catch_up_to: Option<u64>,
@@ -147,6 +150,12 @@ pub struct Replica {
 
 /// Present while a replica that may have lost its storage has not caught up ([`Amnesia`]).
 const REJOINING_FILE: &str = "raft-rejoining.checkpoint";
+
+/// Whether the replica whose Raft state lives in `dir` started empty and has not caught up yet
+/// (it withholds votes; see [`Amnesia`]).
+pub fn rejoining(dir: &std::path::Path) -> bool {
+    dir.join(REJOINING_FILE).exists()
+}
 
 impl Replica {
     /// Opens the replica of a group over `log` (Raft state files in `dir`); `voters` are the
@@ -195,6 +204,7 @@ impl Replica {
             ticks: 0,
             heard: Default::default(),
             caught_up: Default::default(),
+            previous_last_index: 0,
             catch_up_to: None,
             rejoined_term: None,
             rejoining,
@@ -235,6 +245,7 @@ impl Replica {
         self.ticks += 1;
         self.node.tick();
         self.observe_followers();
+        self.previous_last_index = self.node.raft.raft_log.last_index();
     }
 
     /// Notes which followers hold the leader's whole log now (Kafka's "caught up").
@@ -244,7 +255,7 @@ impl Replica {
             self.caught_up.clear();
             return;
         }
-        let last = self.node.raft.raft_log.last_index();
+        let last = self.node.raft.raft_log.last_index().min(self.previous_last_index);
         for (&id, progress) in self.node.raft.prs().iter() {
             if progress.matched >= last {
                 self.caught_up.insert(id, self.ticks);
@@ -281,9 +292,11 @@ impl Replica {
         }
         self.heard.insert(message.from, self.ticks);
         if let (Some(amnesia), None) = (self.config.amnesia, self.rejoined_term) {
-            use raft::eraftpb::MessageType::{MsgAppend, MsgHeartbeat, MsgRequestPreVote, MsgRequestVote};
+            use raft::eraftpb::MessageType::{MsgAppend, MsgRequestPreVote, MsgRequestVote};
             match message.get_msg_type() {
-                MsgAppend | MsgHeartbeat if message.term >= self.term() && self.catch_up_to.is_none() => self.catch_up_to = Some(message.commit),
+                // Only an append carries the leader's whole commit index: a heartbeat's is capped
+                // at what the leader believes this replica holds (nothing, after an election).
+                MsgAppend if message.term >= self.term() && self.catch_up_to.is_none() => self.catch_up_to = Some(message.commit),
                 MsgRequestVote | MsgRequestPreVote if amnesia == Amnesia::Lost || message.index > 0 => {
                     return Err(ReplicationError::VoteWithheld { from: message.from, term: message.term });
                 }

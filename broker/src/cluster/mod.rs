@@ -96,9 +96,12 @@ impl Cluster {
         };
         tokio::spawn(transport::serve(listener, router));
 
-        let started_empty = !log_dir.partition_dir(METADATA_LOG, 0).exists();
-        if started_empty {
-            info!("no cluster metadata in the data directory: joining as a new (or emptied) broker; votes wait until caught up");
+        let metadata_dir = log_dir.partition_dir(METADATA_LOG, 0);
+        let started_empty = !metadata_dir.exists();
+        // Also careful after a restart that came before an empty start had caught up.
+        let careful = started_empty || weir_replication::rejoining(&metadata_dir);
+        if careful {
+            info!("no (or not yet caught-up) cluster metadata in the data directory: joining as a new or emptied broker; votes wait until caught up");
         }
         let config = LogConfig { segment_bytes: 64 << 20, segment_ms: i64::MAX, retention_ms: -1, retention_bytes: -1, index_interval_bytes: 4096, segment_index_bytes: 10 << 20 };
         let log = Arc::new(SharedLog::new(log_dir.open_log(METADATA_LOG, 0, config, now_ms())?));
@@ -120,7 +123,7 @@ impl Cluster {
             transport,
             waiters: Mutex::new(HashMap::new()),
             fsync,
-            careful: std::sync::atomic::AtomicBool::new(started_empty),
+            careful: std::sync::atomic::AtomicBool::new(careful),
         }))
     }
 
@@ -215,18 +218,24 @@ impl Cluster {
                     break;
                 }
             };
-            let last = weir_protocol::batch::Batches::new(&chunk).last().map(|(_, h)| h.last_offset());
-            match crate::internal_log::decode_records(chunk) {
-                Ok(records) => {
-                    for record in records.into_iter().filter(|r| r.offset >= *applied) {
-                        match record.value.as_deref().map(serde_json::from_slice::<Envelope>) {
-                            Some(Ok(envelope)) => envelopes.push(envelope),
-                            Some(Err(e)) => warn!(offset = record.offset, error = %e, "skipping a metadata record that does not decode"),
-                            None => {}
+            let mut last = None;
+            // Batch by batch: a batch that does not decode is skipped alone, the same on every
+            // broker whatever the read's boundaries.
+            for (at, header) in weir_protocol::batch::Batches::new(&chunk) {
+                last = Some(header.last_offset());
+                let batch = chunk.slice(at..(at + header.size()).min(chunk.len()));
+                match crate::internal_log::decode_records(batch) {
+                    Ok(records) => {
+                        for record in records.into_iter().filter(|r| r.offset >= *applied) {
+                            match record.value.as_deref().map(serde_json::from_slice::<Envelope>) {
+                                Some(Ok(envelope)) => envelopes.push(envelope),
+                                Some(Err(e)) => warn!(offset = record.offset, error = %e, "skipping a metadata record that does not decode"),
+                                None => {}
+                            }
                         }
                     }
+                    Err(e) => warn!(offset = header.base_offset, error = %e, "skipping a metadata batch that does not decode"),
                 }
-                Err(e) => warn!(offset = *applied, error = %e, "skipping metadata batches that do not decode"),
             }
             match last {
                 Some(last) => *applied = last + 1,

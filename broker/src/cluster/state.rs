@@ -30,8 +30,9 @@ pub enum Command {
     /// `replicas`: the replica list of each partition, preferred leader first.
     CreateTopic { name: String, id: Uuid, replicas: Vec<Vec<i32>>, configs: BTreeMap<String, String> },
     DeleteTopic { name: String },
-    /// New partitions appended to a topic, with their replica lists.
-    CreatePartitions { name: String, replicas: Vec<Vec<i32>> },
+    /// New partitions appended to a topic that has `from` partitions (refused otherwise, so a
+    /// retried or concurrent request never grows it twice), with their replica lists.
+    CreatePartitions { name: String, #[serde(default)] from: Option<usize>, replicas: Vec<Vec<i32>> },
     /// Replaces a topic's config overrides.
     AlterTopicConfigs { name: String, configs: BTreeMap<String, String> },
     /// Replaces the dynamic configs of a broker resource (`""`: the cluster default).
@@ -154,11 +155,14 @@ impl ClusterState {
                     self.groups.remove(&partition.group);
                 }
             }
-            Command::CreatePartitions { name, replicas } => {
+            Command::CreatePartitions { name, from, replicas } => {
                 if replicas.iter().any(|r| r.is_empty()) {
                     return Err(Refusal::new(ResponseError::InvalidReplicaAssignment, "a partition needs at least one replica"));
                 }
                 let existing = self.topics.get(name).ok_or_else(|| unknown_topic(name))?.partitions.len();
+                if from.is_some_and(|from| from != existing) {
+                    return Err(Refusal::new(ResponseError::InvalidPartitions, format!("Topic {name} has {existing} partition(s) now; the request was made for {}.", from.unwrap_or(0))));
+                }
                 let added: Vec<PartitionInfo> = replicas.iter().enumerate().map(|(i, r)| self.new_partition(name, existing + i, r)).collect();
                 self.topics.get_mut(name).ok_or_else(|| unknown_topic(name))?.partitions.extend(added);
             }
@@ -248,7 +252,9 @@ mod tests {
         assert_eq!(clash.unwrap_err().error, ResponseError::InvalidTopicException);
         let escape = state.apply(&envelope(7, create("../../etc", vec![vec![1]]))).unwrap();
         assert_eq!(escape.unwrap_err().error, ResponseError::InvalidTopicException);
-        state.apply(&envelope(5, Command::CreatePartitions { name: "a".into(), replicas: vec![vec![3]] })).unwrap().unwrap();
+        state.apply(&envelope(5, Command::CreatePartitions { name: "a".into(), from: Some(2), replicas: vec![vec![3]] })).unwrap().unwrap();
+        let twice = state.apply(&envelope(8, Command::CreatePartitions { name: "a".into(), from: Some(2), replicas: vec![vec![3]] })).unwrap();
+        assert_eq!(twice.unwrap_err().error, ResponseError::InvalidPartitions);
         assert_eq!(state.partition_of_group(4), Some(("a", 2)));
         state.apply(&envelope(6, Command::DeleteTopic { name: "a".into() })).unwrap().unwrap();
         assert_eq!(state.partition_of_group(1), None);
