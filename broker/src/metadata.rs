@@ -21,7 +21,8 @@ use weir_storage::{checkpoint, LogDir};
 use kafka_protocol::messages::create_partitions_request::CreatePartitionsAssignment;
 
 use crate::cluster::state::{assign, PartitionInfo, PRODUCER_ID_BLOCK};
-use crate::cluster::{Applied, Cluster, Command};
+use crate::cluster::{Applied, Cluster, ClusterState, Command};
+use std::time::Duration;
 use crate::config::{canonical_topic_configs, Settings, TopicSettings};
 use crate::handlers::topics::validate_replicas;
 use crate::metrics::{Metrics, TopicStats};
@@ -723,23 +724,16 @@ impl Metadata {
 /// A cluster that is starting has voters still registering (a second or two): a topic that
 /// needs up to that many brokers waits for them (up to 10 s) rather than being refused at once.
 async fn wait_for_brokers(cluster: &Cluster, needed: usize) {
-    if needed > cluster.settings.voters.len() {
-        return;
-    }
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
-    while cluster.state.read().brokers.len() < needed && tokio::time::Instant::now() < deadline {
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    if needed <= cluster.settings.voters.len() {
+        cluster.wait_for(Duration::from_secs(10), Duration::from_millis(50), |state| state.brokers.len() >= needed).await;
     }
 }
 
 /// Waits (a little) until every partition of a new topic has elected a leader, so a client
 /// that produces right after CreateTopics finds one: an election takes a few Raft round trips.
 async fn wait_for_leaders(cluster: &Cluster, topic: &str) {
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(3);
-    let led = || cluster.state.read().topics.get(topic).is_none_or(|t| t.partitions.iter().all(|p| p.leader >= 0));
-    while !led() && tokio::time::Instant::now() < deadline {
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    let led = |state: &ClusterState| state.topics.get(topic).is_none_or(|t| t.partitions.iter().all(|p| p.leader >= 0));
+    cluster.wait_for(Duration::from_secs(3), Duration::from_millis(20), led).await;
 }
 
 /// The file in a cluster partition's directory naming the Raft group it belongs to (as

@@ -159,6 +159,15 @@ impl Cluster {
         self.replicas.write().remove(&group);
     }
 
+    /// Polls the applied state every `poll` until `ready` holds or `timeout` passes (a metadata
+    /// change applied here, e.g. registrations or elected leaders).
+    pub async fn wait_for(&self, timeout: Duration, poll: Duration, ready: impl Fn(&ClusterState) -> bool) {
+        let deadline = tokio::time::Instant::now() + timeout;
+        while !ready(&self.state.read()) && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(poll).await;
+        }
+    }
+
     /// The metadata group's status (leader, high watermark), to wait for changes.
     pub fn metadata_status(&self) -> watch::Receiver<ReplicaStatus> {
         self.metadata.status()
