@@ -2,7 +2,8 @@
 //! (opening and closing partitions), and it follows each hosted partition's leadership — waking
 //! long-polling fetches when the high watermark moves, publishing its leadership and in-sync
 //! replicas to the cluster metadata (so every broker's Metadata answers name the leader), and
-//! loading or dropping consumer groups when it gains or loses an offsets partition.
+//! loading or dropping consumer groups and transactions when it gains or loses a partition of
+//! `__consumer_offsets` or `__transaction_state`.
 
 use std::sync::{Arc, Weak};
 
@@ -11,6 +12,7 @@ use tracing::{info, warn};
 
 use crate::cluster::Command;
 use crate::groups::OFFSETS_TOPIC;
+use crate::transactions::{TransactionCoordinator, TRANSACTION_TOPIC};
 use crate::partition::Partition;
 use crate::server::Shared;
 use weir_replication::driver::ReplicaStatus;
@@ -97,6 +99,18 @@ async fn follow(shared: Weak<Shared>, partition: Weak<Partition>) {
                     }
                 } else {
                     shared.groups.unload_partition(partition.index, partitions);
+                }
+            }
+            if &*partition.topic == TRANSACTION_TOPIC {
+                let partitions = shared.metadata.topic(TRANSACTION_TOPIC).map_or(1, |t| t.partition_count());
+                if leading {
+                    let (loading, target) = (shared.clone(), partition.clone());
+                    match tokio::task::spawn_blocking(move || loading.transactions.load_partition(&target)).await {
+                        Ok(Ok(resume)) => TransactionCoordinator::resume(&shared, resume),
+                        _ => warn!(partition = partition.index, "loading transactions failed"),
+                    }
+                } else {
+                    shared.transactions.unload_partition(partition.index, partitions);
                 }
             }
         }

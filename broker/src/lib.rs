@@ -6,6 +6,7 @@
 pub mod alloc_guard;
 mod cluster;
 pub mod config;
+mod coordinator;
 mod error;
 mod groups;
 mod handlers;
@@ -16,8 +17,10 @@ mod leadership;
 mod metadata;
 pub mod metrics;
 mod partition;
+mod peer;
 mod server;
 pub mod testing;
+mod transactions;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -33,6 +36,7 @@ pub use config::Config;
 pub use error::BrokerError;
 
 use crate::groups::GroupCoordinator;
+use crate::transactions::TransactionCoordinator;
 use crate::metadata::Metadata;
 use crate::server::Shared;
 
@@ -92,12 +96,13 @@ impl Starting {
                     None => Metadata::open(&settings, log_dir, metrics)?,
                 };
                 let groups = GroupCoordinator::load(&metadata, &settings)?;
-                Ok((metadata, groups))
+                let transactions = TransactionCoordinator::load(&metadata, settings.transactions)?;
+                Ok((metadata, groups, transactions))
             })
             .await
             .map_err(|e| BrokerError::Metadata(format!("opening the logs failed: {e}")))
         };
-        let (metadata, groups) = match opened.and_then(|r| r) {
+        let (metadata, groups, transactions) = match opened.and_then(|r| r) {
             Ok(opened) => opened,
             Err(e) => {
                 stop_http(http_task);
@@ -120,6 +125,7 @@ impl Starting {
             settings,
             metadata,
             groups,
+            transactions,
             host,
             port,
             shutdown: shutdown_rx,
@@ -132,6 +138,7 @@ impl Starting {
             tokio::spawn(leadership::apply_metadata(shared.clone()));
             tokio::spawn(leadership::watch_partitions(shared.clone(), opened_rx));
         }
+        TransactionCoordinator::resume_loaded(&shared);
         let task = tokio::spawn(run(shared.clone(), listener));
         http_state.health.set_listeners_bound();
         info!(%local_addr, data_dir = %data_dir.display(), "weir is serving");
@@ -283,6 +290,7 @@ async fn housekeeping(shared: Arc<Shared>) {
     let mut checkpoint = tokio::time::interval(Duration::from_millis(shared.settings.checkpoint_interval_ms));
     // Group session and rebalance deadlines are checked at this granularity.
     let mut groups = tokio::time::interval(Duration::from_millis(100));
+    let mut transactions = tokio::time::interval(Duration::from_millis(shared.settings.transactions.abort_check_interval_ms.max(1) as u64));
     // Index maps of partitions nobody looked up since the last tick are dropped.
     let mut unmap = tokio::time::interval(Duration::from_secs(30));
     retention.tick().await;
@@ -291,6 +299,7 @@ async fn housekeeping(shared: Arc<Shared>) {
     loop {
         tokio::select! {
             _ = groups.tick() => shared.groups.tick(&shared.metadata, now_ms()),
+            _ = transactions.tick() => TransactionCoordinator::tick(&shared, now_ms()),
             _ = retention.tick() => {
                 let now = now_ms();
                 for topic in shared.metadata.topics() {

@@ -399,7 +399,7 @@ impl Metadata {
             return Err(Refusal::new(ResponseError::UnknownTopicOrPartition, format!("topic {name} does not exist")));
         }
         if name == crate::groups::OFFSETS_TOPIC {
-            return self.internal_topic(name, self.settings.groups.offsets_partitions).await;
+            return self.internal_topic(name).await;
         }
         match self.create_topic(name, -1, -1, BTreeMap::new(), false).await {
             Err(r) if r.error == ResponseError::TopicAlreadyExists => self.topic(name).ok_or(r),
@@ -407,21 +407,28 @@ impl Metadata {
         }
     }
 
-    /// An internal topic (`__consumer_offsets`), created with `partitions` on first use, with
-    /// `offsets.topic.replication.factor` replicas (at most the number of brokers).
-    pub async fn internal_topic(&self, name: &str, partitions: i32) -> Result<Arc<Topic>, Refusal> {
+    /// An internal topic, created on first use: `__consumer_offsets` with
+    /// `offsets.topic.num.partitions` and `offsets.topic.replication.factor`, or
+    /// `__transaction_state` with `transaction.state.log.num.partitions`, `.replication.factor`
+    /// and `.min.isr` (replication factors at most the number of brokers).
+    pub async fn internal_topic(&self, name: &str) -> Result<Arc<Topic>, Refusal> {
         if let Some(topic) = self.topic(name) {
             return Ok(topic);
         }
-        let configs = BTreeMap::from([
+        let mut configs = BTreeMap::from([
             ("cleanup.policy".to_owned(), "compact".to_owned()),
             ("segment.bytes".to_owned(), (100 << 20).to_string()),
         ]);
-        // `offsets.topic.replication.factor`, at most the cluster's size (its voters); as in
-        // Kafka, creation waits until that many brokers have registered.
+        let transactions = self.settings.transactions;
+        let (partitions, wanted_replicas) = match name {
+            crate::transactions::TRANSACTION_TOPIC => (transactions.partitions, transactions.replication_factor),
+            _ => (self.settings.groups.offsets_partitions, self.cluster.as_ref().map_or(1, |c| c.settings.offsets_replication_factor)),
+        };
+        // At most the cluster's size (its voters); as in Kafka, creation waits until that many
+        // brokers have registered.
         let replication_factor = match &self.cluster {
             Some(cluster) => {
-                let wanted = cluster.settings.offsets_replication_factor.min(cluster.settings.voters.len() as i16).max(1);
+                let wanted = wanted_replicas.min(cluster.settings.voters.len() as i16).max(1);
                 let registered = cluster.state.read().brokers.len();
                 if registered < wanted as usize {
                     return Err(Refusal::new(
@@ -433,6 +440,9 @@ impl Metadata {
             }
             None => 1,
         };
+        if name == crate::transactions::TRANSACTION_TOPIC {
+            configs.insert("min.insync.replicas".to_owned(), transactions.min_isr.min(replication_factor as i32).to_string());
+        }
         match self.create_topic(name, partitions, replication_factor, configs, false).await {
             Err(r) if r.error == ResponseError::TopicAlreadyExists => self.topic(name).ok_or(r),
             other => other,
@@ -776,7 +786,7 @@ fn holds_segments(dir: &std::path::Path) -> bool {
 
 /// Kafka's internal topics (`Topic.isInternal`): clients may read them but never write them.
 pub fn is_internal(name: &str) -> bool {
-    matches!(name, crate::groups::OFFSETS_TOPIC | "__transaction_state")
+    matches!(name, crate::groups::OFFSETS_TOPIC | crate::transactions::TRANSACTION_TOPIC)
 }
 
 /// Kafka's rules: 1–249 characters from `[a-zA-Z0-9._-]`, and not `.` or `..`.

@@ -21,6 +21,7 @@ use weir_protocol::ProtocolError;
 use crate::config::Settings;
 use crate::handlers::{self, Reply, Response};
 use crate::groups::GroupCoordinator;
+use crate::transactions::TransactionCoordinator;
 use crate::metadata::Metadata;
 
 /// Responses a connection may have outstanding before it stops reading (backpressure).
@@ -31,6 +32,7 @@ pub struct Shared {
     pub settings: Settings,
     pub metadata: Metadata,
     pub groups: GroupCoordinator,
+    pub transactions: TransactionCoordinator,
     /// Advertised host and port.
     pub host: String,
     pub port: i32,

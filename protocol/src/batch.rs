@@ -521,6 +521,52 @@ pub fn recompress(batch: &[u8], to: i16) -> Result<bytes::Bytes, BatchError> {
     }
 }
 
+/// A transaction marker (KIP-98): the control record a transaction coordinator writes to end a
+/// producer's transaction in a partition. Key: version (int16, 0), type (int16: 0 ABORT,
+/// 1 COMMIT); value: version (int16, 0), coordinator epoch (int32).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TransactionMarker {
+    pub commit: bool,
+    pub coordinator_epoch: i32,
+}
+
+/// Control-record type of an ABORT marker.
+pub const ABORT_MARKER: i16 = 0;
+/// Control-record type of a COMMIT marker.
+pub const COMMIT_MARKER: i16 = 1;
+
+/// The marker `batch` holds, if it is a transaction marker: a transactional control batch of a
+/// producer, uncompressed, whose first record's key is a COMMIT or ABORT control key. Anything
+/// else (data, Raft's own control batches, a malformed record) is `None`.
+pub fn transaction_marker(batch: &[u8]) -> Option<TransactionMarker> {
+    let header = BatchHeader::parse(batch)?;
+    if !header.is_control() || !header.is_transactional() || header.producer_id < 0 || header.compression() != codec::NONE {
+        return None;
+    }
+    let record = batch.get(HEADER_LEN..header.size().min(batch.len()))?;
+    let mut at = read_varint(record)?.1 + 1; // record length, attributes
+    for _ in 0..2 {
+        at += read_varint(record.get(at..)?)?.1; // timestamp delta, offset delta
+    }
+    let (key_len, n) = read_varint(record.get(at..)?)?;
+    at += n;
+    let key = record.get(at..at.checked_add(usize::try_from(key_len).ok()?)?)?;
+    at += key.len();
+    let kind = match key {
+        [_, _, a, b] => i16::from_be_bytes([*a, *b]),
+        _ => return None,
+    };
+    let (value_len, n) = read_varint(record.get(at..)?)?;
+    at += n;
+    let value = record.get(at..at.checked_add(usize::try_from(value_len).ok()?)?)?;
+    let coordinator_epoch = value.get(2..6).map_or(0, |b| i32::from_be_bytes([b[0], b[1], b[2], b[3]]));
+    match kind {
+        ABORT_MARKER => Some(TransactionMarker { commit: false, coordinator_epoch }),
+        COMMIT_MARKER => Some(TransactionMarker { commit: true, coordinator_epoch }),
+        _ => None,
+    }
+}
+
 /// Walks consecutive batches in a buffer, yielding `(position, header)` for each complete one.
 /// Stops at the end, at a partial batch, or at a header whose length is impossible.
 pub struct Batches<'a> {

@@ -5,6 +5,7 @@
 //! No I/O happens here: callers feed bytes in and get bytes (or typed messages) out.
 
 pub mod batch;
+pub mod client;
 mod error;
 pub mod frame;
 pub mod request;

@@ -39,6 +39,17 @@ pub const SUPPORTED_APIS: &[(ApiKey, VersionRange)] = &[
     (ApiKey::ElectLeaders, VersionRange { min: 0, max: 2 }),
     (ApiKey::AlterPartitionReassignments, VersionRange { min: 0, max: 1 }),
     (ApiKey::ListPartitionReassignments, VersionRange { min: 0, max: 0 }),
+    // Transactions (KIP-98, KIP-447). The versions after these belong to KIP-890 part 2
+    // (transaction version 2: an epoch bump per transaction, implicit AddPartitionsToTxn),
+    // which clients use only when the broker advertises that feature; Weir does not.
+    (ApiKey::AddPartitionsToTxn, VersionRange { min: 0, max: 4 }),
+    (ApiKey::AddOffsetsToTxn, VersionRange { min: 0, max: 3 }),
+    (ApiKey::EndTxn, VersionRange { min: 0, max: 4 }),
+    (ApiKey::TxnOffsetCommit, VersionRange { min: 0, max: 3 }),
+    (ApiKey::WriteTxnMarkers, VersionRange { min: 1, max: 1 }),
+    (ApiKey::DescribeTransactions, VersionRange { min: 0, max: 0 }),
+    // v2 adds a regular-expression filter on transactional ids (KIP-1152).
+    (ApiKey::ListTransactions, VersionRange { min: 0, max: 1 }),
 ];
 
 /// The versions of `api_key` Weir serves, or `None` when it does not serve that API at all.

@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 
 use bytes::Bytes;
 use tracing::{info, warn};
-use weir_protocol::batch::BatchHeader;
+use weir_protocol::batch::{transaction_marker, BatchHeader, TransactionMarker};
 
 use crate::checkpoint;
 use crate::leader_epochs::LeaderEpochs;
@@ -341,7 +341,8 @@ impl Log {
         for segment in self.segments.range(self.segment_base_for(from)..).map(|(_, s)| s) {
             let mut position = segment.entry_containing(from).map_or(0, |(_, e)| e.position as usize);
             while let Some((at, header)) = segment.find_from_position(position) {
-                producers.record(&header);
+                let marker = if header.is_control() { segment.batch_at(at).and_then(|b| transaction_marker(&b)) } else { None };
+                producers.record(&header, marker);
                 position = at + header.size();
             }
         }
@@ -530,6 +531,7 @@ impl Log {
         if index > self.commit_index || self.high_watermark < self.log_start_offset {
             self.commit_index = self.commit_index.max(index);
             self.high_watermark = self.high_watermark.max(self.end_offset_of(self.commit_index)?);
+            self.producers.settle(self.high_watermark);
         }
         Ok(self.high_watermark)
     }
@@ -555,7 +557,7 @@ impl Log {
         }
         let base_offset = self.prepared_end.max(self.log_end_offset());
         let stamped = BatchHeader { base_offset, max_timestamp: log_append_time.unwrap_or(header.max_timestamp), ..header };
-        self.producers.record(&stamped);
+        self.producers.record(&stamped, control_marker(&header, bytes));
         self.prepared_end = stamped.next_offset();
         Ok(Prepared::Append(Stamp { base_offset, leader_epoch, log_append_time }))
     }
@@ -582,7 +584,7 @@ impl Log {
         let Log { segments, config, .. } = self;
         let active = segments.values_mut().next_back().expect("a log always has an active segment");
         let written = active.append(bytes, config, index, base_offset, stamp.leader_epoch, stamp.log_append_time)?;
-        self.producers.record(&written);
+        self.producers.record(&written, control_marker(&header, bytes));
         self.epochs.assign(stamp.leader_epoch, base_offset)?;
         self.prepared_end = self.prepared_end.max(last_offset + 1);
         self.touch(bytes.len());
@@ -603,7 +605,8 @@ impl Log {
     /// before it reached the log). Anything else in flight is kept.
     pub fn unprepare(&mut self, bytes: &[u8], stamp: Stamp) -> Result<()> {
         let header = BatchHeader::parse(bytes).ok_or_else(|| StorageError::Corrupt { path: self.dir.clone(), why: "batch shorter than its header".into() })?;
-        if self.prepared_end == stamp.base_offset + header.last_offset_delta as i64 + 1 {
+        // A marker ended a transaction when prepared: only a rebuild reopens it.
+        if self.prepared_end == stamp.base_offset + header.last_offset_delta as i64 + 1 && !header.is_control() {
             self.prepared_end = stamp.base_offset;
             self.producers.forget(header.producer_id, stamp.base_offset);
             Ok(())
@@ -946,6 +949,7 @@ impl Log {
             self.before_first = last_gone;
         }
         self.log_start_offset = new_start;
+        self.producers.forget_aborted_below(new_start);
         write_log_start(&self.dir, new_start, self.before_first)?;
         for base in doomed {
             if let Some(segment) = self.segments.remove(base) {
@@ -1018,6 +1022,28 @@ impl Log {
     pub fn active_producers(&self) -> Vec<crate::ActiveProducer> {
         self.producers.active()
     }
+
+    /// The last stable offset (KIP-98): read_committed consumers read below it. It is the high
+    /// watermark, or the first offset of the oldest transaction not yet settled below it.
+    pub fn last_stable_offset(&self) -> i64 {
+        self.producers.first_unstable(self.high_watermark).map_or(self.high_watermark, |first| first.min(self.high_watermark))
+    }
+
+    /// The aborted transactions with data in `[from, upper)`, oldest marker first: what a
+    /// read_committed Fetch returns beside records read from `from` up to `upper`.
+    pub fn aborted_transactions(&self, from: i64, upper: i64) -> Vec<crate::AbortedTransaction> {
+        self.producers.aborted_between(from, upper)
+    }
+
+    /// `(producer epoch, first offset)` of the producer's open transaction in this log, if any.
+    pub fn open_transaction(&self, producer_id: i64) -> Option<(i16, i64)> {
+        self.producers.open_transaction(producer_id)
+    }
+}
+
+/// The transaction marker in `bytes`, when `header` says it is a control batch.
+fn control_marker(header: &BatchHeader, bytes: &[u8]) -> Option<TransactionMarker> {
+    header.is_control().then(|| transaction_marker(bytes)).flatten()
 }
 
 // --- Checkpoint files beside the log --------------------------------------------------------

@@ -1,11 +1,13 @@
-//! Idempotent-producer bookkeeping per partition: for each producer id, its epoch and the last
-//! few batches it wrote, so a retried batch is recognised and answered with its original offset,
-//! and a gap in sequence numbers is refused. Rebuilt from batch headers when a log opens.
+//! Idempotent and transactional producer bookkeeping per partition: for each producer id, its
+//! epoch and the last few batches it wrote, so a retried batch is recognised and answered with
+//! its original offset, and a gap in sequence numbers is refused; and its open transaction, so
+//! the partition knows its last stable offset and which transactions were aborted (KIP-98).
+//! Rebuilt from batch headers (and transaction markers) when a log opens.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeSet, HashMap, VecDeque};
 
 use thiserror::Error;
-use weir_protocol::batch::BatchHeader;
+use weir_protocol::batch::{BatchHeader, TransactionMarker};
 
 /// Kafka keeps the last five batches per producer: the most a client has in flight.
 const CACHED_BATCHES: usize = 5;
@@ -49,17 +51,38 @@ pub struct ActiveProducer {
     pub last_sequence: i32,
     /// Max timestamp of its last batch, in ms.
     pub last_timestamp: i64,
+    /// First offset of its open transaction in this partition, -1 when none.
+    pub current_txn_start_offset: i64,
+}
+
+/// A transaction aborted in this partition (an entry of Kafka's `.txnindex`): a read_committed
+/// consumer drops the producer's batches from `first_offset` up to its ABORT marker at
+/// `last_offset`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AbortedTransaction {
+    pub producer_id: i64,
+    pub first_offset: i64,
+    pub last_offset: i64,
 }
 
 #[derive(Default)]
 struct ProducerEntry {
     epoch: i16,
     batches: VecDeque<WrittenBatch>,
+    /// First offset of its open transaction, if one is open here.
+    txn_first_offset: Option<i64>,
 }
 
 #[derive(Default)]
 pub(crate) struct ProducerStates {
     producers: HashMap<i64, ProducerEntry>,
+    /// Open transactions: (first offset, producer id).
+    open: BTreeSet<(i64, i64)>,
+    /// Transactions whose marker is written but may not be committed yet (first offset, marker
+    /// offset): they stay unstable until the high watermark passes the marker.
+    ended: Vec<(i64, i64)>,
+    /// Aborted transactions, in marker order.
+    aborted: Vec<AbortedTransaction>,
 }
 
 impl ProducerStates {
@@ -67,10 +90,13 @@ impl ProducerStates {
     /// appended; an error if it must be refused.
     pub fn check(&self, header: &BatchHeader) -> Result<Option<WrittenBatch>, SequenceError> {
         let producer_id = header.producer_id;
-        if producer_id < 0 {
+        // Transaction markers come from the coordinator, which fences by epoch itself.
+        if producer_id < 0 || header.is_control() {
             return Ok(None);
         }
-        if header.base_sequence < 0 {
+        // A coordinator's own transactional write (offsets in a transaction) has no sequence.
+        let unsequenced = header.base_sequence < 0 && header.is_transactional();
+        if header.base_sequence < 0 && !unsequenced {
             return Err(SequenceError::InvalidSequence { producer_id, got: header.base_sequence });
         }
         let Some(entry) = self.producers.get(&producer_id) else {
@@ -79,6 +105,9 @@ impl ProducerStates {
         };
         if header.producer_epoch < entry.epoch {
             return Err(SequenceError::StaleEpoch { producer_id, current: entry.epoch, got: header.producer_epoch });
+        }
+        if unsequenced {
+            return Ok(None);
         }
         if header.producer_epoch > entry.epoch {
             return match header.base_sequence {
@@ -108,7 +137,42 @@ impl ProducerStates {
             if entry.batches.back().is_some_and(|b| b.base_offset == base_offset) {
                 entry.batches.pop_back();
             }
+            if entry.txn_first_offset == Some(base_offset) {
+                entry.txn_first_offset = None;
+                self.open.remove(&(base_offset, producer_id));
+            }
         }
+    }
+
+    /// The first offset no read_committed consumer may read yet: the start of the oldest
+    /// transaction that is open, or ended by a marker not yet below `high_watermark`; `None`
+    /// when every transaction is settled.
+    pub fn first_unstable(&self, high_watermark: i64) -> Option<i64> {
+        let open = self.open.first().map(|&(first, _)| first);
+        let ended = self.ended.iter().filter(|&&(_, marker)| marker >= high_watermark).map(|&(first, _)| first).min();
+        open.into_iter().chain(ended).min()
+    }
+
+    /// Forgets ended transactions whose markers are below `high_watermark` (settled for good).
+    pub fn settle(&mut self, high_watermark: i64) {
+        self.ended.retain(|&(_, marker)| marker >= high_watermark);
+    }
+
+    /// Aborted transactions overlapping `[from, upper)`, in marker order (Fetch's
+    /// `aborted_transactions`).
+    pub fn aborted_between(&self, from: i64, upper: i64) -> Vec<AbortedTransaction> {
+        self.aborted.iter().filter(|a| a.last_offset >= from && a.first_offset < upper).copied().collect()
+    }
+
+    /// Forgets aborted transactions whose markers are below `log_start_offset` (deleted).
+    pub fn forget_aborted_below(&mut self, log_start_offset: i64) {
+        self.aborted.retain(|a| a.last_offset >= log_start_offset);
+    }
+
+    /// `(epoch, first offset)` of the producer's open transaction here, if it has one.
+    pub fn open_transaction(&self, producer_id: i64) -> Option<(i16, i64)> {
+        let entry = self.producers.get(&producer_id)?;
+        entry.txn_first_offset.map(|first| (entry.epoch, first))
     }
 
     /// Every producer with a batch in the log, by producer id.
@@ -116,9 +180,13 @@ impl ProducerStates {
         let mut active: Vec<ActiveProducer> = self
             .producers
             .iter()
-            .filter_map(|(&producer_id, entry)| {
-                let last = entry.batches.back()?;
-                Some(ActiveProducer { producer_id, producer_epoch: entry.epoch, last_sequence: last.last_sequence, last_timestamp: last.max_timestamp })
+            .filter(|(_, entry)| !entry.batches.is_empty() || entry.txn_first_offset.is_some())
+            .map(|(&producer_id, entry)| ActiveProducer {
+                producer_id,
+                producer_epoch: entry.epoch,
+                last_sequence: entry.batches.back().map_or(-1, |b| b.last_sequence),
+                last_timestamp: entry.batches.back().map_or(-1, |b| b.max_timestamp),
+                current_txn_start_offset: entry.txn_first_offset.unwrap_or(-1),
             })
             .collect();
         active.sort_by_key(|p| p.producer_id);
@@ -126,18 +194,43 @@ impl ProducerStates {
     }
 
     /// Remembers a batch that is now in the log, or on its way there (`header` carries its
-    /// assigned offsets). Recording the same batch twice (prepared, then appended) is harmless.
-    pub fn record(&mut self, header: &BatchHeader) {
-        if header.producer_id < 0 {
+    /// assigned offsets; `marker` is what [`weir_protocol::batch::transaction_marker`] found in
+    /// a control batch). Recording the same batch twice (prepared, then appended) is harmless.
+    pub fn record(&mut self, header: &BatchHeader, marker: Option<TransactionMarker>) {
+        let producer_id = header.producer_id;
+        if producer_id < 0 {
             return;
         }
-        let entry = self.producers.entry(header.producer_id).or_default();
+        let entry = self.producers.entry(producer_id).or_default();
+        if header.is_control() {
+            let Some(marker) = marker else { return };
+            // A coordinator that fenced the producer writes its marker at the bumped epoch.
+            if header.producer_epoch > entry.epoch {
+                entry.epoch = header.producer_epoch;
+                entry.batches.clear();
+            }
+            if let Some(first_offset) = entry.txn_first_offset.take() {
+                self.open.remove(&(first_offset, producer_id));
+                self.ended.push((first_offset, header.base_offset));
+                if !marker.commit {
+                    self.aborted.push(AbortedTransaction { producer_id, first_offset, last_offset: header.base_offset });
+                }
+            }
+            return;
+        }
         if header.producer_epoch == entry.epoch && entry.batches.iter().any(|b| b.base_offset == header.base_offset) {
             return;
         }
         if header.producer_epoch != entry.epoch {
             entry.epoch = header.producer_epoch;
             entry.batches.clear();
+        }
+        if header.is_transactional() && entry.txn_first_offset.is_none() {
+            entry.txn_first_offset = Some(header.base_offset);
+            self.open.insert((header.base_offset, producer_id));
+        }
+        if header.base_sequence < 0 {
+            return;
         }
         if entry.batches.len() == CACHED_BATCHES {
             entry.batches.pop_front();
@@ -154,6 +247,9 @@ impl ProducerStates {
 
 /// Bytes per cached batch in a snapshot: sequences (2 × i32), offsets and timestamp (3 × i64).
 const SNAPSHOT_BATCH: usize = 32;
+/// First bytes of a snapshot that carries transactions ("WTX1"); older snapshots start with
+/// their producer count and hold idempotent state only.
+const SNAPSHOT_MAGIC: u32 = 0x5754_5831;
 
 impl ProducerStates {
     /// The state as bytes, for a producer-state snapshot file (Kafka's `.snapshot`).
@@ -163,24 +259,27 @@ impl ProducerStates {
     }
 
     /// The state of the batches below `offset` only (batches in flight above it are left out),
-    /// as bytes.
+    /// as bytes: producers with their cached batches and open transaction, then the ended and
+    /// the aborted transactions, all below `offset`.
     pub fn encode_below(&self, offset: i64) -> Vec<u8> {
-        let kept: Vec<(i64, i16, Vec<&WrittenBatch>)> = {
-            let mut ids: Vec<&i64> = self.producers.keys().collect();
-            ids.sort_unstable();
-            ids.into_iter()
-                .filter_map(|id| {
-                    let entry = &self.producers[id];
-                    let batches: Vec<&WrittenBatch> = entry.batches.iter().filter(|b| b.last_offset < offset).collect();
-                    (!batches.is_empty()).then_some((*id, entry.epoch, batches))
-                })
-                .collect()
-        };
-        let mut bytes = Vec::with_capacity(4 + kept.len() * (11 + CACHED_BATCHES * SNAPSHOT_BATCH));
+        let mut ids: Vec<&i64> = self.producers.keys().collect();
+        ids.sort_unstable();
+        let kept: Vec<(i64, &ProducerEntry, Vec<&WrittenBatch>, i64)> = ids
+            .into_iter()
+            .filter_map(|id| {
+                let entry = &self.producers[id];
+                let batches: Vec<&WrittenBatch> = entry.batches.iter().filter(|b| b.last_offset < offset).collect();
+                let txn_first = entry.txn_first_offset.filter(|&first| first < offset).unwrap_or(-1);
+                (!batches.is_empty() || txn_first >= 0).then_some((*id, entry, batches, txn_first))
+            })
+            .collect();
+        let mut bytes = Vec::with_capacity(16 + kept.len() * (19 + CACHED_BATCHES * SNAPSHOT_BATCH));
+        bytes.extend_from_slice(&SNAPSHOT_MAGIC.to_be_bytes());
         bytes.extend_from_slice(&(kept.len() as u32).to_be_bytes());
-        for (id, epoch, batches) in kept {
+        for (id, entry, batches, txn_first) in kept {
             bytes.extend_from_slice(&id.to_be_bytes());
-            bytes.extend_from_slice(&epoch.to_be_bytes());
+            bytes.extend_from_slice(&entry.epoch.to_be_bytes());
+            bytes.extend_from_slice(&txn_first.to_be_bytes());
             bytes.push(batches.len() as u8);
             for b in batches {
                 bytes.extend_from_slice(&b.first_sequence.to_be_bytes());
@@ -190,38 +289,72 @@ impl ProducerStates {
                 bytes.extend_from_slice(&b.max_timestamp.to_be_bytes());
             }
         }
+        let ended: Vec<&(i64, i64)> = self.ended.iter().filter(|&&(_, marker)| marker < offset).collect();
+        bytes.extend_from_slice(&(ended.len() as u32).to_be_bytes());
+        for (first, marker) in ended {
+            bytes.extend_from_slice(&first.to_be_bytes());
+            bytes.extend_from_slice(&marker.to_be_bytes());
+        }
+        let aborted: Vec<&AbortedTransaction> = self.aborted.iter().filter(|a| a.last_offset < offset).collect();
+        bytes.extend_from_slice(&(aborted.len() as u32).to_be_bytes());
+        for a in aborted {
+            bytes.extend_from_slice(&a.producer_id.to_be_bytes());
+            bytes.extend_from_slice(&a.first_offset.to_be_bytes());
+            bytes.extend_from_slice(&a.last_offset.to_be_bytes());
+        }
         bytes
     }
 
-    /// The state from [`ProducerStates::encode`]'s bytes; `None` if they do not parse.
+    /// The state from [`ProducerStates::encode_below`]'s bytes (or a snapshot written before
+    /// transactions); `None` if they do not parse.
     pub fn decode(mut bytes: &[u8]) -> Option<ProducerStates> {
         fn take<const N: usize>(bytes: &mut &[u8]) -> Option<[u8; N]> {
             let (head, rest) = bytes.split_first_chunk::<N>()?;
             *bytes = rest;
             Some(*head)
         }
+        fn i64_of(bytes: &mut &[u8]) -> Option<i64> {
+            take(bytes).map(i64::from_be_bytes)
+        }
+        let transactions = bytes.starts_with(&SNAPSHOT_MAGIC.to_be_bytes());
+        if transactions {
+            bytes = &bytes[4..];
+        }
         let count = u32::from_be_bytes(take(&mut bytes)?);
-        let mut producers = HashMap::new();
+        let mut states = ProducerStates::default();
         for _ in 0..count {
-            let id = i64::from_be_bytes(take(&mut bytes)?);
+            let id = i64_of(&mut bytes)?;
             let epoch = i16::from_be_bytes(take(&mut bytes)?);
+            let txn_first = if transactions { i64_of(&mut bytes)? } else { -1 };
             let batches = take::<1>(&mut bytes)?[0] as usize;
             if batches > CACHED_BATCHES {
                 return None;
             }
-            let mut entry = ProducerEntry { epoch, batches: VecDeque::with_capacity(batches) };
+            let mut entry = ProducerEntry { epoch, batches: VecDeque::with_capacity(batches), txn_first_offset: (txn_first >= 0).then_some(txn_first) };
             for _ in 0..batches {
                 entry.batches.push_back(WrittenBatch {
                     first_sequence: i32::from_be_bytes(take(&mut bytes)?),
                     last_sequence: i32::from_be_bytes(take(&mut bytes)?),
-                    base_offset: i64::from_be_bytes(take(&mut bytes)?),
-                    last_offset: i64::from_be_bytes(take(&mut bytes)?),
-                    max_timestamp: i64::from_be_bytes(take(&mut bytes)?),
+                    base_offset: i64_of(&mut bytes)?,
+                    last_offset: i64_of(&mut bytes)?,
+                    max_timestamp: i64_of(&mut bytes)?,
                 });
             }
-            producers.insert(id, entry);
+            if txn_first >= 0 {
+                states.open.insert((txn_first, id));
+            }
+            states.producers.insert(id, entry);
         }
-        bytes.is_empty().then_some(ProducerStates { producers })
+        if transactions {
+            for _ in 0..u32::from_be_bytes(take(&mut bytes)?) {
+                states.ended.push((i64_of(&mut bytes)?, i64_of(&mut bytes)?));
+            }
+            for _ in 0..u32::from_be_bytes(take(&mut bytes)?) {
+                let (producer_id, first_offset, last_offset) = (i64_of(&mut bytes)?, i64_of(&mut bytes)?, i64_of(&mut bytes)?);
+                states.aborted.push(AbortedTransaction { producer_id, first_offset, last_offset });
+            }
+        }
+        bytes.is_empty().then_some(states)
     }
 }
 
@@ -252,7 +385,7 @@ mod tests {
         let mut states = ProducerStates::default();
         let first = batch(7, 0, 0, 3, 100);
         assert_eq!(states.check(&first), Ok(None));
-        states.record(&first);
+        states.record(&first, None);
         // A retry of the same batch is a duplicate pointing at its original offsets.
         assert_eq!(states.check(&batch(7, 0, 0, 3, -1)).unwrap().unwrap().base_offset, 100);
         // The next sequence is fine; a gap is not.
@@ -260,10 +393,10 @@ mod tests {
         assert!(matches!(states.check(&batch(7, 0, 5, 1, -1)), Err(SequenceError::OutOfOrder { expected: 3, .. })));
         // A bumped epoch restarts at zero; an old epoch is fenced.
         assert!(matches!(states.check(&batch(7, 1, 3, 1, -1)), Err(SequenceError::OutOfOrder { .. })));
-        states.record(&batch(7, 1, 0, 1, 103));
+        states.record(&batch(7, 1, 0, 1, 103), None);
         assert!(matches!(states.check(&batch(7, 0, 4, 1, -1)), Err(SequenceError::StaleEpoch { .. })));
         // Recording the same batch again changes nothing.
-        states.record(&batch(7, 1, 0, 1, 103));
+        states.record(&batch(7, 1, 0, 1, 103), None);
         assert_eq!(states.check(&batch(7, 1, 1, 1, -1)), Ok(None));
     }
 
@@ -271,12 +404,57 @@ mod tests {
     fn snapshots_round_trip() {
         let mut states = ProducerStates::default();
         for i in 0..8 {
-            states.record(&batch(3, 0, i * 2, 2, 100 + i as i64 * 2));
+            states.record(&batch(3, 0, i * 2, 2, 100 + i as i64 * 2), None);
         }
-        states.record(&batch(9, 4, 0, 1, 200));
+        states.record(&batch(9, 4, 0, 1, 200), None);
         let decoded = ProducerStates::decode(&states.encode()).unwrap();
         assert_eq!(decoded.encode(), states.encode());
         assert_eq!(decoded.check(&batch(3, 0, 14, 2, -1)).unwrap().unwrap().base_offset, 114);
         assert!(ProducerStates::decode(&states.encode()[..10]).is_none());
+    }
+
+    fn transactional(mut header: BatchHeader) -> BatchHeader {
+        header.attributes |= 0x10;
+        header
+    }
+
+    fn marker(producer_id: i64, epoch: i16, offset: i64, commit: bool) -> (BatchHeader, Option<TransactionMarker>) {
+        let mut header = transactional(batch(producer_id, epoch, -1, 1, offset));
+        header.attributes |= 0x20;
+        (header, Some(TransactionMarker { commit, coordinator_epoch: 0 }))
+    }
+
+    #[test]
+    fn transactions_bound_the_stable_offset_and_aborts_are_remembered() {
+        let mut states = ProducerStates::default();
+        states.record(&transactional(batch(1, 0, 0, 2, 10)), None);
+        states.record(&transactional(batch(2, 0, 0, 1, 12)), None);
+        states.record(&transactional(batch(1, 0, 2, 1, 13)), None);
+        assert_eq!(states.first_unstable(14), Some(10));
+        assert_eq!(states.open_transaction(1), Some((0, 10)));
+        let (header, found) = marker(1, 0, 14, false);
+        states.record(&header, found);
+        states.record(&header, found); // prepared, then appended: once
+        // Producer 2's transaction is still open; producer 1's is ended but not yet committed.
+        assert_eq!(states.first_unstable(14), Some(10));
+        assert_eq!(states.first_unstable(15), Some(12));
+        let (header, found) = marker(2, 1, 15, true);
+        states.record(&header, found);
+        states.settle(16);
+        assert_eq!(states.first_unstable(16), None);
+        assert_eq!(states.aborted_between(0, 100), vec![AbortedTransaction { producer_id: 1, first_offset: 10, last_offset: 14 }]);
+        assert!(states.aborted_between(15, 100).is_empty());
+        // The marker's bumped epoch fences producer 2's older epoch.
+        assert!(matches!(states.check(&transactional(batch(2, 0, 1, 1, -1))), Err(SequenceError::StaleEpoch { .. })));
+        // A coordinator's unsequenced transactional write is neither deduplicated nor refused.
+        assert_eq!(states.check(&transactional(batch(2, 1, -1, 1, -1))), Ok(None));
+
+        let decoded = ProducerStates::decode(&states.encode()).unwrap();
+        assert_eq!(decoded.encode(), states.encode());
+        assert_eq!(decoded.aborted_between(0, 100).len(), 1);
+        // A snapshot below the abort marker still has the transaction open.
+        let below = ProducerStates::decode(&states.encode_below(14)).unwrap();
+        assert_eq!(below.first_unstable(14), Some(10));
+        assert!(below.aborted_between(0, 100).is_empty());
     }
 }

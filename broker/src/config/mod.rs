@@ -139,6 +139,16 @@ impl Config {
                 retention_check_interval_ms: positive(self.parse::<i64>("offsets.retention.check.interval.ms")?, "offsets.retention.check.interval.ms")?,
                 max_metadata_bytes: self.parse::<i64>("offset.metadata.max.bytes")?.max(0) as usize,
             },
+            transactions: TransactionSettings {
+                partitions: positive(self.parse::<i32>("transaction.state.log.num.partitions")?, "transaction.state.log.num.partitions")?,
+                replication_factor: positive(self.parse::<i16>("transaction.state.log.replication.factor")?, "transaction.state.log.replication.factor")?,
+                min_isr: positive(self.parse::<i32>("transaction.state.log.min.isr")?, "transaction.state.log.min.isr")?,
+                max_timeout_ms: positive(self.parse::<i32>("transaction.max.timeout.ms")?, "transaction.max.timeout.ms")?,
+                abort_check_interval_ms: positive(self.parse::<i64>("transaction.abort.timed.out.transaction.cleanup.interval.ms")?, "transaction.abort.timed.out.transaction.cleanup.interval.ms")?,
+                id_expiration_ms: positive(self.parse::<i64>("transactional.id.expiration.ms")?, "transactional.id.expiration.ms")?,
+                expiration_check_interval_ms: positive(self.parse::<i64>("transaction.remove.expired.transaction.cleanup.interval.ms")?, "transaction.remove.expired.transaction.cleanup.interval.ms")?,
+                verify_partitions: self.parse("transaction.partition.verification.enable")?,
+            },
             topic_defaults,
             explicit: self.props.clone(),
         })
@@ -266,6 +276,28 @@ pub struct GroupSettings {
     pub max_metadata_bytes: usize,
 }
 
+/// The transaction coordinator's settings (Kafka's names and defaults).
+#[derive(Debug, Clone, Copy)]
+pub struct TransactionSettings {
+    /// `transaction.state.log.num.partitions`
+    pub partitions: i32,
+    /// `transaction.state.log.replication.factor` (capped at the number of voters)
+    pub replication_factor: i16,
+    /// `transaction.state.log.min.isr`: `min.insync.replicas` of `__transaction_state`
+    pub min_isr: i32,
+    /// `transaction.max.timeout.ms`: the longest `transaction.timeout.ms` a producer may ask for
+    pub max_timeout_ms: i32,
+    /// `transaction.abort.timed.out.transaction.cleanup.interval.ms`
+    pub abort_check_interval_ms: i64,
+    /// `transactional.id.expiration.ms`: an idle transactional id is forgotten after this
+    pub id_expiration_ms: i64,
+    /// `transaction.remove.expired.transaction.cleanup.interval.ms`
+    pub expiration_check_interval_ms: i64,
+    /// `transaction.partition.verification.enable` (KIP-890): a partition leader accepts a
+    /// transactional batch only for a partition its coordinator added to the transaction
+    pub verify_partitions: bool,
+}
+
 /// How a broker joins a cluster.
 #[derive(Debug, Clone)]
 pub struct ClusterSettings {
@@ -308,6 +340,7 @@ pub struct Settings {
     /// single-node broker.
     pub cluster: Option<ClusterSettings>,
     pub groups: GroupSettings,
+    pub transactions: TransactionSettings,
     /// Each topic config's broker-wide value (explicit or Kafka's default), by topic name.
     pub topic_defaults: BTreeMap<String, String>,
     /// Properties set explicitly (file, environment, flags), by Kafka name.

@@ -5,14 +5,15 @@
 //! cluster the coordinator of a group is the leader of its offsets partition: it loads that
 //! partition's groups when it becomes leader, forgets them when it stops leading, and a commit
 //! is answered once the Raft group committed it.
+//!
+//! Offsets committed inside a transaction (TxnOffsetCommit, KIP-98/KIP-447) are written as the
+//! producer's transactional records and stay pending until the transaction coordinator's
+//! marker reaches the offsets partition: a COMMIT applies them, an ABORT drops them.
 
 mod group;
 pub mod records;
 
-use std::collections::{HashMap, HashSet};
-use std::future::Future;
-use std::pin::Pin;
-use std::sync::Arc;
+use std::collections::HashMap;
 
 use bytes::Bytes;
 use kafka_protocol::error::ResponseError;
@@ -21,9 +22,11 @@ use parking_lot::Mutex;
 use tracing::{info, warn};
 
 pub use group::{Group, GroupState, JoinOutcome, JoinRequest, SyncOutcome};
-use records::{partition_for, CommittedOffset, GroupRecord, RecordKey};
+use records::{CommittedOffset, GroupRecord, RecordKey};
 
 use crate::config::{GroupSettings, Settings};
+pub use crate::coordinator::Written;
+use crate::coordinator::{partition_for, Coordinated};
 use crate::metadata::{Metadata, Refusal};
 use crate::partition::Partition;
 use crate::{now_ms, BrokerError};
@@ -34,9 +37,21 @@ pub struct GroupCoordinator {
     groups: Mutex<HashMap<String, Group>>,
     settings: GroupSettings,
     next_expiry_check: Mutex<i64>,
-    /// Cluster mode: the offsets partitions this broker leads and has loaded (`None`: a
-    /// single node, which coordinates every group).
-    loaded: Option<Mutex<HashSet<i32>>>,
+    /// The offsets partitions this broker coordinates.
+    coordinated: Coordinated,
+    /// Offsets committed in transactions not yet ended, by producer id.
+    pending: Mutex<HashMap<i64, Vec<PendingOffset>>>,
+}
+
+/// An offset committed in a transaction, applied when its transaction commits.
+#[derive(Clone)]
+struct PendingOffset {
+    group: String,
+    topic: String,
+    partition: i32,
+    committed: CommittedOffset,
+    /// Where its record is in `__consumer_offsets`.
+    position: i64,
 }
 
 /// One group as `/metrics` shows it.
@@ -49,38 +64,20 @@ pub struct GroupSnapshot {
     pub offsets: Vec<((String, i32), i64)>,
 }
 
-/// A batch of `__consumer_offsets` records appended for one group.
-pub struct Written {
-    pub partition: Arc<Partition>,
-    /// The offset after the batch (in a cluster, before it commits: at most that offset).
-    pub end_offset: i64,
-    /// Cluster mode: resolves with the real end offset once a quorum committed the batch.
-    committed: Option<Committed>,
-}
-
-/// Resolves with a batch's end offset once its Raft group committed it.
-type Committed = Pin<Box<dyn Future<Output = Result<i64, ResponseError>> + Send>>;
-
-impl Written {
-    /// Waits until the batch is durable — flushed (single node, when `fsync`), or committed by
-    /// a quorum — and returns its end offset.
-    pub async fn durable(self, fsync: bool) -> Result<i64, ResponseError> {
-        match self.committed {
-            Some(committed) => committed.await,
-            None if fsync => self.partition.flush_to(self.end_offset).await.map(|()| self.end_offset).map_err(|_| ResponseError::KafkaStorageError),
-            None => Ok(self.end_offset),
-        }
-    }
-}
-
 impl GroupCoordinator {
     /// A single node rebuilds every group and committed offset from `__consumer_offsets`, if
     /// it exists; a cluster broker starts with none (it loads a partition's groups when it
     /// becomes its leader).
     pub fn load(metadata: &Metadata, settings: &Settings) -> Result<GroupCoordinator, BrokerError> {
-        let loaded = metadata.cluster().map(|_| Mutex::new(HashSet::new()));
-        let coordinator = GroupCoordinator { groups: Mutex::new(HashMap::new()), settings: settings.groups, next_expiry_check: Mutex::new(0), loaded };
-        if coordinator.loaded.is_none() {
+        let cluster = metadata.cluster().is_some();
+        let coordinator = GroupCoordinator {
+            groups: Mutex::new(HashMap::new()),
+            settings: settings.groups,
+            next_expiry_check: Mutex::new(0),
+            coordinated: Coordinated::new(OFFSETS_TOPIC, cluster),
+            pending: Mutex::new(HashMap::new()),
+        };
+        if !cluster {
             if let Some(topic) = metadata.topic(OFFSETS_TOPIC) {
                 for partition in topic.hosted() {
                     coordinator.load_partition(metadata, partition)?;
@@ -94,22 +91,21 @@ impl GroupCoordinator {
     pub fn load_partition(&self, metadata: &Metadata, partition: &Partition) -> Result<(), BrokerError> {
         let now = now_ms();
         let mut groups: HashMap<String, Group> = HashMap::new();
-        let mut applied = 0usize;
-        {
-            let log = partition.log();
-            let (mut offset, end) = (log.log_start_offset(), log.high_watermark());
-            while offset < end {
-                let read = log.read(offset, 1 << 20, end)?;
-                let Some(last) = weir_protocol::batch::Batches::new(&read.records).last().map(|(_, h)| h.last_offset()) else { break };
-                let records = crate::internal_log::decode_records(read.records)
-                    .map_err(|e| BrokerError::Metadata(format!("{OFFSETS_TOPIC}-{}: {e}", partition.index)))?;
-                for record in records.iter().filter(|r| r.offset >= offset) {
-                    applied += 1;
-                    apply(&mut groups, record, now);
+        let mut pending: HashMap<i64, Vec<PendingOffset>> = HashMap::new();
+        let applied = crate::coordinator::for_each_record(partition, |record| {
+            if let Some(commit) = crate::internal_log::marker_of(record) {
+                for offset in pending.remove(&record.producer_id).unwrap_or_default().into_iter().filter(|_| commit) {
+                    let group = groups.entry(offset.group.clone()).or_insert_with(|| Group::new(&offset.group, now));
+                    group.apply_commit(offset.topic, offset.partition, offset.committed, offset.position);
                 }
-                offset = last + 1;
+            } else if record.transactional && !record.control {
+                if let Some(offset) = pending_offset(record) {
+                    pending.entry(record.producer_id).or_default().push(offset);
+                }
+            } else if !record.control {
+                apply(&mut groups, record, now);
             }
-        }
+        })?;
         // Offsets of topics deleted before their tombstones were written are dropped too.
         for group in groups.values_mut() {
             let orphaned: Vec<(String, i32)> = group.offsets.keys().filter(|(t, _)| metadata.topic(t).is_none()).cloned().collect();
@@ -119,35 +115,85 @@ impl GroupCoordinator {
         }
         info!(partition = partition.index, groups = groups.len(), records = applied, "loaded consumer groups");
         self.groups.lock().extend(groups);
-        if let Some(loaded) = &self.loaded {
-            loaded.lock().insert(partition.index);
+        let mut all_pending = self.pending.lock();
+        for (producer_id, offsets) in pending {
+            all_pending.entry(producer_id).or_default().extend(offsets);
         }
+        self.coordinated.set_loaded(partition.index, true);
         Ok(())
     }
 
     /// Forgets the groups of an offsets partition this broker no longer leads; their members
     /// hear NOT_COORDINATOR and find the new coordinator.
     pub fn unload_partition(&self, index: i32, partitions: i32) {
-        if let Some(loaded) = &self.loaded {
-            loaded.lock().remove(&index);
-        }
+        self.coordinated.set_loaded(index, false);
         self.groups.lock().retain(|id, _| partition_for(id, partitions) != index);
+        for offsets in self.pending.lock().values_mut() {
+            offsets.retain(|o| partition_for(&o.group, partitions) != index);
+        }
         info!(partition = index, "unloaded consumer groups");
     }
 
     /// Why this broker may not serve `group` now: NOT_COORDINATOR when another broker leads its
     /// offsets partition, COORDINATOR_LOAD_IN_PROGRESS while it is being loaded here.
     pub fn coordinator_error(&self, metadata: &Metadata, group: &str) -> Option<ResponseError> {
-        let loaded = self.loaded.as_ref()?;
-        let Some(topic) = metadata.topic(OFFSETS_TOPIC) else { return Some(ResponseError::CoordinatorNotAvailable) };
-        let index = partition_for(group, topic.partition_count());
-        if loaded.lock().contains(&index) {
+        // A single node creates `__consumer_offsets` on a group's first request.
+        if metadata.cluster().is_none() {
             return None;
         }
-        match topic.partition(index) {
-            Ok(partition) if partition.leadership(-1).is_leader => Some(ResponseError::CoordinatorLoadInProgress),
-            _ => Some(ResponseError::NotCoordinator),
+        self.coordinated.error(metadata, group)
+    }
+
+    /// Writes offsets committed in `producer`'s transaction (TxnOffsetCommit): they become the
+    /// group's committed offsets when the transaction commits.
+    pub fn commit_in_transaction(&self, metadata: &Metadata, group: &str, producer: (i64, i16), offsets: Vec<(String, i32, CommittedOffset)>) -> Result<Written, Refusal> {
+        let entries: Vec<(Option<Bytes>, Option<Bytes>)> = offsets
+            .iter()
+            .map(|(topic, partition, committed)| {
+                let key = RecordKey::Offset { group: group.to_owned(), topic: topic.clone(), partition: *partition };
+                (Some(key.encode()), Some(committed.encode()))
+            })
+            .collect();
+        let batch = crate::internal_log::encode_transactional_batch(&entries, now_ms(), producer).map_err(|e| Refusal::new(ResponseError::UnknownServerError, e))?;
+        let partition = self.coordinated.partition(metadata, group)?;
+        let first = partition.log().log_end_offset();
+        let written = crate::coordinator::append(partition, batch, entries.len())?;
+        let mut pending = self.pending.lock();
+        let producer_pending = pending.entry(producer.0).or_default();
+        for (i, (topic, partition, committed)) in offsets.into_iter().enumerate() {
+            producer_pending.push(PendingOffset { group: group.to_owned(), topic, partition, committed, position: first + i as i64 });
         }
+        Ok(written)
+    }
+
+    /// A transaction marker reached offsets partition `index`: the producer's pending offsets
+    /// of the groups there are applied (`commit`) or dropped.
+    pub fn end_transaction(&self, index: i32, partitions: i32, producer_id: i64, commit: bool) {
+        let ended: Vec<PendingOffset> = {
+            let mut pending = self.pending.lock();
+            let Some(offsets) = pending.get_mut(&producer_id) else { return };
+            let (ended, kept): (Vec<PendingOffset>, Vec<PendingOffset>) = offsets.drain(..).partition(|o| partition_for(&o.group, partitions) == index);
+            *offsets = kept;
+            if offsets.is_empty() {
+                pending.remove(&producer_id);
+            }
+            ended
+        };
+        if !commit {
+            return;
+        }
+        let now = now_ms();
+        let mut groups = self.groups.lock();
+        for offset in ended {
+            let group = groups.entry(offset.group.clone()).or_insert_with(|| Group::new(&offset.group, now));
+            group.apply_commit(offset.topic, offset.partition, offset.committed, offset.position);
+        }
+    }
+
+    /// Whether an open transaction committed an offset for the group's partition (OffsetFetch
+    /// with `require_stable` answers UNSTABLE_OFFSET_COMMIT then, KIP-447).
+    pub fn has_pending_offset(&self, group: &str, topic: &str, partition: i32) -> bool {
+        self.pending.lock().values().flatten().any(|o| o.group == group && o.topic == topic && o.partition == partition)
     }
 
     pub fn settings(&self) -> GroupSettings {
@@ -233,33 +279,12 @@ impl GroupCoordinator {
         Ok(())
     }
 
-    /// Appends records for `group` to its `__consumer_offsets` partition (created on first use).
-    /// Its partition must exist: `__consumer_offsets` is created by FindCoordinator, before any
-    /// group request.
+    /// Appends records for `group` to its `__consumer_offsets` partition. Its partition must
+    /// exist: `__consumer_offsets` is created by FindCoordinator, before any group request.
     pub fn append(&self, metadata: &Metadata, group: &str, entries: &[(RecordKey, Option<Bytes>)]) -> Result<Written, Refusal> {
-        let topic = metadata
-            .topic(OFFSETS_TOPIC)
-            .ok_or_else(|| Refusal::new(ResponseError::CoordinatorNotAvailable, format!("{OFFSETS_TOPIC} does not exist yet")))?;
-        let partition = topic
-            .partition(partition_for(group, topic.partition_count()))
-            .map_err(|_| Refusal::new(ResponseError::NotCoordinator, "this broker does not lead the group's offsets partition"))?
-            .clone();
-        let now = now_ms();
         let entries: Vec<(Option<Bytes>, Option<Bytes>)> = entries.iter().map(|(key, value)| (Some(key.encode()), value.clone())).collect();
-        let batch = crate::internal_log::encode_batch(&entries, now).map_err(|e| Refusal::new(ResponseError::UnknownServerError, e))?;
-        if let Some(replicated) = &partition.replica {
-            // Proposed now (in call order); the position is a lower bound until it commits.
-            let end_offset = partition.log().log_end_offset() + entries.len() as i64;
-            let proposed = replicated.handle.propose(batch.freeze(), None);
-            let committed = async move { proposed.await.map(|info| info.last_offset + 1).map_err(|_| ResponseError::NotCoordinator) };
-            return Ok(Written { partition, end_offset, committed: Some(Box::pin(committed)) });
-        }
-        let info = partition
-            .log()
-            .append(&batch, crate::handlers::cluster::LEADER_EPOCH, None, now)
-            .map_err(crate::handlers::produce::storage_refusal)?;
-        partition.appended.notify_waiters();
-        Ok(Written { partition, end_offset: info.last_offset + 1, committed: None })
+        let batch = crate::internal_log::encode_batch(&entries, now_ms()).map_err(|e| Refusal::new(ResponseError::UnknownServerError, e))?;
+        crate::coordinator::append(self.coordinated.partition(metadata, group)?, batch, entries.len())
     }
 
     /// Records a group's generation, and once it is stable its members and assignments (fire
@@ -305,6 +330,13 @@ impl GroupCoordinator {
         }
         groups.retain(|_, g| !(g.state == GroupState::Empty && g.offsets.is_empty() && now - g.empty_since > retention));
     }
+}
+
+/// An offset commit written in a transaction, pending until the transaction ends.
+fn pending_offset(record: &Record) -> Option<PendingOffset> {
+    let RecordKey::Offset { group, topic, partition } = record.key.clone().and_then(RecordKey::decode)? else { return None };
+    let committed = record.value.clone().and_then(CommittedOffset::decode)?;
+    Some(PendingOffset { group, topic, partition, committed, position: record.offset })
 }
 
 fn apply(groups: &mut HashMap<String, Group>, record: &Record, now: i64) {

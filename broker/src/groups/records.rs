@@ -198,12 +198,6 @@ impl GroupRecord {
     }
 }
 
-/// The `__consumer_offsets` partition of a group: Java's `String.hashCode`, as Kafka computes it,
-/// so a group lands where Kafka would put it.
-pub fn partition_for(group: &str, partitions: i32) -> i32 {
-    let hash = group.encode_utf16().fold(0i32, |h, unit| h.wrapping_mul(31).wrapping_add(unit as i32));
-    (hash & i32::MAX) % partitions.max(1)
-}
 
 #[cfg(test)]
 mod tests {

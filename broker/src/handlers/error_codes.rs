@@ -220,3 +220,47 @@ impl ErrorCodes for AlterPartitionReassignmentsResponse {
     }
 }
 
+
+impl ErrorCodes for AddPartitionsToTxnResponse {
+    fn error_codes(&self, add: &mut impl FnMut(i16)) {
+        add(self.error_code);
+        for a in &self.results_by_transaction { for b in &a.topic_results { for c in &b.results_by_partition { add(c.partition_error_code); } } }
+        for b in &self.results_by_topic_v3_and_below { for c in &b.results_by_partition { add(c.partition_error_code); } }
+    }
+}
+
+impl ErrorCodes for AddOffsetsToTxnResponse {
+    fn error_codes(&self, add: &mut impl FnMut(i16)) {
+        add(self.error_code);
+    }
+}
+
+impl ErrorCodes for EndTxnResponse {
+    fn error_codes(&self, add: &mut impl FnMut(i16)) {
+        add(self.error_code);
+    }
+}
+
+impl ErrorCodes for TxnOffsetCommitResponse {
+    fn error_codes(&self, add: &mut impl FnMut(i16)) {
+        for a in &self.topics { for b in &a.partitions { add(b.error_code); } }
+    }
+}
+
+impl ErrorCodes for WriteTxnMarkersResponse {
+    fn error_codes(&self, add: &mut impl FnMut(i16)) {
+        for a in &self.markers { for b in &a.topics { for c in &b.partitions { add(c.error_code); } } }
+    }
+}
+
+impl ErrorCodes for DescribeTransactionsResponse {
+    fn error_codes(&self, add: &mut impl FnMut(i16)) {
+        for a in &self.transaction_states { add(a.error_code); }
+    }
+}
+
+impl ErrorCodes for ListTransactionsResponse {
+    fn error_codes(&self, add: &mut impl FnMut(i16)) {
+        add(self.error_code);
+    }
+}

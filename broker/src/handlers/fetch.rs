@@ -8,8 +8,8 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures_util::future::select_all;
 use kafka_protocol::error::ResponseError;
-use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, LeaderIdAndEpoch, PartitionData};
-use kafka_protocol::messages::{BrokerId, FetchRequest, FetchResponse, RequestHeader};
+use kafka_protocol::messages::fetch_response::{AbortedTransaction, FetchableTopicResponse, LeaderIdAndEpoch, PartitionData};
+use kafka_protocol::messages::{BrokerId, FetchRequest, FetchResponse, ProducerId, RequestHeader};
 use tokio::time::Instant;
 use weir_protocol::batch::{self, codec};
 
@@ -69,6 +69,9 @@ struct Wanted {
 
 /// Each requested topic (by name or id), its partitions, and its traffic counters.
 type Targets = Vec<(FetchableTopicResponse, Vec<Wanted>, Option<TopicStats>)>;
+
+/// `isolation_level` of a read_committed consumer.
+const READ_COMMITTED: i8 = 1;
 
 /// Fetch v10 is the first that may carry zstd batches (KIP-110).
 const FIRST_ZSTD_VERSION: i16 = 10;
@@ -151,12 +154,16 @@ fn read(request: &FetchRequest, version: i16, targets: &Targets) -> (FetchRespon
                     let Some(partition) = &wanted.partition else { return wanted.data.clone() };
                     let log = partition.log();
                     let high_watermark = log.high_watermark();
+                    let last_stable_offset = log.last_stable_offset();
+                    // KIP-98: read_committed reads below the last stable offset only.
+                    let read_committed = request.isolation_level == READ_COMMITTED;
+                    let upper_bound = if read_committed { last_stable_offset } else { high_watermark };
                     let mut data = wanted
                         .data
                         .clone()
                         .with_high_watermark(high_watermark)
-                        .with_last_stable_offset(high_watermark)
-                        .with_aborted_transactions((request.isolation_level == 1).then(Vec::new))
+                        .with_last_stable_offset(last_stable_offset)
+                        .with_aborted_transactions(read_committed.then(Vec::new))
                         .with_preferred_read_replica((-1).into());
                     if version >= 5 {
                         data.log_start_offset = log.log_start_offset();
@@ -165,12 +172,23 @@ fn read(request: &FetchRequest, version: i16, targets: &Targets) -> (FetchRespon
                     if total > 0 && limit == 0 {
                         return data.with_records(Some(Bytes::new()));
                     }
-                    match log.read(wanted.fetch_offset, limit.max(1), high_watermark) {
+                    match log.read(wanted.fetch_offset, limit.max(1), upper_bound) {
                         // Only the response's first batch may exceed the limits.
                         Ok(read) if total > 0 && read.records.len() > limit => data.with_records(Some(Bytes::new())),
                         Ok(read) => {
                             total += read.records.len();
                             budget = budget.saturating_sub(read.records.len());
+                            if read_committed {
+                                // The aborted transactions with data among the batches returned,
+                                // so the consumer drops their records.
+                                let end = batch::Batches::new(&read.records).last().map_or(wanted.fetch_offset, |(_, h)| h.next_offset());
+                                data.aborted_transactions = Some(
+                                    log.aborted_transactions(wanted.fetch_offset, end)
+                                        .into_iter()
+                                        .map(|a| AbortedTransaction::default().with_producer_id(ProducerId(a.producer_id)).with_first_offset(a.first_offset))
+                                        .collect(),
+                                );
+                            }
                             if !read.records.is_empty() {
                                 buffers.push(read.records.clone());
                             }

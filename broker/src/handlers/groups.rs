@@ -30,27 +30,32 @@ use crate::now_ms;
 use crate::server::Shared;
 
 const GROUP_KEY_TYPE: i8 = 0;
+const TRANSACTION_KEY_TYPE: i8 = 1;
 
-/// FindCoordinator: a single broker coordinates every group; in a cluster, the leader of the
-/// group's `__consumer_offsets` partition does. Like Kafka, it creates `__consumer_offsets`
-/// on the first lookup. `error_message` is "NONE" on success and Kafka's description of the
-/// error otherwise.
+/// FindCoordinator: a single broker coordinates every group and transactional id; in a
+/// cluster, the leader of the key's partition of `__consumer_offsets` (groups) or
+/// `__transaction_state` (transactional ids) does. Like Kafka, it creates the internal topic on
+/// the first lookup. `error_message` is "NONE" on success and Kafka's description of the error
+/// otherwise.
 pub async fn find_coordinator(shared: &Arc<Shared>, request: FindCoordinatorRequest, version: i16) -> FindCoordinatorResponse {
-    let offsets = if request.key_type != GROUP_KEY_TYPE {
-        Err(ResponseError::CoordinatorNotAvailable)
-    } else {
-        let partitions = shared.groups.settings().offsets_partitions;
-        shared.metadata.internal_topic(crate::groups::OFFSETS_TOPIC, partitions).await.map_err(|refusal| {
-            warn!(error = refusal.message, "could not create {}", crate::groups::OFFSETS_TOPIC);
+    let topic_name = match request.key_type {
+        GROUP_KEY_TYPE => Some(crate::groups::OFFSETS_TOPIC),
+        TRANSACTION_KEY_TYPE => Some(crate::transactions::TRANSACTION_TOPIC),
+        _ => None,
+    };
+    let internal = match topic_name {
+        None => Err(ResponseError::InvalidRequest),
+        Some(name) => shared.metadata.internal_topic(name).await.map_err(|refusal| {
+            warn!(error = refusal.message, "could not create {name}");
             ResponseError::CoordinatorNotAvailable
-        })
+        }),
     };
     let coordinator = |key: &str| -> Result<(i32, String, i32), ResponseError> {
-        let topic = offsets.as_ref().map_err(|e| *e)?;
+        let topic = internal.as_ref().map_err(|e| *e)?;
         if shared.metadata.cluster().is_none() {
             return Ok((shared.settings.node_id, shared.host.clone(), shared.port));
         }
-        let index = crate::groups::records::partition_for(key, topic.partition_count());
+        let index = crate::coordinator::partition_for(key, topic.partition_count());
         let leader = super::cluster::partition_state(shared, topic, index).leader;
         let broker = shared.metadata.cluster().and_then(|c| c.state.read().brokers.get(&leader).cloned());
         broker.map(|b| (b.node_id, b.host, b.port)).ok_or(ResponseError::CoordinatorNotAvailable)
@@ -83,8 +88,7 @@ pub async fn find_coordinator(shared: &Arc<Shared>, request: FindCoordinatorRequ
 /// coordinator already, or a single broker's first commit).
 pub async fn ensure_offsets_topic(shared: &Arc<Shared>) {
     if shared.metadata.topic(crate::groups::OFFSETS_TOPIC).is_none() {
-        let partitions = shared.groups.settings().offsets_partitions;
-        if let Err(refusal) = shared.metadata.internal_topic(crate::groups::OFFSETS_TOPIC, partitions).await {
+        if let Err(refusal) = shared.metadata.internal_topic(crate::groups::OFFSETS_TOPIC).await {
             warn!(error = refusal.message, "could not create {}", crate::groups::OFFSETS_TOPIC);
         }
     }
@@ -356,6 +360,11 @@ fn committed(shared: &Shared, group: &str, wanted: Option<Vec<(TopicName, Vec<i3
 }
 
 pub fn offset_fetch(shared: &Arc<Shared>, request: OffsetFetchRequest, version: i16) -> OffsetFetchResponse {
+    // KIP-447 (v7+): with `require_stable`, an offset an open transaction committed is
+    // UNSTABLE_OFFSET_COMMIT (retriable) rather than the last stable one.
+    let unstable = |group: &str, topic: &str, partition: i32| {
+        (request.require_stable && shared.groups.has_pending_offset(group, topic, partition)).then_some(ResponseError::UnstableOffsetCommit.code()).unwrap_or(0)
+    };
     if version >= 8 {
         let groups = request
             .groups
@@ -365,19 +374,19 @@ pub fn offset_fetch(shared: &Arc<Shared>, request: OffsetFetchRequest, version: 
                 let topics = committed(shared, &g.group_id, wanted)
                     .into_iter()
                     .map(|(name, partitions)| {
-                        OffsetFetchResponseTopics::default().with_name(name).with_partitions(
-                            partitions
-                                .into_iter()
-                                .map(|(p, c)| {
-                                    let (offset, epoch, metadata) = offset_fields(c);
-                                    OffsetFetchResponsePartitions::default()
-                                        .with_partition_index(p)
-                                        .with_committed_offset(offset)
-                                        .with_committed_leader_epoch(epoch)
-                                        .with_metadata(metadata)
-                                })
-                                .collect(),
-                        )
+                        let partitions = partitions
+                            .into_iter()
+                            .map(|(p, c)| {
+                                let (offset, epoch, metadata) = offset_fields(c);
+                                OffsetFetchResponsePartitions::default()
+                                    .with_partition_index(p)
+                                    .with_committed_offset(offset)
+                                    .with_committed_leader_epoch(epoch)
+                                    .with_metadata(metadata)
+                                    .with_error_code(unstable(&g.group_id, &name, p))
+                            })
+                            .collect();
+                        OffsetFetchResponseTopics::default().with_name(name).with_partitions(partitions)
                     })
                     .collect();
                 let error = shared.groups.coordinator_error(&shared.metadata, &g.group_id).map_or(0, |e| e.code());
@@ -386,17 +395,20 @@ pub fn offset_fetch(shared: &Arc<Shared>, request: OffsetFetchRequest, version: 
             .collect();
         return OffsetFetchResponse::default().with_groups(groups);
     }
-    let wanted = request.topics.map(|ts| ts.into_iter().map(|t| (t.name, t.partition_indexes)).collect());
+    let wanted = request.topics.clone().map(|ts| ts.into_iter().map(|t| (t.name, t.partition_indexes)).collect());
     let topics = committed(shared, &request.group_id, wanted)
         .into_iter()
         .map(|(name, partitions)| {
-            OffsetFetchResponseTopic::default().with_name(name).with_partitions(
+            OffsetFetchResponseTopic::default().with_name(name.clone()).with_partitions(
                 partitions
                     .into_iter()
                     .map(|(p, c)| {
                         let (offset, epoch, metadata) = offset_fields(c);
-                        let partition =
-                            OffsetFetchResponsePartition::default().with_partition_index(p).with_committed_offset(offset).with_metadata(metadata);
+                        let partition = OffsetFetchResponsePartition::default()
+                            .with_partition_index(p)
+                            .with_committed_offset(offset)
+                            .with_metadata(metadata)
+                            .with_error_code(unstable(&request.group_id, &name, p));
                         if version >= 5 { partition.with_committed_leader_epoch(epoch) } else { partition }
                     })
                     .collect(),

@@ -12,6 +12,7 @@ mod partitions;
 pub mod produce;
 mod producer_id;
 pub mod topics;
+mod transactions;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -66,7 +67,17 @@ pub async fn handle(shared: &std::sync::Arc<Shared>, request: Request) -> Reply 
         RequestKind::DescribeConfigs(r) => reply(&header, &configs::describe_configs(shared, r, version)),
         RequestKind::AlterConfigs(r) => reply(&header, &configs::alter_configs(shared, r).await),
         RequestKind::IncrementalAlterConfigs(r) => reply(&header, &configs::incremental_alter_configs(shared, r).await),
-        RequestKind::InitProducerId(r) => reply(&header, &producer_id::init_producer_id(shared, r).await),
+        RequestKind::InitProducerId(r) => reply(&header, &producer_id::init_producer_id(shared, r, version).await),
+        RequestKind::AddPartitionsToTxn(r) => reply(&header, &transactions::add_partitions_to_txn(shared, r, version).await),
+        RequestKind::AddOffsetsToTxn(r) => reply(&header, &transactions::add_offsets_to_txn(shared, r, version).await),
+        RequestKind::EndTxn(r) => reply(&header, &transactions::end_txn(shared, r, version).await),
+        RequestKind::TxnOffsetCommit(r) => {
+            groups::ensure_offsets_topic(shared).await;
+            transactions::txn_offset_commit(shared, header, r)
+        }
+        RequestKind::WriteTxnMarkers(r) => reply(&header, &transactions::write_txn_markers(shared, r).await),
+        RequestKind::DescribeTransactions(r) => reply(&header, &transactions::describe_transactions(shared, r)),
+        RequestKind::ListTransactions(r) => reply(&header, &transactions::list_transactions(shared, r)),
         RequestKind::FindCoordinator(r) => reply(&header, &groups::find_coordinator(shared, r, version).await),
         RequestKind::JoinGroup(r) => {
             groups::ensure_offsets_topic(shared).await;

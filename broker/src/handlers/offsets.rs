@@ -17,6 +17,8 @@ const MAX_TIMESTAMP: i64 = -3;
 const EARLIEST_LOCAL: i64 = -4;
 
 pub fn list_offsets(shared: &Arc<Shared>, request: ListOffsetsRequest, version: i16) -> ListOffsetsResponse {
+    // KIP-98: a read_committed consumer's end is the last stable offset.
+    let read_committed = request.isolation_level == 1;
     let topics = request
         .topics
         .into_iter()
@@ -30,7 +32,7 @@ pub fn list_offsets(shared: &Arc<Shared>, request: ListOffsetsRequest, version: 
                         Ok(partition) => partition,
                         Err(error) => return response.with_error_code(error.code()),
                     };
-                    let (offset, timestamp) = lookup(&partition.log(), p.timestamp);
+                    let (offset, timestamp) = lookup(&partition.log(), p.timestamp, read_committed);
                     let response = response.with_offset(offset).with_timestamp(timestamp);
                     if version >= 4 { response.with_leader_epoch(LEADER_EPOCH) } else { response }
                 })
@@ -41,11 +43,13 @@ pub fn list_offsets(shared: &Arc<Shared>, request: ListOffsetsRequest, version: 
     ListOffsetsResponse::default().with_topics(topics)
 }
 
-/// `(offset, timestamp)` for a ListOffsets target; `(-1, -1)` when no record qualifies.
-fn lookup(log: &Log, target: i64) -> (i64, i64) {
-    match target {
-        LATEST => (log.high_watermark(), -1),
-        EARLIEST | EARLIEST_LOCAL => (log.log_start_offset(), -1),
+/// `(offset, timestamp)` for a ListOffsets target; `(-1, -1)` when no record qualifies (for
+/// `read_committed`, none below the last stable offset).
+fn lookup(log: &Log, target: i64, read_committed: bool) -> (i64, i64) {
+    let end = if read_committed { log.last_stable_offset() } else { log.high_watermark() };
+    let found = match target {
+        LATEST => return (end, -1),
+        EARLIEST | EARLIEST_LOCAL => return (log.log_start_offset(), -1),
         MAX_TIMESTAMP => log
             .batch_with_max_timestamp()
             .and_then(|batch| first_record_at_or_after(&batch, i64::MIN, true))
@@ -56,6 +60,12 @@ fn lookup(log: &Log, target: i64) -> (i64, i64) {
             .map(|(offset, ts)| (offset.max(log.log_start_offset()), ts))
             .unwrap_or((-1, -1)),
         _ => (-1, -1),
+    };
+    // Records found by timestamp count only below the end.
+    if found.0 >= end {
+        (-1, -1)
+    } else {
+        found
     }
 }
 

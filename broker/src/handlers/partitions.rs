@@ -155,7 +155,7 @@ pub fn describe_producers(shared: &Arc<Shared>, request: DescribeProducersReques
                                         .with_last_sequence(p.last_sequence)
                                         .with_last_timestamp(p.last_timestamp)
                                         .with_coordinator_epoch(-1)
-                                        .with_current_txn_start_offset(-1)
+                                        .with_current_txn_start_offset(p.current_txn_start_offset)
                                 })
                                 .collect();
                             response.with_active_producers(producers)

@@ -39,6 +39,7 @@ type Proposed = std::pin::Pin<Box<dyn std::future::Future<Output = Result<Append
 pub fn handle(shared: &Arc<Shared>, header: RequestHeader, request: ProduceRequest) -> Reply {
     let acks = request.acks;
     let version = header.request_api_version;
+    let transactional_id = request.transactional_id.as_ref().map(|id| id.to_string());
     let mut pending = Vec::new();
     let mut responses = Vec::with_capacity(request.topic_data.len());
     for (t, topic_data) in request.topic_data.into_iter().enumerate() {
@@ -54,7 +55,7 @@ pub fn handle(shared: &Arc<Shared>, header: RequestHeader, request: ProduceReque
             let outcome = topic
                 .as_ref()
                 .map_err(|refusal| Rejection::from(refusal.clone()))
-                .and_then(|topic| append(topic, data.index, data.records.unwrap_or_default(), acks, version));
+                .and_then(|topic| append(shared, topic, data.index, data.records.unwrap_or_default(), acks, version, transactional_id.as_deref()));
             partition_responses.push(match outcome {
                 Ok(Appended::Proposed(proposed)) => {
                     if acks != 0 {
@@ -182,7 +183,7 @@ fn add_leader_hints(shared: &Shared, response: &mut ProduceResponse, version: i1
 /// Why a proposal failed, as the producer hears it: a lost leadership or a dropped proposal is
 /// NOT_LEADER_OR_FOLLOWER (retriable: the producer refreshes its metadata); the log's refusals
 /// (idempotent sequence errors) keep their Kafka codes.
-fn replication_refusal(e: ReplicationError) -> Refusal {
+pub fn replication_refusal(e: ReplicationError) -> Refusal {
     match e {
         ReplicationError::Storage(e) => storage_refusal(e),
         ReplicationError::NotLeader { .. } | ReplicationError::ProposalDropped => Refusal::new(ResponseError::NotLeaderOrFollower, e.to_string()),
@@ -227,7 +228,7 @@ struct Written {
 /// Checks one partition's data in Kafka's order (partition exists; the request carries one v2
 /// batch its version may use; acks; not an internal topic; then the topic's append rules) and
 /// appends it.
-fn append(topic: &Topic, index: i32, records: Bytes, acks: i16, version: i16) -> Result<Appended, Rejection> {
+fn append(shared: &Shared, topic: &Topic, index: i32, records: Bytes, acks: i16, version: i16, transactional_id: Option<&str>) -> Result<Appended, Rejection> {
     let partition = topic.partition(index).map_err(|error| match error {
         ResponseError::UnknownTopicOrPartition => Refusal::new(error, UNKNOWN_PARTITION),
         other => Refusal::new(other, "This broker is not the leader of the partition."),
@@ -256,7 +257,7 @@ fn append(topic: &Topic, index: i32, records: Bytes, acks: i16, version: i16) ->
         return Err(Refusal::new(ResponseError::InvalidRecord, "clients may not write control batches").into());
     }
     if header.is_transactional() {
-        return Err(Refusal::new(ResponseError::InvalidTxnState, "transactions are not supported").into());
+        check_transaction(shared, topic, partition, &header, transactional_id)?;
     }
     let now = now_ms();
     check_records(topic, index, &records, &header, now)?;
@@ -310,6 +311,28 @@ fn append(topic: &Topic, index: i32, records: Bytes, acks: i16, version: i16) ->
         target: partition.clone(),
         written: Written { base_offset: info.base_offset, end_offset: info.last_offset + 1, log_append_time, log_start_offset },
     })
+}
+
+/// A transactional batch is accepted from a producer named by the request's transactional id,
+/// and — KIP-890, `transaction.partition.verification.enable` — only for a partition its
+/// coordinator has added to the open transaction, so a late batch cannot reopen a transaction
+/// that already ended (a "hanging" transaction). Verified here when this broker is the
+/// coordinator; a remote coordinator is not asked yet (that round trip would have to finish
+/// before later batches of the same producer are appended, in order).
+fn check_transaction(shared: &Shared, topic: &Topic, partition: &Partition, header: &batch::BatchHeader, transactional_id: Option<&str>) -> Result<(), Refusal> {
+    let Some(transactional_id) = transactional_id.filter(|id| !id.is_empty()) else {
+        return Err(Refusal::new(ResponseError::TransactionalIdAuthorizationFailed, "a transactional batch without a transactional id"));
+    };
+    let producer = (header.producer_id, header.producer_epoch);
+    let open_here = partition.log().open_transaction(producer.0).is_some_and(|(epoch, _)| epoch == producer.1);
+    if open_here || !shared.settings.transactions.verify_partitions || shared.transactions.coordinator_error(&shared.metadata, transactional_id).is_some() {
+        return Ok(());
+    }
+    match shared.transactions.verify(&shared.metadata, transactional_id, producer, &(topic.name.to_string(), partition.index)) {
+        Ok(()) => Ok(()),
+        Err(ResponseError::ProducerFenced) => Err(Refusal::new(ResponseError::InvalidProducerEpoch, "the producer was fenced by a newer epoch")),
+        Err(e) => Err(Refusal::new(ResponseError::InvalidTxnState, format!("the partition is not in the producer's open transaction ({e})"))),
+    }
 }
 
 /// Produce v3+ carries exactly one v2 batch per partition, and zstd only from v7 (KIP-110), as

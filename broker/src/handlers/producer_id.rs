@@ -1,18 +1,28 @@
-//! InitProducerId for idempotent producers (transactions are not offered yet).
+//! InitProducerId: a fresh producer id for an idempotent producer; for a transactional one,
+//! its transactional id's producer id at the next epoch, from the transaction coordinator.
 
 use std::sync::Arc;
 
-use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::{InitProducerIdRequest, InitProducerIdResponse, ProducerId};
-use tracing::warn;
 
 use crate::server::Shared;
+use crate::transactions::TransactionCoordinator;
 
-pub async fn init_producer_id(shared: &Arc<Shared>, request: InitProducerIdRequest) -> InitProducerIdResponse {
-    let response = InitProducerIdResponse::default();
-    if let Some(transactional_id) = request.transactional_id {
-        warn!(transactional_id = %transactional_id.0, "transactional producer refused: transactions are not supported");
-        return response.with_error_code(ResponseError::TransactionalIdAuthorizationFailed.code());
+/// KIP-588: PRODUCER_FENCED reaches InitProducerId clients from v4 on.
+const FIRST_PRODUCER_FENCED_VERSION: i16 = 4;
+
+pub async fn init_producer_id(shared: &Arc<Shared>, request: InitProducerIdRequest, version: i16) -> InitProducerIdResponse {
+    let response = InitProducerIdResponse::default().with_producer_id(ProducerId(-1)).with_producer_epoch(-1);
+    if let Some(transactional_id) = request.transactional_id.filter(|id| !id.is_empty()) {
+        // KIP-360 (v3+): a producer re-initialising names its current id and epoch.
+        let expected = (request.producer_id.0 >= 0).then_some((request.producer_id.0, request.producer_epoch));
+        return match TransactionCoordinator::init_producer_id(shared, &transactional_id, request.transaction_timeout_ms, expected).await {
+            Ok((id, epoch)) => response.with_producer_id(ProducerId(id)).with_producer_epoch(epoch),
+            Err(kafka_protocol::error::ResponseError::ProducerFenced) if version < FIRST_PRODUCER_FENCED_VERSION => {
+                response.with_error_code(kafka_protocol::error::ResponseError::InvalidProducerEpoch.code())
+            }
+            Err(e) => response.with_error_code(e.code()),
+        };
     }
     // An idempotent producer (re)initialising always gets a fresh id at epoch 0, as Kafka does.
     match shared.metadata.next_producer_id().await {

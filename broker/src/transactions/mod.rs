@@ -1,0 +1,408 @@
+//! The transaction coordinator (KIP-98, KIP-447). Each transactional id's state lives in its
+//! partition of the internal topic `__transaction_state`; the coordinator of an id is that
+//! partition's leader, which loads the partition when it becomes leader (and finishes the
+//! commits and aborts it finds half done) and forgets it when it stops leading, so the
+//! coordinator fails over with its partition, as group coordinators do.
+//!
+//! Every transition is written to the partition and durable (flushed, or committed by its Raft
+//! group) before it takes effect. While one is being written, other requests for the id hear
+//! CONCURRENT_TRANSACTIONS, as they do while a commit's or abort's markers are being written.
+
+pub mod markers;
+mod records;
+mod state;
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+
+use kafka_protocol::error::ResponseError;
+use parking_lot::Mutex;
+use tracing::{info, warn};
+
+pub use state::{TxnMetadata, TxnState};
+use state::Init;
+
+use crate::config::TransactionSettings;
+use crate::coordinator::{partition_for, Coordinated};
+use crate::metadata::Metadata;
+use crate::partition::Partition;
+use crate::server::Shared;
+use crate::{now_ms, BrokerError};
+
+pub const TRANSACTION_TOPIC: &str = "__transaction_state";
+
+/// How long markers are retried before the next attempt backs off to its longest.
+const MARKER_RETRY_MAX: Duration = Duration::from_secs(1);
+
+pub struct TransactionCoordinator {
+    txns: Mutex<HashMap<String, Entry>>,
+    coordinated: Coordinated,
+    settings: TransactionSettings,
+    /// Single node: ids loaded at start whose commit or abort must be finished once serving.
+    to_resume: Mutex<Vec<String>>,
+    next_expiry_check: Mutex<i64>,
+}
+
+#[derive(Default)]
+struct Entry {
+    /// The durable state (`None` while the id's first state is being written).
+    metadata: Option<TxnMetadata>,
+    /// A transition is being written.
+    writing: bool,
+}
+
+/// One transactional id as DescribeTransactions and ListTransactions show it.
+pub struct TxnSnapshot {
+    pub transactional_id: String,
+    pub metadata: TxnMetadata,
+}
+
+impl TransactionCoordinator {
+    /// A single node loads every `__transaction_state` partition it has; a cluster broker loads
+    /// one when it becomes its leader.
+    pub fn load(metadata: &Metadata, settings: TransactionSettings) -> Result<TransactionCoordinator, BrokerError> {
+        let cluster = metadata.cluster().is_some();
+        let coordinator = TransactionCoordinator {
+            txns: Mutex::new(HashMap::new()),
+            coordinated: Coordinated::new(TRANSACTION_TOPIC, cluster),
+            settings,
+            to_resume: Mutex::new(Vec::new()),
+            next_expiry_check: Mutex::new(0),
+        };
+        if !cluster {
+            if let Some(topic) = metadata.topic(TRANSACTION_TOPIC) {
+                for partition in topic.hosted() {
+                    let resume = coordinator.load_partition(&partition)?;
+                    coordinator.to_resume.lock().extend(resume);
+                }
+            }
+        }
+        Ok(coordinator)
+    }
+
+    pub fn settings(&self) -> TransactionSettings {
+        self.settings
+    }
+
+    /// Rebuilds the ids of one `__transaction_state` partition; returns those whose commit or
+    /// abort was prepared but not completed (see [`TransactionCoordinator::resume`]).
+    pub fn load_partition(&self, partition: &Partition) -> Result<Vec<String>, BrokerError> {
+        let mut loaded: HashMap<String, TxnMetadata> = HashMap::new();
+        let records = crate::coordinator::for_each_record(partition, |record| {
+            if record.control {
+                return;
+            }
+            let Some(id) = record.key.as_deref().and_then(records::decode_key) else { return };
+            match record.value.as_deref().and_then(records::decode_value) {
+                Some(metadata) => {
+                    loaded.insert(id, metadata);
+                }
+                None => {
+                    loaded.remove(&id);
+                }
+            }
+        })?;
+        let resume: Vec<String> = loaded.iter().filter(|(_, m)| m.state.is_preparing()).map(|(id, _)| id.clone()).collect();
+        info!(partition = partition.index, transactional_ids = loaded.len(), records, "loaded transactions");
+        let mut txns = self.txns.lock();
+        for (id, metadata) in loaded {
+            txns.insert(id, Entry { metadata: Some(metadata), writing: false });
+        }
+        self.coordinated.set_loaded(partition.index, true);
+        Ok(resume)
+    }
+
+    /// Forgets the ids of a partition this broker no longer leads.
+    pub fn unload_partition(&self, index: i32, partitions: i32) {
+        self.coordinated.set_loaded(index, false);
+        self.txns.lock().retain(|id, _| partition_for(id, partitions) != index);
+        info!(partition = index, "unloaded transactions");
+    }
+
+    /// Finishes the commits and aborts that were prepared when their partition was loaded.
+    pub fn resume(shared: &Arc<Shared>, ids: Vec<String>) {
+        for id in ids {
+            tokio::spawn(complete(shared.clone(), id));
+        }
+    }
+
+    /// Single node: [`TransactionCoordinator::resume`] for what the start-up load found.
+    pub fn resume_loaded(shared: &Arc<Shared>) {
+        let ids = std::mem::take(&mut *shared.transactions.to_resume.lock());
+        TransactionCoordinator::resume(shared, ids);
+    }
+
+    /// Why this broker may not coordinate `transactional_id` now (see [`Coordinated::error`]).
+    pub fn coordinator_error(&self, metadata: &Metadata, transactional_id: &str) -> Option<ResponseError> {
+        self.coordinated.error(metadata, transactional_id)
+    }
+
+    /// The id's current state, if it has one.
+    pub fn get(&self, transactional_id: &str) -> Option<TxnMetadata> {
+        self.txns.lock().get(transactional_id).and_then(|e| e.metadata.clone())
+    }
+
+    /// Every id with a state here.
+    pub fn list(&self) -> Vec<TxnSnapshot> {
+        self.txns
+            .lock()
+            .iter()
+            .filter_map(|(id, e)| Some(TxnSnapshot { transactional_id: id.clone(), metadata: e.metadata.clone()? }))
+            .collect()
+    }
+
+    /// Runs `decide` on the id's state; a new state it returns is written, and takes effect
+    /// once durable. Returns the state in effect afterwards.
+    async fn transition(
+        &self,
+        shared: &Arc<Shared>,
+        transactional_id: &str,
+        decide: impl FnOnce(Option<&TxnMetadata>) -> Result<Option<TxnMetadata>, ResponseError>,
+    ) -> Result<TxnMetadata, ResponseError> {
+        if let Some(error) = self.coordinator_error(&shared.metadata, transactional_id) {
+            return Err(error);
+        }
+        let next = {
+            let mut txns = self.txns.lock();
+            let entry = txns.entry(transactional_id.to_owned()).or_default();
+            if entry.writing {
+                return Err(ResponseError::ConcurrentTransactions);
+            }
+            match decide(entry.metadata.as_ref()) {
+                Err(e) => {
+                    if entry.metadata.is_none() {
+                        txns.remove(transactional_id);
+                    }
+                    return Err(e);
+                }
+                Ok(None) => return entry.metadata.clone().ok_or(ResponseError::InvalidProducerIdMapping),
+                Ok(Some(next)) => {
+                    entry.writing = true;
+                    next
+                }
+            }
+        };
+        let written = self.write(shared, transactional_id, Some(&next)).await;
+        let mut txns = self.txns.lock();
+        let entry = txns.entry(transactional_id.to_owned()).or_default();
+        entry.writing = false;
+        match written {
+            Ok(()) => {
+                entry.metadata = Some(next.clone());
+                Ok(next)
+            }
+            Err(e) => {
+                if entry.metadata.is_none() {
+                    txns.remove(transactional_id);
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// Writes the id's state (or its tombstone) and waits until it is durable.
+    async fn write(&self, shared: &Arc<Shared>, transactional_id: &str, metadata: Option<&TxnMetadata>) -> Result<(), ResponseError> {
+        let entries = vec![(Some(records::encode_key(transactional_id)), metadata.map(records::encode_value))];
+        let batch = crate::internal_log::encode_batch(&entries, now_ms()).map_err(|_| ResponseError::UnknownServerError)?;
+        let partition = self.coordinated.partition(&shared.metadata, transactional_id).map_err(|r| r.error)?;
+        let written = crate::coordinator::append(partition, batch, 1).map_err(|r| match r.error {
+            ResponseError::NotLeaderOrFollower => ResponseError::NotCoordinator,
+            other => other,
+        })?;
+        written.durable(shared.settings.fsync_acks_all).await.map(drop)
+    }
+
+    /// InitProducerId with a transactional id: the producer id and epoch to use.
+    pub async fn init_producer_id(shared: &Arc<Shared>, transactional_id: &str, timeout_ms: i32, expected: Option<(i64, i16)>) -> Result<(i64, i16), ResponseError> {
+        let coordinator = &shared.transactions;
+        if timeout_ms <= 0 || timeout_ms > coordinator.settings.max_timeout_ms {
+            return Err(ResponseError::InvalidTransactionTimeout);
+        }
+        if let Some(error) = coordinator.coordinator_error(&shared.metadata, transactional_id) {
+            return Err(error);
+        }
+        let fresh_id = if state::needs_producer_id(coordinator.get(transactional_id).as_ref()) {
+            Some(shared.metadata.next_producer_id().await.map_err(|r| r.error)?)
+        } else {
+            None
+        };
+        let mut abort_first = false;
+        let next = coordinator
+            .transition(shared, transactional_id, |current| match state::init(current, timeout_ms, expected, fresh_id, now_ms())? {
+                Init::Ready(next) => Ok(Some(next)),
+                Init::AbortFirst(next) => {
+                    abort_first = true;
+                    Ok(Some(next))
+                }
+            })
+            .await?;
+        if abort_first {
+            info!(transactional_id, producer_id = next.producer_id, epoch = next.producer_epoch, "a new producer fenced the previous one: aborting its open transaction");
+            tokio::spawn(complete(shared.clone(), transactional_id.to_owned()));
+            return Err(ResponseError::ConcurrentTransactions);
+        }
+        Ok((next.producer_id, next.producer_epoch))
+    }
+
+    /// AddPartitionsToTxn / AddOffsetsToTxn.
+    pub async fn add_partitions(shared: &Arc<Shared>, transactional_id: &str, producer: (i64, i16), partitions: Vec<(String, i32)>) -> Result<(), ResponseError> {
+        shared
+            .transactions
+            .transition(shared, transactional_id, |current| state::add_partitions(current, producer.0, producer.1, &partitions, now_ms()))
+            .await
+            .map(drop)
+    }
+
+    /// KIP-890: whether `partition` is in the producer's open transaction (asked by the
+    /// partition's leader before it accepts the transaction's first batch there).
+    pub fn verify(&self, metadata: &Metadata, transactional_id: &str, producer: (i64, i16), partition: &(String, i32)) -> Result<(), ResponseError> {
+        if let Some(error) = self.coordinator_error(metadata, transactional_id) {
+            return Err(error);
+        }
+        // The durable state decides: a producer sends records only after AddPartitionsToTxn
+        // was answered, so a transition still being written is not one it relies on.
+        let txns = self.txns.lock();
+        state::verify(txns.get(transactional_id).and_then(|e| e.metadata.as_ref()), producer.0, producer.1, partition)
+    }
+
+    /// EndTxn: answered once the commit or abort is prepared (durably); the markers and the
+    /// completion follow in the background, as in Kafka.
+    pub async fn end_transaction(shared: &Arc<Shared>, transactional_id: &str, producer: (i64, i16), commit: bool) -> Result<(), ResponseError> {
+        let mut prepared = false;
+        shared
+            .transactions
+            .transition(shared, transactional_id, |current| {
+                let next = state::end(current, producer.0, producer.1, commit, now_ms())?;
+                prepared = next.is_some();
+                Ok(next)
+            })
+            .await?;
+        if prepared {
+            tokio::spawn(complete(shared.clone(), transactional_id.to_owned()));
+        }
+        Ok(())
+    }
+
+    /// Aborts transactions open longer than their timeout and forgets ids idle longer than
+    /// `transactional.id.expiration.ms`, on Kafka's check intervals.
+    pub fn tick(shared: &Arc<Shared>, now: i64) {
+        let coordinator = &shared.transactions;
+        let mut timed_out = Vec::new();
+        let mut expired = Vec::new();
+        let check_expiry = {
+            let mut next = coordinator.next_expiry_check.lock();
+            let due = now >= *next;
+            if due {
+                *next = now + coordinator.settings.expiration_check_interval_ms;
+            }
+            due
+        };
+        for (id, entry) in coordinator.txns.lock().iter().filter(|(_, e)| !e.writing) {
+            let Some(metadata) = &entry.metadata else { continue };
+            if state::timed_out_abort(metadata, now).is_some() {
+                timed_out.push(id.clone());
+            } else if check_expiry && state::is_expired(metadata, now, coordinator.settings.id_expiration_ms) {
+                expired.push(id.clone());
+            }
+        }
+        for id in timed_out {
+            let shared = shared.clone();
+            tokio::spawn(async move {
+                let aborted = shared.transactions.transition(&shared, &id, |current| Ok(current.and_then(|m| state::timed_out_abort(m, now_ms())))).await;
+                if let Ok(m) = aborted {
+                    if m.state == TxnState::PrepareAbort {
+                        info!(transactional_id = id, producer_id = m.producer_id, "aborting a transaction that outlived its timeout");
+                        complete(shared.clone(), id).await;
+                    }
+                }
+            });
+        }
+        for id in expired {
+            let shared = shared.clone();
+            tokio::spawn(async move { shared.transactions.expire(&shared, &id).await });
+        }
+    }
+
+    /// Writes a tombstone for an expired id and forgets it.
+    async fn expire(&self, shared: &Arc<Shared>, transactional_id: &str) {
+        {
+            let mut txns = self.txns.lock();
+            let Some(entry) = txns.get_mut(transactional_id) else { return };
+            let expired = entry.metadata.as_ref().is_some_and(|m| state::is_expired(m, now_ms(), self.settings.id_expiration_ms));
+            if entry.writing || !expired {
+                return;
+            }
+            entry.writing = true;
+        }
+        let written = self.write(shared, transactional_id, None).await;
+        let mut txns = self.txns.lock();
+        match written {
+            Ok(()) => {
+                txns.remove(transactional_id);
+                info!(transactional_id, "expired an idle transactional id");
+            }
+            Err(_) => {
+                if let Some(entry) = txns.get_mut(transactional_id) {
+                    entry.writing = false;
+                }
+            }
+        }
+    }
+}
+
+/// Writes the markers of the id's prepared commit or abort into each of its partitions,
+/// retrying until every one is written, then records the transaction complete. Stops when this
+/// broker no longer coordinates the id (its successor resumes from the log).
+async fn complete(shared: Arc<Shared>, transactional_id: String) {
+    let coordinator = &shared.transactions;
+    let Some(prepared) = coordinator.get(&transactional_id).filter(|m| m.state.is_preparing()) else { return };
+    let commit = prepared.state == TxnState::PrepareCommit;
+    let coordinator_epoch = coordinator_epoch(&shared, &transactional_id);
+    let mut remaining: Vec<(String, i32)> = prepared.partitions.iter().cloned().collect();
+    let mut backoff = Duration::from_millis(20);
+    while !remaining.is_empty() {
+        if coordinator.coordinator_error(&shared.metadata, &transactional_id).is_some() {
+            info!(transactional_id, "no longer the coordinator: the new one finishes the transaction");
+            return;
+        }
+        remaining = markers::write_markers(&shared, &remaining, (prepared.producer_id, prepared.producer_epoch), commit, coordinator_epoch).await;
+        if !remaining.is_empty() {
+            tokio::time::sleep(backoff).await;
+            backoff = (backoff * 2).min(MARKER_RETRY_MAX);
+        }
+    }
+    loop {
+        let completed = coordinator
+            .transition(&shared, &transactional_id, |current| match current {
+                Some(m) if m.state.is_preparing() && m.producer_id == prepared.producer_id => Ok(Some(state::complete(m, now_ms()))),
+                _ => Ok(None),
+            })
+            .await;
+        match completed {
+            Ok(_) => return,
+            Err(ResponseError::ConcurrentTransactions) => tokio::time::sleep(Duration::from_millis(10)).await,
+            Err(e) => {
+                warn!(transactional_id, error = %e, "could not record the transaction complete; the next coordinator will");
+                return;
+            }
+        }
+    }
+}
+
+/// The coordinator's epoch for markers: its partition's leader epoch (Kafka's choice).
+fn coordinator_epoch(shared: &Shared, transactional_id: &str) -> i32 {
+    shared.transactions.coordinated.partition(&shared.metadata, transactional_id).map_or(0, |p| p.leadership(-1).epoch)
+}
+
+/// The partitions of a transaction, as Describe/ListTransactions group them: by topic.
+pub fn partitions_by_topic(partitions: &BTreeSet<(String, i32)>) -> Vec<(String, Vec<i32>)> {
+    let mut topics: Vec<(String, Vec<i32>)> = Vec::new();
+    for (topic, partition) in partitions {
+        match topics.last_mut() {
+            Some((last, indexes)) if last == topic => indexes.push(*partition),
+            _ => topics.push((topic.clone(), vec![*partition])),
+        }
+    }
+    topics
+}
