@@ -135,3 +135,13 @@ pub fn for_each_record(partition: &Partition, mut visit: impl FnMut(&Record)) ->
     }
     Ok(visited)
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn partitions_match_java_hash_code() {
+        // "test-group".hashCode() == 627841412; Kafka takes (hash & 0x7fffffff) % partitions.
+        assert_eq!(super::partition_for("test-group", 50), 12);
+        assert_eq!(super::partition_for("", 50), 0);
+    }
+}

@@ -423,8 +423,12 @@ fn success_responses_fill_fields_as_kafka_does() {
         let found = client.call(version, &FindCoordinatorRequest::default().with_key(StrBytes::from_static_str("g")));
         assert_eq!((found.error_code, found.error_message.as_deref()), (0, Some("NONE")), "v{version}");
     }
+    // A transactional id's coordinator (key type 1) is this broker too; an unknown key type is
+    // INVALID_REQUEST with no coordinator, as Kafka answers.
     let found = client.call(3, &FindCoordinatorRequest::default().with_key(StrBytes::from_static_str("t")).with_key_type(1));
-    assert_eq!(found.error_code, code(ResponseError::CoordinatorNotAvailable));
+    assert_eq!((found.error_code, found.error_message.as_deref(), found.port), (0, Some("NONE"), weir.addr.rsplit(':').next().unwrap().parse().unwrap()));
+    let found = client.call(3, &FindCoordinatorRequest::default().with_key(StrBytes::from_static_str("t")).with_key_type(7));
+    assert_eq!(found.error_code, code(ResponseError::InvalidRequest));
     assert_eq!((found.node_id, found.host.as_str(), found.port), (BrokerId(-1), "", -1));
 }
 

@@ -79,8 +79,8 @@ pub(crate) struct ProducerStates {
     /// Open transactions: (first offset, producer id).
     open: BTreeSet<(i64, i64)>,
     /// Transactions whose marker is written but may not be committed yet (first offset, marker
-    /// offset): they stay unstable until the high watermark passes the marker.
-    ended: Vec<(i64, i64)>,
+    /// offset, producer id): they stay unstable until the high watermark passes the marker.
+    ended: Vec<(i64, i64, i64)>,
     /// Aborted transactions, in marker order.
     aborted: Vec<AbortedTransaction>,
 }
@@ -149,13 +149,13 @@ impl ProducerStates {
     /// when every transaction is settled.
     pub fn first_unstable(&self, high_watermark: i64) -> Option<i64> {
         let open = self.open.first().map(|&(first, _)| first);
-        let ended = self.ended.iter().filter(|&&(_, marker)| marker >= high_watermark).map(|&(first, _)| first).min();
+        let ended = self.ended.iter().filter(|&&(_, marker, _)| marker >= high_watermark).map(|&(first, _, _)| first).min();
         open.into_iter().chain(ended).min()
     }
 
     /// Forgets ended transactions whose markers are below `high_watermark` (settled for good).
     pub fn settle(&mut self, high_watermark: i64) {
-        self.ended.retain(|&(_, marker)| marker >= high_watermark);
+        self.ended.retain(|&(_, marker, _)| marker >= high_watermark);
     }
 
     /// Aborted transactions overlapping `[from, upper)`, in marker order (Fetch's
@@ -211,7 +211,7 @@ impl ProducerStates {
             }
             if let Some(first_offset) = entry.txn_first_offset.take() {
                 self.open.remove(&(first_offset, producer_id));
-                self.ended.push((first_offset, header.base_offset));
+                self.ended.push((first_offset, header.base_offset, producer_id));
                 if !marker.commit {
                     self.aborted.push(AbortedTransaction { producer_id, first_offset, last_offset: header.base_offset });
                 }
@@ -269,7 +269,16 @@ impl ProducerStates {
             .filter_map(|id| {
                 let entry = &self.producers[id];
                 let batches: Vec<&WrittenBatch> = entry.batches.iter().filter(|b| b.last_offset < offset).collect();
-                let txn_first = entry.txn_first_offset.filter(|&first| first < offset).unwrap_or(-1);
+                // Open below `offset`: still open, or ended by a marker at or above it (ended
+                // transactions are forgotten once settled, aborted ones are not).
+                let ended_above = self
+                    .ended
+                    .iter()
+                    .map(|&(first, marker, p)| (p, first, marker))
+                    .chain(self.aborted.iter().map(|a| (a.producer_id, a.first_offset, a.last_offset)))
+                    .find(|&(p, first, marker)| p == *id && first < offset && marker >= offset)
+                    .map(|(_, first, _)| first);
+                let txn_first = entry.txn_first_offset.filter(|&first| first < offset).or(ended_above).unwrap_or(-1);
                 (!batches.is_empty() || txn_first >= 0).then_some((*id, entry, batches, txn_first))
             })
             .collect();
@@ -289,11 +298,12 @@ impl ProducerStates {
                 bytes.extend_from_slice(&b.max_timestamp.to_be_bytes());
             }
         }
-        let ended: Vec<&(i64, i64)> = self.ended.iter().filter(|&&(_, marker)| marker < offset).collect();
+        let ended: Vec<&(i64, i64, i64)> = self.ended.iter().filter(|&&(_, marker, _)| marker < offset).collect();
         bytes.extend_from_slice(&(ended.len() as u32).to_be_bytes());
-        for (first, marker) in ended {
+        for (first, marker, producer_id) in ended {
             bytes.extend_from_slice(&first.to_be_bytes());
             bytes.extend_from_slice(&marker.to_be_bytes());
+            bytes.extend_from_slice(&producer_id.to_be_bytes());
         }
         let aborted: Vec<&AbortedTransaction> = self.aborted.iter().filter(|a| a.last_offset < offset).collect();
         bytes.extend_from_slice(&(aborted.len() as u32).to_be_bytes());
@@ -347,7 +357,7 @@ impl ProducerStates {
         }
         if transactions {
             for _ in 0..u32::from_be_bytes(take(&mut bytes)?) {
-                states.ended.push((i64_of(&mut bytes)?, i64_of(&mut bytes)?));
+                states.ended.push((i64_of(&mut bytes)?, i64_of(&mut bytes)?, i64_of(&mut bytes)?));
             }
             for _ in 0..u32::from_be_bytes(take(&mut bytes)?) {
                 let (producer_id, first_offset, last_offset) = (i64_of(&mut bytes)?, i64_of(&mut bytes)?, i64_of(&mut bytes)?);

@@ -340,3 +340,66 @@ fn active_producers_report_their_last_batch() {
     assert_eq!(active.len(), 1);
     assert_eq!((active[0].producer_id, active[0].producer_epoch, active[0].last_sequence, active[0].last_timestamp), (9, 2, 4, 601));
 }
+
+/// A batch of `records` records in producer `(id, epoch)`'s transaction from `sequence`, or
+/// (`marker`) its COMMIT (`Some(true)`) or ABORT marker.
+fn transactional(producer: (i64, i16), sequence: i32, records: usize, marker: Option<bool>) -> Vec<u8> {
+    let control = marker.is_some();
+    let records: Vec<Record> = (0..if control { 1 } else { records })
+        .map(|i| Record {
+            transactional: true,
+            control,
+            delete_horizon: false,
+            partition_leader_epoch: -1,
+            producer_id: producer.0,
+            producer_epoch: producer.1,
+            timestamp_type: TimestampType::Creation,
+            offset: i as i64,
+            sequence: if control { -1 } else { sequence + i as i32 },
+            timestamp: 1_000,
+            key: Some(match marker {
+                Some(commit) => Bytes::from(vec![0, 0, 0, commit as u8]),
+                None => Bytes::from(format!("key-{i}")),
+            }),
+            value: Some(if control { Bytes::from_static(&[0, 0, 0, 0, 0, 0]) } else { Bytes::from(vec![b'x'; 200]) }),
+            headers: Default::default(),
+        })
+        .collect();
+    let mut buf = BytesMut::new();
+    RecordBatchEncoder::encode(&mut buf, &records, &RecordEncodeOptions { version: 2, compression: Compression::None }).unwrap();
+    buf.to_vec()
+}
+
+#[test]
+fn transactions_bound_the_stable_offset_and_aborts_survive_restarts() {
+    let tiny_segments = || LogConfig { segment_bytes: 1500, index_interval_bytes: 512, ..LogConfig::default() };
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = committed(Log::open(dir.path(), tiny_segments(), false, 0).unwrap());
+    // Producer 1 commits offsets 0..=4 at 5; producer 2 aborts 6..=8 at 9 (with producer 1's
+    // second transaction, 10..=12, opened between); segments roll on the way.
+    log.append(&transactional((1, 0), 0, 5, None), 0, None, 0).unwrap();
+    log.append(&transactional((1, 0), 0, 0, Some(true)), 0, None, 0).unwrap();
+    log.append(&transactional((2, 0), 0, 3, None), 0, None, 0).unwrap();
+    assert_eq!(log.last_stable_offset(), 6);
+    log.append(&transactional((1, 0), 5, 3, None), 0, None, 0).unwrap();
+    log.append(&transactional((2, 0), 0, 0, Some(false)), 0, None, 0).unwrap();
+    assert_eq!((log.last_stable_offset(), log.high_watermark()), (9, 13));
+    let aborted = |log: &Log| log.aborted_transactions(0, i64::MAX).into_iter().map(|a| (a.producer_id, a.first_offset, a.last_offset)).collect::<Vec<_>>();
+    assert_eq!(aborted(&log), vec![(2, 6, 12)]);
+    assert!(log.aborted_transactions(13, 20).is_empty());
+    assert_eq!(log.open_transaction(1), Some((0, 9)));
+    assert!(segment_files(dir.path()).len() > 1, "segments rolled");
+
+    // A clean restart reads the snapshot; an unclean one replays the log.
+    log.close().unwrap();
+    let log = committed(Log::open(dir.path(), tiny_segments(), true, 0).unwrap());
+    assert_eq!((log.last_stable_offset(), aborted(&log)), (9, vec![(2, 6, 12)]));
+    drop(log);
+    for snapshot in fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|e| e == "snapshot")) {
+        fs::remove_file(snapshot).unwrap();
+    }
+    let mut log = committed(Log::open(dir.path(), tiny_segments(), false, 0).unwrap());
+    assert_eq!((log.last_stable_offset(), aborted(&log)), (9, vec![(2, 6, 12)]));
+    log.append(&transactional((1, 0), 0, 0, Some(true)), 0, None, 0).unwrap();
+    assert_eq!(log.last_stable_offset(), log.high_watermark());
+}

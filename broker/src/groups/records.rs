@@ -235,11 +235,4 @@ mod tests {
         assert_eq!((old.generation, old.members.len()), (3, 0));
         assert_eq!(RecordKey::decode(Bytes::from_static(&[0, 9, 1])), None);
     }
-
-    #[test]
-    fn partitions_match_java_hash_code() {
-        // "test-group".hashCode() == 627841412; Kafka takes (hash & 0x7fffffff) % partitions.
-        assert_eq!(partition_for("test-group", 50), 12);
-        assert_eq!(partition_for("", 50), 0);
-    }
 }
