@@ -96,14 +96,16 @@ pub async fn end_txn(shared: &Arc<Shared>, request: EndTxnRequest, version: i16)
 pub fn txn_offset_commit(shared: &Arc<Shared>, header: RequestHeader, request: TxnOffsetCommitRequest) -> Reply {
     let group_id = request.group_id.to_string();
     let instance = request.group_instance_id.as_ref().map(|s| s.to_string());
-    // KIP-447 (v3): a member's commit is checked against the group like an OffsetCommit.
-    let checked = request.generation_id >= 0 || !request.member_id.is_empty();
+    // KIP-447 (v3): a member's commit is checked against the group like an OffsetCommit (a
+    // group the coordinator does not know yet is created empty, as Kafka does); without member
+    // and generation (v0-v2) it is accepted even into a group with members.
+    let checked = request.generation_id >= 0 || !request.member_id.is_empty() || instance.is_some();
     let allowed = match shared.groups.coordinator_error(&shared.metadata, &group_id) {
         Some(error) => Err(error),
         None if checked => shared
             .groups
-            .with_group(&group_id, false, |g| g.accepts_commit(&request.member_id, instance.as_deref(), request.generation_id))
-            .unwrap_or(Err(ResponseError::IllegalGeneration)),
+            .with_group(&group_id, true, |g| g.accepts_commit(&request.member_id, instance.as_deref(), request.generation_id))
+            .unwrap_or(Err(ResponseError::CoordinatorNotAvailable)),
         None => Ok(()),
     };
     let now = now_ms();

@@ -32,6 +32,9 @@ use crate::{now_ms, BrokerError};
 
 pub const TRANSACTION_TOPIC: &str = "__transaction_state";
 
+/// How long EndTxn waits for the markers before it answers anyway.
+const END_TXN_WAIT: Duration = Duration::from_secs(5);
+
 /// How long markers are retried before the next attempt backs off to its longest.
 const MARKER_RETRY_MAX: Duration = Duration::from_secs(1);
 
@@ -266,8 +269,9 @@ impl TransactionCoordinator {
         state::verify(txns.get(transactional_id).and_then(|e| e.metadata.as_ref()), producer.0, producer.1, partition)
     }
 
-    /// EndTxn: answered once the commit or abort is prepared (durably); the markers and the
-    /// completion follow in the background, as in Kafka.
+    /// EndTxn: the commit or abort is prepared (durably), then its markers are written and it is
+    /// completed; answered at the completion or after [`END_TXN_WAIT`], whichever comes first
+    /// (Kafka answers at the prepare; either way the outcome is decided there).
     pub async fn end_transaction(shared: &Arc<Shared>, transactional_id: &str, producer: (i64, i16), commit: bool) -> Result<(), ResponseError> {
         let mut prepared = false;
         shared
@@ -279,7 +283,11 @@ impl TransactionCoordinator {
             })
             .await?;
         if prepared {
-            tokio::spawn(complete(shared.clone(), transactional_id.to_owned()));
+            let completing = tokio::spawn(complete(shared.clone(), transactional_id.to_owned()));
+            // Answered once the markers are written too, when that is quick: the producer's
+            // next transaction then starts at once instead of retrying after
+            // CONCURRENT_TRANSACTIONS. Past the bound the completion goes on in the background.
+            let _ = tokio::time::timeout(END_TXN_WAIT, completing).await;
         }
         Ok(())
     }
@@ -309,12 +317,18 @@ impl TransactionCoordinator {
         for id in timed_out {
             let shared = shared.clone();
             tokio::spawn(async move {
-                let aborted = shared.transactions.transition(&shared, &id, |current| Ok(current.and_then(|m| state::timed_out_abort(m, now_ms())))).await;
-                if let Ok(m) = aborted {
-                    if m.state == TxnState::PrepareAbort {
-                        info!(transactional_id = id, producer_id = m.producer_id, "aborting a transaction that outlived its timeout");
-                        complete(shared.clone(), id).await;
-                    }
+                let mut aborting = false;
+                let aborted = shared
+                    .transactions
+                    .transition(&shared, &id, |current| {
+                        let next = current.and_then(|m| state::timed_out_abort(m, now_ms()));
+                        aborting = next.is_some();
+                        Ok(next)
+                    })
+                    .await;
+                if let (Ok(m), true) = (aborted, aborting) {
+                    info!(transactional_id = id, producer_id = m.producer_id, epoch = m.producer_epoch, "aborting a transaction that outlived its timeout");
+                    complete(shared.clone(), id).await;
                 }
             });
         }

@@ -17,9 +17,12 @@
 //!   --broker HOST:PORT --pid PID   measure that broker instead of starting one
 //!   --cluster N       start N brokers (a Raft cluster on loopback, topics with N replicas);
 //!                     broker CPU is all N processes'
-//! SCENARIOS: java java-nofsync large acks1 single consume multi partitions failover
+//! SCENARIOS: java java-nofsync txn large acks1 single consume multi partitions failover
 //!            (default: all but failover; failover needs --cluster)
 //! ```
+//!
+//! `txn`: the `java` load from a transactional producer that commits every
+//! [`TXN_RECORDS`] records, to compare with `java` (the same producer, idempotent only).
 //!
 //! `failover` (cluster only): one record at a time with acks=all while the partition's leader
 //! is `kill -9`-ed; reports the time from the kill to the first acknowledgement of a record
@@ -44,7 +47,7 @@ use weir_integration_tests::cluster::TestCluster;
 use weir_integration_tests::Weir;
 
 const RECORD: usize = 1024;
-const ALL: &[&str] = &["java", "java-nofsync", "large", "acks1", "single", "consume", "multi", "partitions"];
+const ALL: &[&str] = &["java", "java-nofsync", "txn", "large", "acks1", "single", "consume", "multi", "partitions"];
 const CLUSTER_ONLY: &[&str] = &["failover"];
 
 struct Args {
@@ -303,10 +306,15 @@ struct Load {
     partitions: i32,
     /// Wait for each record's acknowledgement before sending the next (and no linger).
     one_at_a_time: bool,
+    /// Transactional: commit a transaction every this many records.
+    commit_every: Option<u64>,
 }
 
+/// Records per transaction of the `txn` scenario.
+const TXN_RECORDS: u64 = 1000;
+
 /// The Java client's defaults (acks=all, idempotent, 16 KiB batches, linger 5 ms, ≤ 5 in flight).
-const JAVA: Load = Load { acks: "all", idempotent: true, batch_size: 16384, producers: 1, partitions: 1, one_at_a_time: false };
+const JAVA: Load = Load { acks: "all", idempotent: true, batch_size: 16384, producers: 1, partitions: 1, one_at_a_time: false, commit_every: None };
 
 #[derive(Default, Clone)]
 struct Outcome {
@@ -343,10 +351,17 @@ fn produce(broker: &Broker, topic: &str, load: Load, seconds: f64, max_records: 
     let threads: Vec<_> = (0..load.producers)
         .map(|p| {
             let tally = tally.clone();
-            let config = producer_config(broker, &load);
+            let mut config = producer_config(broker, &load);
+            if load.commit_every.is_some() {
+                config.set("transactional.id", format!("{topic}-{p}"));
+            }
             let topic = topic.to_owned();
             std::thread::spawn(move || {
                 let producer: BaseProducer<Ctx> = config.create_with_context(Ctx(tally.clone())).expect("producer");
+                if load.commit_every.is_some() {
+                    producer.init_transactions(Duration::from_secs(30)).expect("init_transactions");
+                    producer.begin_transaction().expect("begin_transaction");
+                }
                 let mine: Vec<i32> = (0..load.partitions).filter(|q| *q as usize % load.producers == p).collect();
                 let value = vec![b'x'; RECORD];
                 let deadline = Duration::from_secs_f64(seconds);
@@ -366,6 +381,10 @@ fn produce(broker: &Broker, topic: &str, load: Load, seconds: f64, max_records: 
                         }
                     }
                     i += 1;
+                    if load.commit_every.is_some_and(|n| i.is_multiple_of(n)) {
+                        producer.commit_transaction(Duration::from_secs(30)).expect("commit_transaction");
+                        producer.begin_transaction().expect("begin_transaction");
+                    }
                     if load.one_at_a_time {
                         let want = tally.ok.load(Ordering::Relaxed) + tally.failed.load(Ordering::Relaxed) + 1;
                         while tally.ok.load(Ordering::Relaxed) + tally.failed.load(Ordering::Relaxed) < want {
@@ -374,6 +393,9 @@ fn produce(broker: &Broker, topic: &str, load: Load, seconds: f64, max_records: 
                     } else if i.is_multiple_of(64) {
                         producer.poll(Duration::ZERO);
                     }
+                }
+                if load.commit_every.is_some() {
+                    producer.commit_transaction(Duration::from_secs(120)).expect("commit_transaction");
                 }
                 producer.flush(Duration::from_secs(120)).expect("flush");
             })
@@ -404,7 +426,7 @@ fn produce(broker: &Broker, topic: &str, load: Load, seconds: f64, max_records: 
 /// are the reading's.
 fn consume(broker: &Broker, seconds: f64) -> Outcome {
     let topic = broker.create_topic("consume", 1);
-    let load = Load { acks: "1", idempotent: false, batch_size: 1_000_000, producers: 1, partitions: 1, one_at_a_time: false };
+    let load = Load { acks: "1", idempotent: false, batch_size: 1_000_000, producers: 1, partitions: 1, one_at_a_time: false, commit_every: None };
     produce(broker, &topic, load, seconds, u64::MAX);
     let consumer: BaseConsumer = broker
         .config()
@@ -548,6 +570,7 @@ fn run_scenario(args: &Args, name: &str) -> Outcome {
     let s = args.seconds;
     match name {
         "java" | "java-nofsync" => produce(&broker, &broker.create_topic(name, 1), JAVA, s, u64::MAX),
+        "txn" => produce(&broker, &broker.create_topic(name, 1), Load { commit_every: Some(TXN_RECORDS), ..JAVA }, s, u64::MAX),
         "large" => {
             let load = Load { acks: "all", idempotent: false, batch_size: 1_000_000, ..JAVA };
             produce(&broker, &broker.create_topic(name, 1), load, s, u64::MAX)
