@@ -55,6 +55,7 @@ public final class Matrix {
         "keys_headers_nulls", "codec_none", "codec_gzip", "codec_snappy", "codec_lz4",
         "codec_zstd", "acks_0", "acks_1", "acks_all", "idempotent",
         "assign_seek", "offsets_for_times", "group_commit", "committed_offsets",
+        "transactions", "send_offsets_to_transaction",
     };
     static final Map<String, String> NEEDS = Map.of(
         "describe_topics", "create_topics",
@@ -126,6 +127,8 @@ public final class Matrix {
         impl.put("offsets_for_times", Matrix::offsetsForTimes);
         impl.put("group_commit", Matrix::groupCommit);
         impl.put("committed_offsets", Matrix::committedOffsets);
+        impl.put("transactions", Matrix::transactions);
+        impl.put("send_offsets_to_transaction", Matrix::sendOffsetsToTransaction);
 
         Set<String> passed = new HashSet<>();
         for (String id : SCENARIOS) {
@@ -256,24 +259,29 @@ public final class Matrix {
         p.putAll(settings);
         KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(p, new ByteArraySerializer(), new ByteArraySerializer());
         try {
-            List<Future<RecordMetadata>> futures = new ArrayList<>();
-            for (Rec r : recs)
-                futures.add(producer.send(new ProducerRecord<>(topic, partition, r.timestamp(), r.key(), r.value(), r.headers())));
-            long deadline = System.currentTimeMillis() + STEP_MS;
-            List<RecordMetadata> acks = new ArrayList<>();
-            for (int i = 0; i < futures.size(); i++) {
-                try {
-                    acks.add(futures.get(i).get(Math.max(0, deadline - System.currentTimeMillis()), TimeUnit.MILLISECONDS));
-                } catch (ExecutionException | InterruptedException e) {
-                    throw fail("produce to " + topic + ": record " + i + ": " + describe(e));
-                } catch (TimeoutException e) {
-                    throw fail("produce to " + topic + ": record " + i + " not acknowledged within " + STEP_MS / 1000 + "s");
-                }
-            }
-            return acks;
+            return sendAll(producer, topic, recs, partition);
         } finally {
             producer.close(CLOSE);
         }
+    }
+
+    /** Sends recs in order with `producer`; returns each one's ack, in send order. */
+    static List<RecordMetadata> sendAll(KafkaProducer<byte[], byte[]> producer, String topic, List<Rec> recs, Integer partition) {
+        List<Future<RecordMetadata>> futures = new ArrayList<>();
+        for (Rec r : recs)
+            futures.add(producer.send(new ProducerRecord<>(topic, partition, r.timestamp(), r.key(), r.value(), r.headers())));
+        long deadline = System.currentTimeMillis() + STEP_MS;
+        List<RecordMetadata> acks = new ArrayList<>();
+        for (int i = 0; i < futures.size(); i++) {
+            try {
+                acks.add(futures.get(i).get(Math.max(0, deadline - System.currentTimeMillis()), TimeUnit.MILLISECONDS));
+            } catch (ExecutionException | InterruptedException e) {
+                throw fail("produce to " + topic + ": record " + i + ": " + describe(e));
+            } catch (TimeoutException e) {
+                throw fail("produce to " + topic + ": record " + i + " not acknowledged within " + STEP_MS / 1000 + "s");
+            }
+        }
+        return acks;
     }
 
     static void checkAcked(List<RecordMetadata> acks, int partition, boolean offsets) {
@@ -286,10 +294,15 @@ public final class Matrix {
     }
 
     static KafkaConsumer<byte[], byte[]> consumer(String group, String reset) {
+        return consumer(group, reset, "read_uncommitted");
+    }
+
+    static KafkaConsumer<byte[], byte[]> consumer(String group, String reset, String isolation) {
         Properties p = new Properties();
         p.put("bootstrap.servers", boot);
         p.put("enable.auto.commit", "false");
         p.put("auto.offset.reset", reset);
+        p.put("isolation.level", isolation);
         if (group != null) p.put("group.id", group);
         return new KafkaConsumer<>(p, new ByteArrayDeserializer(), new ByteArrayDeserializer());
     }
@@ -528,5 +541,173 @@ public final class Matrix {
             throw fail("consumer committed() " + committed + ", admin listConsumerGroupOffsets " + listed
                 + ", end offsets " + high + ", acked ends " + groupEnds);
         return "committed() = listConsumerGroupOffsets = end offsets " + committed;
+    }
+
+    // --- transactions ----------------------------------------------------------------
+
+    /** A transactional producer, initialised; its blocking calls wait up to max.block.ms. */
+    static KafkaProducer<byte[], byte[]> txnProducer(String transactionalId) {
+        Properties p = new Properties();
+        p.put("bootstrap.servers", boot);
+        p.put("max.block.ms", (int) STEP_MS);
+        p.put("transactional.id", transactionalId);
+        KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(p, new ByteArraySerializer(), new ByteArraySerializer());
+        try {
+            producer.initTransactions();
+        } catch (RuntimeException e) {
+            producer.close(CLOSE);
+            throw e;
+        }
+        return producer;
+    }
+
+    /** Records tag0..tag9 (key = value). */
+    static List<Rec> txnRecords(String tag) {
+        List<Rec> out = new ArrayList<>();
+        for (int i = 0; i < 10; i++) out.add(new Rec(b(tag + i), b(tag + i), List.of(), null));
+        return out;
+    }
+
+    /** The same records with their values upper-cased. */
+    static List<Rec> upper(List<Rec> recs) {
+        return recs.stream().map(r -> new Rec(r.key(), b(new String(r.value(), StandardCharsets.UTF_8).toUpperCase()), List.of(), null))
+            .collect(Collectors.toList());
+    }
+
+    /** Reads partition 0 of topic from the beginning with that isolation.level. */
+    static List<ConsumerRecord<byte[], byte[]>> readIsolated(String topic, String isolation, int n) {
+        KafkaConsumer<byte[], byte[]> c = consumer(null, "none", isolation);
+        try {
+            TopicPartition tp = new TopicPartition(topic, 0);
+            c.assign(List.of(tp));
+            c.seekToBeginning(List.of(tp));
+            return collect(c, n);
+        } finally {
+            c.close(CLOSE);
+        }
+    }
+
+    /** Reads of transactional records: control records take offsets too, so `got` (in the order
+     *  received) must be `sent` in order on partition 0, at exactly the acked offsets (which
+     *  increase strictly), with the acked timestamps. */
+    static void compareInOrder(List<Rec> sent, List<RecordMetadata> acks, List<ConsumerRecord<byte[], byte[]>> got) {
+        List<String> problems = new ArrayList<>();
+        if (got.size() != sent.size())
+            problems.add("got " + got.size() + " records " + values(got) + ", want " + sent.size());
+        for (int i = 0; i < Math.min(sent.size(), got.size()); i++) {
+            Rec want = sent.get(i);
+            RecordMetadata ack = acks.get(i);
+            ConsumerRecord<byte[], byte[]> have = got.get(i);
+            String where = "record " + i + " (" + show(want.value()) + ")";
+            if (have.partition() != 0 || have.offset() != ack.offset())
+                problems.add(where + ": at " + have.partition() + "/" + have.offset() + ", acked at " + ack.partition() + "/" + ack.offset());
+            if (i > 0 && have.offset() <= got.get(i - 1).offset())
+                problems.add(where + ": offset " + have.offset() + " after " + got.get(i - 1).offset());
+            if (!Arrays.equals(have.key(), want.key())) problems.add(where + ": key " + show(have.key()) + " != " + show(want.key()));
+            if (!Arrays.equals(have.value(), want.value())) problems.add(where + ": value " + show(have.value()) + " != " + show(want.value()));
+            if (have.headers().toArray().length != 0) problems.add(where + ": headers " + show(have.headers()) + ", sent none");
+            if (have.timestamp() != ack.timestamp()) problems.add(where + ": timestamp " + have.timestamp() + " != " + ack.timestamp());
+        }
+        if (!problems.isEmpty())
+            throw fail(String.join("; ", problems.subList(0, Math.min(5, problems.size())))
+                + (problems.size() > 5 ? " (+" + (problems.size() - 5) + " more)" : ""));
+    }
+
+    static String values(List<ConsumerRecord<byte[], byte[]>> got) {
+        List<String> out = new ArrayList<>();
+        for (ConsumerRecord<byte[], byte[]> r : got) out.add(r.value() == null ? "null" : new String(r.value(), StandardCharsets.UTF_8));
+        return out.size() > 12 ? out.subList(0, 12) + "..." : out.toString();
+    }
+
+    static String transactions() throws Exception {
+        String topic = prefix + "-txn";
+        createTopic(topic, 1, Map.of());
+        List<Rec> a = txnRecords("a"), bs = txnRecords("b"), c = txnRecords("c");
+        List<RecordMetadata> aAcks, bAcks, cAcks;
+        KafkaProducer<byte[], byte[]> p = txnProducer(topic);
+        try {
+            p.beginTransaction();
+            aAcks = sendAll(p, topic, a, 0);
+            p.commitTransaction();
+            p.beginTransaction();
+            bAcks = sendAll(p, topic, bs, 0);
+            p.abortTransaction();
+            p.beginTransaction();
+            cAcks = sendAll(p, topic, c, 0);
+            p.commitTransaction();
+        } finally {
+            p.close(CLOSE);
+        }
+        List<Rec> committed = new ArrayList<>(a), all = new ArrayList<>(a);
+        committed.addAll(c);
+        all.addAll(bs);
+        all.addAll(c);
+        List<RecordMetadata> committedAcks = new ArrayList<>(aAcks), allAcks = new ArrayList<>(aAcks);
+        committedAcks.addAll(cAcks);
+        allAcks.addAll(bAcks);
+        allAcks.addAll(cAcks);
+        List<ConsumerRecord<byte[], byte[]>> got = readIsolated(topic, "read_committed", 20);
+        compareInOrder(committed, committedAcks, got);
+        compareInOrder(all, allAcks, readIsolated(topic, "read_uncommitted", 30));
+        return "a0..a9 committed, b0..b9 aborted, c0..c9 committed (acked offsets " + allAcks.get(0).offset() + ".."
+            + allAcks.get(29).offset() + "); read_committed got exactly a*, c* (offsets " + got.get(0).offset() + ".." + got.get(9).offset()
+            + ", " + got.get(10).offset() + ".." + got.get(19).offset() + "), read_uncommitted all 30 in order";
+    }
+
+    /** The group's committed offset of tp through consumer c (read_committed: stable offsets only). */
+    static Long committedOffset(KafkaConsumer<byte[], byte[]> c, TopicPartition tp) {
+        OffsetAndMetadata om = c.committed(Set.of(tp), STEP).get(tp);
+        return om == null ? null : om.offset();
+    }
+
+    static String sendOffsetsToTransaction() throws Exception {
+        String group = prefix + "-eos", in = prefix + "-eos-in", out = prefix + "-eos-out";
+        createTopic(in, 1, Map.of());
+        createTopic(out, 1, Map.of());
+        List<Rec> first = keyed("eos", 10, null), more = keyed("eos-more", 5, null);
+        List<RecordMetadata> firstAcks = produce(in, first, 0, settings());
+        checkAcked(firstAcks, 0, true);
+        TopicPartition tp = new TopicPartition(in, 0);
+        KafkaConsumer<byte[], byte[]> c = consumer(group, "earliest", "read_committed");
+        KafkaProducer<byte[], byte[]> p = null;
+        try {
+            c.subscribe(List.of(in));
+            p = txnProducer(group);
+            // Round 1: consume 10, write them upper-cased, offsets (position 10) in the transaction, commit.
+            compare(first, firstAcks, collect(c, 10), 0, 0);
+            long pos = c.position(tp, STEP);
+            if (pos != 10) throw fail("consumer position " + pos + " after 10 records, want 10");
+            p.beginTransaction();
+            List<RecordMetadata> outAcks = sendAll(p, out, upper(first), 0);
+            p.sendOffsetsToTransaction(Map.of(tp, new OffsetAndMetadata(pos)), c.groupMetadata());
+            p.commitTransaction();
+            waitUntil("committed offset of " + in + "/0 is 10", STEP_MS, () -> {
+                Long o = committedOffset(c, tp);
+                return o != null && o == 10 ? null : "committed " + o;
+            });
+            compareInOrder(upper(first), outAcks, readIsolated(out, "read_committed", 10));
+            // Round 2: 5 more; the same loop, but the transaction is aborted.
+            List<RecordMetadata> moreAcks = produce(in, more, 0, settings());
+            compare(more, moreAcks, collect(c, 5), 0, 10);
+            long pos2 = c.position(tp, STEP);
+            if (pos2 != 15) throw fail("consumer position " + pos2 + " after 15 records, want 15");
+            p.beginTransaction();
+            sendAll(p, out, upper(more), 0);
+            p.sendOffsetsToTransaction(Map.of(tp, new OffsetAndMetadata(pos2)), c.groupMetadata());
+            p.abortTransaction();
+            compareInOrder(upper(first), outAcks, readIsolated(out, "read_committed", 10));
+            Long afterAbort = committedOffset(c, tp);
+            if (afterAbort == null || afterAbort != 10)
+                throw fail("after the aborted transaction (offsets at 15) the consumer's committed() is " + afterAbort + ", want 10");
+        } finally {
+            c.close(CLOSE);
+            if (p != null) p.close(CLOSE);
+        }
+        OffsetAndMetadata listed = get(admin.listConsumerGroupOffsets(group).partitionsToOffsetAndMetadata(), STEP_MS).get(tp);
+        if (listed == null || listed.offset() != 10)
+            throw fail("after the aborted transaction admin listConsumerGroupOffsets shows " + listed + ", want 10");
+        return "10 records consumed, written upper-cased + offsets (position 10, consumer.groupMetadata()) committed in a transaction: "
+            + "committed offset 10, read_committed output = those 10; 5 more in an aborted transaction: committed() and "
+            + "listConsumerGroupOffsets still 10, output still those 10";
     }
 }

@@ -20,6 +20,7 @@ const SCENARIOS = [
   'keys_headers_nulls', 'codec_none', 'codec_gzip', 'codec_snappy', 'codec_lz4',
   'codec_zstd', 'acks_0', 'acks_1', 'acks_all', 'idempotent',
   'assign_seek', 'offsets_for_times', 'group_commit', 'committed_offsets',
+  'transactions', 'send_offsets_to_transaction',
 ]
 const NEEDS = {
   describe_topics: 'create_topics',
@@ -202,8 +203,9 @@ function checkAck (res, topic, partition, baseOffset) {
 // A group consumer (kafkajs has no other kind) reads `topic` until `count`
 // records arrived. With seek, partition 0 is read from that offset; with
 // commit, the next offsets are committed explicitly before leaving.
-async function consume (topic, count, { groupId = `${prefix}-read-${++groupSeq}`, seek = null, commit = false } = {}) {
-  const consumer = kafka.consumer({ groupId, sessionTimeout: 10000, heartbeatInterval: 1000, maxWaitTimeInMs: 200, retry: { retries: 3 } })
+// readUncommitted: false (kafkajs' default) is isolation.level read_committed.
+async function consume (topic, count, { groupId = `${prefix}-read-${++groupSeq}`, seek = null, commit = false, readUncommitted = false } = {}) {
+  const consumer = kafka.consumer({ groupId, readUncommitted, sessionTimeout: 10000, heartbeatInterval: 1000, maxWaitTimeInMs: 200, retry: { retries: 3 } })
   const got = []
   let crashed = null
   let done
@@ -430,6 +432,146 @@ const scenarios = {
     problemsLine(problems)
     return `committed offsets ${JSON.stringify(t.partitions.map((x) => [x.partition, Number(x.offset)]))} equal the end offsets`
   },
+}
+
+// --- transactions ----------------------------------------------------------------
+
+// Records tag0..tag9 (key = value), and the same records with their values upper-cased.
+const txnRecords = (tag) => Array.from({ length: 10 }, (_, i) => rec(B(`${tag}${i}`), B(`${tag}${i}`)))
+const upper = (records) => records.map((r) => rec(r.key, B(r.value.toString().toUpperCase())))
+const values = (got) => JSON.stringify(got.slice(0, 12).map((r) => r.value && r.value.toString())) + (got.length > 12 ? '...' : '')
+
+// Reads of transactional records: control records take offsets too, so `got`
+// (in the order received) must be `sent` in order on partition 0 at strictly
+// increasing offsets; with `acked` (offsets in send order), exactly at those.
+function compareInOrder (sent, got, acked = null) {
+  const problems = []
+  if (got.length !== sent.length) problems.push(`got ${got.length} records ${values(got)}, want ${sent.length} ${values(sent)}`)
+  for (let i = 0; i < Math.min(got.length, sent.length); i++) {
+    const want = sent[i]
+    const have = got[i]
+    const where = `record ${i} (${want.value})`
+    if (have.partition !== 0) problems.push(`${where}: on partition ${have.partition}, want 0`)
+    if (acked && have.offset !== acked[i]) problems.push(`${where}: at offset ${have.offset}, acked at ${acked[i]}`)
+    if (i > 0 && have.offset <= got[i - 1].offset) problems.push(`${where}: offset ${have.offset} after ${got[i - 1].offset}`)
+    if (!sameBuf(have.key, want.key)) problems.push(`${where}: key ${short(have.key)} != ${short(want.key)}`)
+    if (!sameBuf(have.value, want.value)) problems.push(`${where}: value ${short(have.value)} != ${short(want.value)}`)
+    if (!sameHeaders(have.headers, want.headers)) problems.push(`${where}: headers ${showHeaders(have.headers)} != ${showHeaders(want.headers)}`)
+  }
+  problemsLine(problems)
+}
+
+// The offsets of `records` sent to partition 0 in one request, from its ack.
+function ackedOffsets (res, topic, records) {
+  const e = (res || []).find((x) => x.topicName === topic && x.partition === 0)
+  if (!e || e.errorCode !== 0) fail(`ack for ${topic}/0: ${JSON.stringify(res)}`)
+  return records.map((_, i) => Number(e.baseOffset) + i)
+}
+
+// A transactional producer: kafkajs needs idempotence and one request in flight.
+const txnProducerOptions = (transactionalId) => ({ transactionalId, idempotent: true, maxInFlightRequests: 1 })
+
+async function endTransaction (txn, commit) {
+  if (commit) await step(txn.commit(), 'transaction.commit')
+  else await step(txn.abort(), 'transaction.abort')
+}
+
+// One group member that keeps running while the test goes on: `got` fills as
+// records arrive, `waitFor(n)` waits until n have.
+async function runningConsumer (topic, groupId) {
+  const consumer = kafka.consumer({ groupId, readUncommitted: false, sessionTimeout: 10000, heartbeatInterval: 1000, maxWaitTimeInMs: 200, retry: { retries: 3 } })
+  const got = []
+  let crashed = null
+  consumer.on(consumer.events.CRASH, (e) => { crashed = e.payload.error })
+  await step(consumer.connect(), 'consumer.connect')
+  await step(consumer.subscribe({ topics: [topic], fromBeginning: true }), 'consumer.subscribe')
+  await step(consumer.run({
+    autoCommit: false,
+    eachMessage: async ({ partition, message: m }) => {
+      got.push({ partition, offset: Number(m.offset), key: m.key, value: m.value, headers: fromHeaders(m.headers), timestamp: Number(m.timestamp) })
+    },
+  }), 'consumer.run')
+  const waitFor = async (n) => {
+    await waitUntil(`${n} records of ${topic} in group ${groupId}`, async () => got.length >= n || crashed)
+      .catch((e) => fail(`${e.message}: got ${got.length}`))
+    if (crashed) fail(`consumer crashed: ${crashed.name}: ${crashed.message}`)
+    await sleep(500) // extra or duplicate records show up too
+    return got.slice()
+  }
+  return { consumer, got, waitFor }
+}
+
+async function committedOffset (groupId, topic) {
+  const res = await step(admin.fetchOffsets({ groupId, topics: [topic] }), 'fetchOffsets')
+  const t = res.find((x) => x.topic === topic)
+  const p = t && t.partitions.find((x) => x.partition === 0)
+  return p ? Number(p.offset) : null
+}
+
+scenarios.transactions = async () => {
+  const topic = `${prefix}-txn`
+  await createTopic(topic)
+  const batches = [[txnRecords('a'), true], [txnRecords('b'), false], [txnRecords('c'), true]]
+  const acked = []
+  await withProducer(txnProducerOptions(topic), async (p) => {
+    for (const [records, commit] of batches) {
+      const txn = await step(p.transaction(), 'producer.transaction')
+      const res = await step(txn.send({ topic, acks: -1, timeout: 10000, messages: records.map((r) => toMessage(r)) }), `transactional send to ${topic}`)
+      acked.push(...ackedOffsets(res, topic, records))
+      await endTransaction(txn, commit)
+    }
+  })
+  const sent = batches.flatMap(([records]) => records)
+  const committed = batches.filter(([, commit]) => commit).flatMap(([records]) => records)
+  const got = await consume(topic, 20)
+  compareInOrder(committed, got, [...acked.slice(0, 10), ...acked.slice(20)])
+  compareInOrder(sent, await consume(topic, 30, { readUncommitted: true }), acked)
+  return `a0..a9 committed, b0..b9 aborted, c0..c9 committed (acked offsets ${acked[0]}..${acked[29]}); ` +
+    `read_committed got exactly a*, c* (offsets ${got[0].offset}..${got[9].offset}, ${got[10].offset}..${got[19].offset}), read_uncommitted all 30 in order`
+}
+
+scenarios.send_offsets_to_transaction = async () => {
+  const groupId = `${prefix}-eos`
+  const src = `${prefix}-eos-in`
+  const dst = `${prefix}-eos-out`
+  await createTopic(src)
+  await createTopic(dst)
+  const first = keyedRecords('eos', 10)
+  const more = keyedRecords('eos-more', 5)
+  await withProducer({}, async (p) => checkAck(await send(p, src, first), src, 0, 0))
+  const { consumer, waitFor } = await runningConsumer(src, groupId)
+  let outAcks
+  try {
+    await withProducer(txnProducerOptions(groupId), async (p) => {
+      // Consumes up to `upTo` records, writes the new ones upper-cased and sends
+      // the next offset in one transaction (kafkajs takes the group id only).
+      const processRecords = async (records, commit, firstOffset) => {
+        const got = (await waitFor(firstOffset + records.length)).slice(firstOffset)
+        compare(records, got, { firstOffset })
+        const next = got[got.length - 1].offset + 1
+        const txn = await step(p.transaction(), 'producer.transaction')
+        const res = await step(txn.send({ topic: dst, acks: -1, timeout: 10000, messages: upper(records).map((r) => toMessage(r)) }), `transactional send to ${dst}`)
+        const acks = ackedOffsets(res, dst, records)
+        await step(txn.sendOffsets({ consumerGroupId: groupId, topics: [{ topic: src, partitions: [{ partition: 0, offset: String(next) }] }] }), 'transaction.sendOffsets')
+        await endTransaction(txn, commit)
+        return acks
+      }
+      outAcks = await processRecords(first, true, 0)
+      let seen
+      await waitUntil(`committed offset of ${src}/0 is 10`, async () => (seen = await committedOffset(groupId, src)) === 10)
+        .catch((e) => fail(`${e.message}: committed ${seen}`))
+      compareInOrder(upper(first), await consume(dst, 10), outAcks)
+      await withProducer({}, async (plain) => checkAck(await send(plain, src, more), src, 0, 10))
+      await processRecords(more, false, 10)
+    })
+  } finally {
+    await step(consumer.disconnect(), 'consumer.disconnect').catch((e) => process.stderr.write(`consumer.disconnect: ${e.message}\n`))
+  }
+  compareInOrder(upper(first), await consume(dst, 10), outAcks)
+  const afterAbort = await committedOffset(groupId, src)
+  if (afterAbort !== 10) fail(`after the aborted transaction (offsets at 15) the committed offset is ${afterAbort}, want 10`)
+  return '10 records consumed, written upper-cased + offsets (next offset 10, group id: kafkajs takes no group metadata) committed in a transaction: ' +
+    'committed offset 10, read_committed output = those 10; 5 more in an aborted transaction: committed offset still 10, output still those 10'
 }
 
 // --- codecs ----------------------------------------------------------------------

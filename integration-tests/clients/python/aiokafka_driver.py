@@ -83,14 +83,19 @@ async def produce(topic, recs, partition=0, **settings):
     p = AIOKafkaProducer(bootstrap_servers=BOOT, request_timeout_ms=TIMEOUT_MS, linger_ms=5, **settings)
     await step("producer start", p.start())
     try:
-        futs = []
-        for r in recs:
-            futs.append(await step("send", p.send(topic, r.value, key=r.key, partition=partition,
-                                                  headers=r.headers or None,
-                                                  timestamp_ms=r.timestamp)))
-        metas = await step(f"acks from {topic}", asyncio.gather(*futs))
+        return await send_all(p, topic, recs, partition)
     finally:
         await p.stop()
+
+
+async def send_all(p, topic, recs, partition=0):
+    """Sends recs with the started producer p, waits for every ack; the acked offsets."""
+    futs = []
+    for r in recs:
+        futs.append(await step("send", p.send(topic, r.value, key=r.key, partition=partition,
+                                              headers=r.headers or None,
+                                              timestamp_ms=r.timestamp)))
+    metas = await step(f"acks from {topic}", asyncio.gather(*futs))
     # acks=0: aiokafka resolves each send with None (nothing was acknowledged).
     return [None if m is None else m.offset for m in metas]
 
@@ -133,6 +138,21 @@ async def read(topic, partition, offset, n):
         tp = TopicPartition(topic, partition)
         c.assign([tp])
         c.seek(tp, offset)
+        return await drain(c, n, f"records of {topic}")
+    finally:
+        await c.stop()
+
+
+async def read_isolated(topic, committed, n):
+    """Partition 0 of topic from the beginning, read_committed or read_uncommitted."""
+    c = AIOKafkaConsumer(bootstrap_servers=BOOT, enable_auto_commit=False, auto_offset_reset="none",
+                         request_timeout_ms=TIMEOUT_MS,
+                         isolation_level="read_committed" if committed else "read_uncommitted")
+    await step("consumer start", c.start())
+    try:
+        tp = TopicPartition(topic, 0)
+        c.assign([tp])
+        await step("seek_to_beginning", c.seek_to_beginning(tp))
         return await drain(c, n, f"records of {topic}")
     finally:
         await c.stop()
@@ -318,6 +338,109 @@ async def committed_offsets():
     return f"committed() and admin list_consumer_group_offsets = end offsets {ends}"
 
 
+# --- transactions ------------------------------------------------------------------------
+
+async def create_topics_1(*topics):
+    async with Admin() as admin:
+        for topic in topics:
+            code, msg = await create_topic(admin, topic)
+            if code != 0:
+                fail(f"create {topic}: {error_name(code)} {msg}")
+
+
+async def txn_producer(txn_id):
+    """A started transactional producer (start() initialises its producer id)."""
+    p = AIOKafkaProducer(bootstrap_servers=BOOT, request_timeout_ms=TIMEOUT_MS, linger_ms=5,
+                         transactional_id=txn_id)
+    await step("transactional producer start", p.start())
+    return p
+
+
+async def in_transaction(p, body, commit):
+    """body() in a transaction of p: the transaction() context commits it; an abort is
+    begin_transaction() ... abort_transaction(). Returns what body() returned."""
+    if commit:
+        async with p.transaction():
+            return await body()
+    await step("begin_transaction", p.begin_transaction())
+    result = await body()
+    await step("abort_transaction", p.abort_transaction())
+    return result
+
+
+async def produce_txns(topic, batches):
+    """Each (recs, commit) of batches in its own transaction of one producer; the acked offsets."""
+    await create_topics_1(topic)
+    p = await txn_producer(topic)
+    try:
+        offsets = []
+        for recs, commit in batches:
+            offsets += await step(f"{'committed' if commit else 'aborted'} transaction",
+                                  in_transaction(p, lambda recs=recs: send_all(p, topic, recs), commit))
+        return offsets
+    finally:
+        await p.stop()
+
+
+async def wait_committed(c, tp, want):
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + TIMEOUT
+    while (got := await step("committed", c.committed(tp))) != want:
+        if loop.time() > deadline:
+            fail(f"committed offset of {tp.topic}/{tp.partition} is {got} after {TIMEOUT:.0f}s, want {want}")
+        await asyncio.sleep(0.2)
+
+
+@scenario
+async def send_offsets_to_transaction():
+    group, src, dst = f"{PREFIX}-eos", f"{PREFIX}-eos-in", f"{PREFIX}-eos-out"
+    await create_topics_1(src, dst)
+    first, more = keyed_records("eos", 10), keyed_records("eos-more", 5)
+    matrix.check_acked(await produce(src, first))
+    tp = TopicPartition(src, 0)
+    c = AIOKafkaConsumer(src, bootstrap_servers=BOOT, group_id=group, enable_auto_commit=False,
+                         auto_offset_reset="earliest", isolation_level="read_committed",
+                         request_timeout_ms=TIMEOUT_MS)
+    await step("consumer start", c.start())
+    p = None
+
+    async def process(recs, commit, first_offset):
+        """Consumes recs, writes them upper-cased and sends the offsets in one transaction."""
+        got = await drain(c, len(recs), f"records of {src} in group {group}")
+        compare(recs, got, first_offset=first_offset)
+        pos = await step("position", c.position(tp))
+        if pos != first_offset + len(recs):
+            fail(f"consumer position {pos}, want {first_offset + len(recs)}")
+
+        async def body():
+            acks = await send_all(p, dst, matrix.upper(recs))
+            # aiokafka takes the group id only (no generation or member id).
+            await step("send_offsets_to_transaction", p.send_offsets_to_transaction({tp: pos}, group))
+            return acks
+        return pos, await step(f"{'committed' if commit else 'aborted'} transaction",
+                               in_transaction(p, body, commit))
+
+    try:
+        p = await txn_producer(group)
+        pos, acks = await process(first, True, 0)
+        await wait_committed(c, tp, 10)
+        matrix.compare_in_order(matrix.upper(first), await read_isolated(dst, True, 10), acks)
+        matrix.check_acked(await produce(src, more), first=10)
+        aborted_pos, _ = await process(more, False, 10)
+        matrix.compare_in_order(matrix.upper(first), await read_isolated(dst, True, 10), acks)
+        after_abort = await step("committed", c.committed(tp))
+    finally:
+        await c.stop()
+        if p is not None:
+            await p.stop()
+    if after_abort != 10:
+        fail(f"after the aborted transaction (offsets at {aborted_pos}) the committed offset is {after_abort}, want 10")
+    return (f"10 records consumed, written upper-cased + offsets (position {pos}, group id: aiokafka "
+            f"takes no group metadata) committed in a transaction: committed offset 10, read_committed "
+            f"output = those 10; 5 more in an aborted transaction: committed offset still 10, "
+            f"output still those 10")
+
+
 matrix.run("aiokafka", {
     **matrix.by_name(create_topics, describe_topics, describe_configs, create_partitions,
                      describe_cluster, delete_topics),
@@ -330,4 +453,8 @@ matrix.run("aiokafka", {
         acks=lambda a: {"acks": a if a == "all" else int(a)},
         idempotent={"enable_idempotence": True, "acks": "all"}, checked=["idempotent"]),
     **matrix.by_name(assign_seek, offsets_for_times, group_commit, committed_offsets),
+    "transactions": matrix.transactions_scenario(
+        lambda batches: asyncio.run(produce_txns(f"{PREFIX}-txn", batches)),
+        lambda committed, n: asyncio.run(read_isolated(f"{PREFIX}-txn", committed, n))),
+    **matrix.by_name(send_offsets_to_transaction),
 })

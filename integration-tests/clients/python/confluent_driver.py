@@ -31,10 +31,9 @@ def create_topic(topic, partitions=1, config=None):
     fut.result(timeout=TIMEOUT)
 
 
-def produce(topic, recs, settings=None, partition=0):
-    """Sends recs in order (to `partition`, or by key if None); returns the acked
-    (partition, offset) of each, in send order."""
-    acks, errors = [None] * len(recs), []
+def producer(settings=None):
+    """(a producer, the list its error_cb appends fatal errors to)."""
+    errors = []
 
     def on_error(err):
         if err.fatal():
@@ -42,6 +41,19 @@ def produce(topic, recs, settings=None, partition=0):
 
     p = Producer({"bootstrap.servers": BOOT, "linger.ms": 5, "message.timeout.ms": int(TIMEOUT * 1000),
                   "error_cb": on_error, **(settings or {})})
+    return p, errors
+
+
+def produce(topic, recs, settings=None, partition=0):
+    """Sends recs in order (to `partition`, or by key if None); returns the acked
+    (partition, offset) of each, in send order."""
+    p, errors = producer(settings)
+    return send_all(p, errors, topic, recs, partition)
+
+
+def send_all(p, errors, topic, recs, partition=0):
+    """Sends recs with producer p and flushes; returns the acked (partition, offset) of each."""
+    acks = [None] * len(recs)
     for i, r in enumerate(recs):
         def cb(err, msg, i=i):
             if err is not None:
@@ -88,6 +100,16 @@ def read(topic, partition, offset, n, seek=False):
             c.seek(TopicPartition(topic, partition, offset))
         else:
             c.assign([TopicPartition(topic, partition, offset)])
+        return collect(lambda: [to_rec(m) for m in c.consume(500, 0.2)], n)
+    finally:
+        c.close()
+
+
+def read_isolated(topic, committed, n):
+    """Partition 0 of topic from the beginning, read_committed or read_uncommitted."""
+    c = reader(**{"isolation.level": "read_committed" if committed else "read_uncommitted"})
+    try:
+        c.assign([TopicPartition(topic, 0, OFFSET_BEGINNING)])
         return collect(lambda: [to_rec(m) for m in c.consume(500, 0.2)], n)
     finally:
         c.close()
@@ -227,6 +249,96 @@ def committed_offsets():
     return f"committed() = end offsets {got}"
 
 
+# --- transactions ------------------------------------------------------------
+
+def txn_producer(txn_id):
+    """A transactional producer, initialised (init_transactions)."""
+    p, errors = producer({"transactional.id": txn_id})
+    p.init_transactions(TIMEOUT)
+    return p, errors
+
+
+def produce_txns(topic, batches):
+    """Each (recs, commit) of batches in its own transaction of one producer; the acked offsets."""
+    create_topic(topic)
+    p, errors = txn_producer(topic)
+    offsets = []
+    for recs, commit in batches:
+        p.begin_transaction()
+        offsets += [o for _, o in send_all(p, errors, topic, recs)]
+        if commit:
+            p.commit_transaction(TIMEOUT)
+        else:
+            p.abort_transaction(TIMEOUT)
+    return offsets
+
+
+def committed_offset(c, tp):
+    """The group's committed offset of tp (None if none), through the consumer c (which is
+    read_committed, so librdkafka asks for stable offsets: none pending in a transaction)."""
+    [got] = c.committed([tp], timeout=TIMEOUT)
+    if got.error:
+        fail(f"committed({tp.topic}/{tp.partition}): {got.error}")
+    return None if got.offset < 0 else got.offset
+
+
+def wait_committed(c, tp, want):
+    def check():
+        got = committed_offset(c, tp)
+        if got != want:
+            raise AssertionError(f"committed offset {got}")
+        return True
+    wait_until(f"committed offset of {tp.topic}/{tp.partition} is {want}", check)
+
+
+def send_offsets_to_transaction():
+    group, src, dst = f"{PREFIX}-eos", f"{PREFIX}-eos-in", f"{PREFIX}-eos-out"
+    create_topic(src)
+    create_topic(dst)
+    first, more = keyed_records("eos", 10), keyed_records("eos-more", 5)
+    check_acked([o for _, o in produce(src, first)])
+    tp = TopicPartition(src, 0)
+    c = Consumer({"bootstrap.servers": BOOT, "group.id": group, "enable.auto.commit": False,
+                  "auto.offset.reset": "earliest", "isolation.level": "read_committed",
+                  "session.timeout.ms": 6000, "heartbeat.interval.ms": 500})
+    p, errors = txn_producer(group)
+
+    def process(recs, commit, first_offset):
+        """Consumes recs, writes them upper-cased and sends the offsets in one transaction."""
+        got = collect(lambda: [to_rec(m) for m in c.consume(500, 0.2)], len(recs))
+        compare(recs, got, first_offset=first_offset)
+        [pos] = c.position([tp])
+        if pos.offset != first_offset + len(recs):
+            fail(f"consumer position {pos.offset}, want {first_offset + len(recs)}")
+        p.begin_transaction()
+        acks = send_all(p, errors, dst, matrix.upper(recs))
+        p.send_offsets_to_transaction([TopicPartition(src, 0, pos.offset)], c.consumer_group_metadata(), TIMEOUT)
+        if commit:
+            p.commit_transaction(TIMEOUT)
+        else:
+            p.abort_transaction(TIMEOUT)
+        return pos.offset, acks
+
+    try:
+        c.subscribe([src])
+        pos, acks = process(first, True, 0)
+        wait_committed(c, tp, 10)
+        out = read_isolated(dst, True, 10)
+        matrix.compare_in_order(matrix.upper(first), out, [o for _, o in acks])
+        check_acked([o for _, o in produce(src, more)], first=10)
+        aborted_pos, _ = process(more, False, 10)
+        out = read_isolated(dst, True, 10)
+        matrix.compare_in_order(matrix.upper(first), out, [o for _, o in acks])
+        after_abort = committed_offset(c, tp)
+    finally:
+        c.close()
+    if after_abort != 10:
+        fail(f"after the aborted transaction (offsets at {aborted_pos}) the committed offset is {after_abort}, want 10")
+    return (f"10 records consumed, written upper-cased + offsets (position {pos}, consumer_group_metadata) "
+            f"committed in a transaction: committed offset 10, read_committed output = those 10; "
+            f"5 more in an aborted transaction: committed offset still 10, output still those 10")
+
+
 matrix.run("confluent-kafka", {
     **matrix.by_name(create_topics, describe_topics, describe_configs, create_partitions,
                      describe_cluster, delete_topics),
@@ -236,4 +348,8 @@ matrix.run("confluent-kafka", {
         codec=lambda c: {"compression.type": c}, acks=lambda a: {"acks": a},
         idempotent={"enable.idempotence": True}, check_acks=matrix.check_acked_on_0),
     **matrix.by_name(assign_seek, offsets_for_times, group_commit, committed_offsets),
+    "transactions": matrix.transactions_scenario(
+        lambda batches: produce_txns(f"{PREFIX}-txn", batches),
+        lambda committed, n: read_isolated(f"{PREFIX}-txn", committed, n)),
+    **matrix.by_name(send_offsets_to_transaction),
 })

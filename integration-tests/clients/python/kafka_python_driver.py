@@ -6,11 +6,11 @@ The scenarios are in ../SCENARIOS.md."""
 import functools
 
 import kafka.errors as Errors
-from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, OffsetAndMetadata, TopicPartition
 from kafka.admin import ConfigResource
 
 import matrix
-from matrix import T0, Rec, check_acked, collect, compare, fail, keyed_records, wait_until
+from matrix import T0, Rec, check_acked, collect, compare, fail, keyed_records, wait_until, within
 
 BOOT, PREFIX = matrix.args()
 TIMEOUT = matrix.STEP_TIMEOUT
@@ -37,19 +37,24 @@ def produce(topic, recs, settings=None, partition=0):
     (partition, offset) of each, in send order."""
     p = KafkaProducer(linger_ms=5, max_block_ms=MS, **COMMON, **(settings or {}))
     try:
-        futures = [p.send(topic, key=r.key, value=r.value, headers=r.headers, partition=partition,
-                          timestamp_ms=r.timestamp) for r in recs]
-        p.flush(timeout=TIMEOUT)
-        acks = []
-        for i, f in enumerate(futures):
-            try:
-                md = f.get(timeout=TIMEOUT)
-            except Exception as e:
-                fail(f"produce to {topic}: record {i}: {type(e).__name__}: {e}")
-            acks.append((md.partition, md.offset))
-        return acks
+        return send_all(p, topic, recs, partition)
     finally:
         p.close(timeout=5)
+
+
+def send_all(p, topic, recs, partition=0):
+    """Sends recs with producer p, flushes and returns the acked (partition, offset) of each."""
+    futures = [p.send(topic, key=r.key, value=r.value, headers=r.headers, partition=partition,
+                      timestamp_ms=r.timestamp) for r in recs]
+    p.flush(timeout=TIMEOUT)
+    acks = []
+    for i, f in enumerate(futures):
+        try:
+            md = f.get(timeout=TIMEOUT)
+        except Exception as e:
+            fail(f"produce to {topic}: record {i}: {type(e).__name__}: {e}")
+        acks.append((md.partition, md.offset))
+    return acks
 
 
 def to_recs(batches):
@@ -74,6 +79,19 @@ def read(topic, partition, offset, n):
         tp = TopicPartition(topic, partition)
         c.assign([tp])
         c.seek(tp, offset)
+        return collect(lambda: to_recs(c.poll(timeout_ms=200)), n)
+    finally:
+        c.close(autocommit=False)
+
+
+def read_isolated(topic, committed, n):
+    """Partition 0 of topic from the beginning, read_committed or read_uncommitted."""
+    c = KafkaConsumer(group_id=None, enable_auto_commit=False, auto_offset_reset="none",
+                      isolation_level="read_committed" if committed else "read_uncommitted", **COMMON)
+    try:
+        tp = TopicPartition(topic, 0)
+        c.assign([tp])
+        c.seek_to_beginning(tp)
         return collect(lambda: to_recs(c.poll(timeout_ms=200)), n)
     finally:
         c.close(autocommit=False)
@@ -203,6 +221,102 @@ def committed_offsets():
     return f"committed() = end offsets {got}"
 
 
+# --- transactions ------------------------------------------------------------
+# commit_transaction(), abort_transaction() and send_offsets_to_transaction() take no timeout:
+# they run under matrix.within().
+
+def txn_producer(txn_id):
+    """A transactional producer, initialised (init_transactions waits up to max_block_ms)."""
+    p = KafkaProducer(transactional_id=txn_id, linger_ms=5, max_block_ms=MS, **COMMON)
+    try:
+        p.init_transactions()
+    except BaseException:
+        p.close(timeout=5)
+        raise
+    return p
+
+
+def end_transaction(p, commit):
+    if commit:
+        within("commit_transaction", p.commit_transaction)
+    else:
+        within("abort_transaction", p.abort_transaction)
+
+
+def produce_txns(topic, batches):
+    """Each (recs, commit) of batches in its own transaction of one producer; the acked offsets."""
+    create_topic(topic)
+    p = txn_producer(topic)
+    try:
+        offsets = []
+        for recs, commit in batches:
+            p.begin_transaction()
+            offsets += [o for _, o in send_all(p, topic, recs)]
+            end_transaction(p, commit)
+        return offsets
+    finally:
+        p.close(timeout=5)
+
+
+def wait_committed(c, tp, want):
+    def check():
+        got = c.committed(tp, timeout_ms=MS)
+        if got != want:
+            raise AssertionError(f"committed offset {got}")
+        return True
+    wait_until(f"committed offset of {tp.topic}/{tp.partition} is {want}", check)
+
+
+def send_offsets_to_transaction():
+    group, src, dst = f"{PREFIX}-eos", f"{PREFIX}-eos-in", f"{PREFIX}-eos-out"
+    create_topic(src)
+    create_topic(dst)
+    first, more = keyed_records("eos", 10), keyed_records("eos-more", 5)
+    check_acked([o for _, o in produce(src, first)])
+    tp = TopicPartition(src, 0)
+    c = KafkaConsumer(src, group_id=group, enable_auto_commit=False, auto_offset_reset="earliest",
+                      isolation_level="read_committed", session_timeout_ms=6000,
+                      heartbeat_interval_ms=500, **COMMON)
+    p = None
+
+    def process(recs, commit, first_offset):
+        """Consumes recs, writes them upper-cased and sends the offsets in one transaction."""
+        got = collect(lambda: to_recs(c.poll(timeout_ms=200)), len(recs))
+        compare(recs, got, first_offset=first_offset)
+        pos = c.position(tp, timeout_ms=MS)
+        if pos != first_offset + len(recs):
+            fail(f"consumer position {pos}, want {first_offset + len(recs)}")
+        p.begin_transaction()
+        acks = send_all(p, dst, matrix.upper(recs))
+        meta = c.group_metadata()
+        within("send_offsets_to_transaction", lambda: p.send_offsets_to_transaction(
+            {tp: OffsetAndMetadata(pos, "", -1)}, meta))
+        end_transaction(p, commit)
+        return pos, meta, acks
+
+    try:
+        p = txn_producer(group)
+        pos, meta, acks = process(first, True, 0)
+        wait_committed(c, tp, 10)
+        out = read_isolated(dst, True, 10)
+        matrix.compare_in_order(matrix.upper(first), out, [o for _, o in acks])
+        check_acked([o for _, o in produce(src, more)], first=10)
+        aborted_pos, _, _ = process(more, False, 10)
+        out = read_isolated(dst, True, 10)
+        matrix.compare_in_order(matrix.upper(first), out, [o for _, o in acks])
+        after_abort = c.committed(tp, timeout_ms=MS)
+    finally:
+        c.close(autocommit=False)
+        if p is not None:
+            p.close(timeout=5)
+    if after_abort != 10:
+        fail(f"after the aborted transaction (offsets at {aborted_pos}) the committed offset is {after_abort}, want 10")
+    return (f"10 records consumed, written upper-cased + offsets (position {pos}, group_metadata() "
+            f"generation {meta.generation_id}) committed in a transaction: committed offset 10, "
+            f"read_committed output = those 10; 5 more in an aborted transaction: committed offset "
+            f"still 10, output still those 10")
+
+
 matrix.run("kafka-python", {
     **matrix.by_name(create_topics, describe_topics, describe_configs, create_partitions,
                      describe_cluster, delete_topics),
@@ -216,4 +330,8 @@ matrix.run("kafka-python", {
         acks=lambda a: {"acks": "all" if a == "all" else int(a), "enable_idempotence": False},
         idempotent={"enable_idempotence": True}, check_acks=matrix.check_acked_on_0),
     **matrix.by_name(assign_seek, offsets_for_times, group_commit, committed_offsets),
+    "transactions": matrix.transactions_scenario(
+        lambda batches: produce_txns(f"{PREFIX}-txn", batches),
+        lambda committed, n: read_isolated(f"{PREFIX}-txn", committed, n)),
+    **matrix.by_name(send_offsets_to_transaction),
 })

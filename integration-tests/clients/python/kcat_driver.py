@@ -11,11 +11,16 @@ Environment:
 
 kcat can't create topics, so every topic here comes from auto-creation (1 partition) on the
 first produce. kcat's producer can't set record timestamps and takes headers per invocation
-(-H), so records with different headers are sent by separate kcat runs."""
+(-H), so records with different headers are sent by separate kcat runs.
+
+With -X transactional.id, one kcat producer run is one transaction: committed when its input
+ends, aborted when kcat gets SIGINT first (kcat -h). It has no way to send consumer offsets to
+a transaction."""
 
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -33,6 +38,7 @@ GROUP_TOPIC = f"{PREFIX}-group"
 GROUP = f"{PREFIX}-group"
 MSG_DELIM, KEY_DELIM = b"\x01", b"\x02"  # -D / -K of the producer's stdin
 NO_ADMIN = "kcat has no admin commands"
+NO_TXN_OFFSETS = "kcat cannot send consumer offsets to a transaction"
 state = {}  # what group_commit leaves for committed_offsets
 
 # Exactly the chosen librdkafka: an inherited LD_LIBRARY_PATH (cargo adds its build dirs,
@@ -158,11 +164,17 @@ def parse(out):
     return recs
 
 
-def read(topic, partition=0, offset="0"):
+def read(topic, partition=0, offset="0", extra=()):
     """Simple consumer (no group) on one partition from `offset` to the end (-e)."""
     out, _ = kcat(["-C", "-J", "-e", "-q", "-t", topic, "-p", str(partition), "-o", str(offset),
-                   "-X", "auto.offset.reset=error"], what=f"consume {topic}")
+                   "-X", "auto.offset.reset=error", *extra], what=f"consume {topic}")
     return parse(out)
+
+
+def read_isolated(topic, committed):
+    """Partition 0 of topic from the beginning to the end, read_committed or read_uncommitted."""
+    level = "read_committed" if committed else "read_uncommitted"
+    return read(topic, extra=["-X", f"isolation.level={level}"])
 
 
 def group_read(group, topic):
@@ -271,6 +283,60 @@ def committed_offsets():
     return "kcat can't read committed offsets: 5 more records, a new -G member got exactly those (40..44)"
 
 
+# --- transactions ------------------------------------------------------------------------
+
+def produce_aborted(topic, recs, extra):
+    """One transactional kcat run (extra has -X transactional.id) that sends recs and then gets
+    SIGINT before its input ends, so it aborts its transaction. Returns the delivered offsets.
+
+    kcat reads stdin with fread() of 128 bytes, which blocks until all 128 have come, and takes
+    one record per read: a record reaches librdkafka only once enough input follows it. So the
+    records are followed by 4 KiB of message delimiters (empty messages, which kcat skips), and
+    the input stays open until the records are in the log (seen by a read_uncommitted read);
+    then SIGINT, then EOF."""
+    before = len(read_isolated(topic, False))
+    # No timeout(1) around this run: it would pass SIGINT on and SIGKILL kcat 2 s later.
+    argv = [KCAT, "-b", BOOT, "-P", "-t", topic, "-p", "0",
+            "-D", "\\x01", "-K", "\\x02", "-vv", "-m", str(TIMEOUT // 2),
+            "-X", f"message.timeout.ms={TIMEOUT * 1000 // 2}", *extra]
+    proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, env=ENV)
+    try:
+        proc.stdin.write(b"".join(encode(r) for r in recs) + MSG_DELIM * 4096)
+        proc.stdin.flush()
+        matrix.wait_until(f"the {len(recs)} records of the open transaction in {topic} (read_uncommitted)",
+                          lambda: len(read_isolated(topic, False)) >= before + len(recs) or proc.poll() is not None)
+        if proc.poll() is not None:
+            fail(f"transactional kcat exited {proc.returncode} before SIGINT: "
+                 f"{last_lines(proc.stderr.read().decode(errors='replace'))}")
+        proc.send_signal(signal.SIGINT)
+        time.sleep(0.2)  # the handler runs before kcat sees the end of its input
+        try:  # communicate() closes stdin
+            _, err = proc.communicate(timeout=TIMEOUT)
+        except subprocess.TimeoutExpired:
+            fail(f"kcat still running {TIMEOUT}s after SIGINT")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    err = err.decode(errors="replace")
+    if proc.returncode != 0 or "Aborting transaction due to termination signal" not in err:
+        fail(f"kcat after SIGINT: exit {proc.returncode}, no abort: {last_lines(err)}")
+    delivered = [int(o) for o in re.findall(r"Message delivered to partition \d+ \(offset (-?\d+)\)", err)]
+    if len(delivered) != len(recs):
+        fail(f"aborted kcat run: {len(delivered)} of {len(recs)} delivery reports: {last_lines(err)}")
+    return delivered
+
+
+def produce_txns(topic, batches):
+    """Each (recs, commit) of batches in its own transactional kcat run; the delivered offsets."""
+    extra = ["-X", f"transactional.id={topic}"]
+    offsets = []
+    for recs, commit in batches:
+        offsets += produce(topic, recs, extra) if commit else produce_aborted(topic, recs, extra)
+    return offsets
+
+
 SCENARIOS = {
     "create_topics": NO_ADMIN, "describe_topics": describe_topics, "describe_configs": NO_ADMIN,
     "create_partitions": NO_ADMIN, "describe_cluster": describe_cluster, "delete_topics": NO_ADMIN,
@@ -282,6 +348,10 @@ SCENARIOS = {
         codec=lambda c: ["-z", c], acks=lambda a: ["-X", f"acks={a}"],
         idempotent=["-X", "enable.idempotence=true", "-X", "acks=all"], checked=["idempotent"]),
     **matrix.by_name(assign_seek, offsets_for_times, group_commit, committed_offsets),
+    "transactions": matrix.transactions_scenario(
+        lambda batches: produce_txns(f"{PREFIX}-txn", batches),
+        lambda committed, n: read_isolated(f"{PREFIX}-txn", committed)),
+    "send_offsets_to_transaction": NO_TXN_OFFSETS,
 }
 if EXPECT and VERSION != EXPECT:  # the wrong library: every line fails, even the UNSUPPORTED ones
     SCENARIOS = dict.fromkeys(SCENARIOS, wrong_library)

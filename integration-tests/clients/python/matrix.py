@@ -17,6 +17,7 @@ SCENARIOS = [
     "keys_headers_nulls", "codec_none", "codec_gzip", "codec_snappy", "codec_lz4",
     "codec_zstd", "acks_0", "acks_1", "acks_all", "idempotent",
     "assign_seek", "offsets_for_times", "group_commit", "committed_offsets",
+    "transactions", "send_offsets_to_transaction",
 ]
 NEEDS = {
     "describe_topics": "create_topics",
@@ -121,6 +122,37 @@ def compare_exactly_once(sent, got):
     missing = [k for k in want if k not in seen]
     if missing:
         fail(f"{len(missing)} of {len(sent)} records never received, e.g. {missing[:3]}")
+
+
+def compare_in_order(sent, got, acked=None, *, partition=0):
+    """Reads of transactional records: control records take offsets too, so `got` (in the
+    order received) must be `sent` in order, on `partition`, at strictly increasing offsets;
+    with `acked` (offsets in send order), exactly at those."""
+    problems = []
+    if len(got) != len(sent):
+        problems.append(f"got {len(got)} records {values(got)}, want {len(sent)} {values(sent)}")
+    for i, (want, have) in enumerate(zip(sent, got)):
+        where = f"record {i} ({want.value!r})"
+        if have.partition != partition:
+            problems.append(f"{where}: on partition {have.partition}, want {partition}")
+        if acked is not None and have.offset != acked[i]:
+            problems.append(f"{where}: at offset {have.offset}, acked at {acked[i]}")
+        if i and have.offset <= got[i - 1].offset:
+            problems.append(f"{where}: offset {have.offset} after {got[i - 1].offset}")
+        if have.key != want.key:
+            problems.append(f"{where}: key {have.key!r} != {want.key!r}")
+        if have.value != want.value:
+            problems.append(f"{where}: value {short(have.value)} != {short(want.value)}")
+        if norm_headers(have.headers) != norm_headers(want.headers):
+            problems.append(f"{where}: headers {have.headers!r} != {want.headers!r}")
+    if problems:
+        fail("; ".join(problems[:5]) + (f" (+{len(problems) - 5} more)" if len(problems) > 5 else ""))
+
+
+def values(recs, n=12):
+    """The values of recs, short: [b'a0', b'a1', ...]."""
+    vs = [r.value for r in recs]
+    return f"{vs[:n]}{'...' if len(vs) > n else ''}"
 
 
 def norm_headers(headers):
@@ -230,6 +262,64 @@ def produce_scenarios(prefix, produce, read, *, tricky, codec, acks, idempotent,
         offsets = f"acked at 0..{len(recs) - 1}, " if sid in checked else ""
         return f"{len(recs)} records, producer {settings or 'defaults'}: {offsets}read back equal{suffix}"
     return {sid: functools.partial(roundtrip, sid, *row) for sid, row in table.items()}
+
+
+# --- transactions ------------------------------------------------------------------
+
+def txn_records(tag, n=10):
+    """Records tag0..tag<n-1> of the transactions scenario (key = value)."""
+    return [Rec(f"{tag}{i}".encode(), f"{tag}{i}".encode()) for i in range(n)]
+
+
+def upper(recs):
+    """What send_offsets_to_transaction writes for recs: the same keys, values upper-cased."""
+    return [Rec(r.key, r.value.upper(), r.headers) for r in recs]
+
+
+def transactions_scenario(produce_txns, read):
+    """The transactions scenario for run(), given the client's side of it:
+
+    produce_txns(batches): one transactional producer (transactional.id PREFIX-txn) sends each
+    (recs, commit) of `batches` to partition 0 of PREFIX-txn in its own transaction, waits for
+    the acks, then commits or aborts it. Returns the acked offsets of all records in send order,
+    or None where the client doesn't expose them.
+    read(committed, n): reads partition 0 of PREFIX-txn from the beginning with
+    isolation.level read_committed (committed=True) or read_uncommitted: n records plus extras."""
+    def transactions():
+        batches = [(txn_records("a"), True), (txn_records("b"), False), (txn_records("c"), True)]
+        acked = produce_txns(batches)
+        sent = [r for recs, _ in batches for r in recs]
+        if acked is not None and len(acked) != len(sent):
+            fail(f"{len(acked)} acks for {len(sent)} records")
+        committed = [r for recs, commit in batches if commit for r in recs]
+        committed_acks = None if acked is None else acked[:10] + acked[20:]
+        got = read(True, len(committed))
+        compare_in_order(committed, got, committed_acks)
+        compare_in_order(sent, read(False, len(sent)), acked)
+        where = f"acked offsets {acked[0]}..{acked[-1]}" if acked else "at strictly increasing offsets"
+        return (f"a0..a9 committed, b0..b9 aborted, c0..c9 committed ({where}); read_committed got "
+                f"exactly a*, c* (offsets {got[0].offset}..{got[9].offset}, {got[10].offset}..{got[-1].offset}), "
+                f"read_uncommitted all 30 in order")
+    return transactions
+
+
+def within(what, fn, timeout=STEP_TIMEOUT):
+    """fn() on a helper thread, for client calls that take no timeout: its result, or a
+    failure after `timeout` (the call may still be running; the driver goes on)."""
+    done, box = threading.Event(), {}
+
+    def call():
+        try:
+            box["result"] = fn()
+        except BaseException as e:  # re-raised on the scenario's thread
+            box["error"] = e
+        done.set()
+    threading.Thread(target=call, daemon=True).start()
+    if not done.wait(timeout):
+        fail(f"{what}: no answer within {timeout:.0f}s")
+    if "error" in box:
+        raise box["error"]
+    return box.get("result")
 
 
 def by_name(*scenarios):

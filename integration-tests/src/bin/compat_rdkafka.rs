@@ -8,9 +8,11 @@ use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use rdkafka::error::RDKafkaErrorCode;
 use rdkafka::message::{Header, Headers, Message, OwnedHeaders};
-use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 use rdkafka::{ClientConfig, Offset, Timestamp, TopicPartitionList};
-use weir_integration_tests::compat::driver::{self, compare, compare_exactly_once, keyed_records, t0, tricky_records, Checked, Rec, Step, STEP_TIMEOUT};
+use weir_integration_tests::compat::driver::{
+    self, compare, compare_exactly_once, compare_in_order, keyed_records, t0, tricky_records, txn_records, upper, Checked, Rec, Step, STEP_TIMEOUT,
+};
 use weir_integration_tests::ensure;
 
 struct Driver {
@@ -44,6 +46,8 @@ async fn main() {
             "offsets_for_times" => Box::pin(d.offsets_for_times()),
             "group_commit" => Box::pin(d.group_commit()),
             "committed_offsets" => Box::pin(d.committed_offsets()),
+            "transactions" => Box::pin(d.transactions()),
+            "send_offsets_to_transaction" => Box::pin(d.send_offsets_to_transaction()),
             _ => return Step::Unsupported("not implemented by this driver"),
         })
     })
@@ -177,30 +181,10 @@ impl Driver {
         Ok("deleted; gone from metadata".into())
     }
 
-    /// Produces `records` to partition 0 in order, one at a time; returns the acknowledged offsets
-    /// (-1 where the client cannot know, as with acks=0).
+    /// Produces `records` to partition 0 with a new producer; returns the acknowledged offsets.
     async fn produce(&self, topic: &str, records: &[Rec], settings: &[(&str, &str)]) -> Result<Vec<i64>, String> {
         let producer: FutureProducer = self.config(settings).create().map_err(|e| format!("producer: {e}"))?;
-        let mut deliveries = Vec::new();
-        for r in records {
-            let mut headers = OwnedHeaders::new();
-            for (key, value) in &r.headers {
-                headers = headers.insert(Header { key, value: value.as_ref() });
-            }
-            let mut record: FutureRecord<'_, Vec<u8>, Vec<u8>> = FutureRecord::to(topic).partition(0).headers(headers);
-            record.key = r.key.as_ref();
-            record.payload = r.value.as_ref();
-            record.timestamp = r.timestamp;
-            // Queue everything first (as an application would), then await the acks in order.
-            deliveries.push(producer.send_result(record).map_err(|(e, _)| format!("send: {e}"))?);
-        }
-        let mut offsets = Vec::new();
-        for delivery in deliveries {
-            let delivered = tokio::time::timeout(STEP_TIMEOUT, delivery).await.map_err(|_| "no ack in time".to_owned())?;
-            let delivered = delivered.map_err(|_| "delivery canceled".to_owned())?.map_err(|(e, _)| format!("delivery: {e}"))?;
-            offsets.push(delivered.offset);
-        }
-        Ok(offsets)
+        send_all(&producer, topic, records).await
     }
 
     /// Reads `count` records of partition 0 from `from` with a manual assignment.
@@ -292,6 +276,141 @@ impl Driver {
         }
         Ok("committed offsets equal the end offsets of both partitions".into())
     }
+
+    /// Reads partition 0 of `topic` from the beginning with `isolation.level` = `level`.
+    fn read_isolated(&self, topic: &str, level: &str, count: usize) -> Result<Vec<Rec>, String> {
+        let consumer = self.consumer(&[("isolation.level", level)])?;
+        let mut assignment = TopicPartitionList::new();
+        assignment.add_partition_offset(topic, 0, Offset::Beginning).map_err(|e| e.to_string())?;
+        consumer.assign(&assignment).map_err(|e| format!("assign: {e}"))?;
+        poll(&consumer, count, Duration::from_millis(500))
+    }
+
+    /// A transactional producer (`transactional.id` = `id`), initialised.
+    fn txn_producer(&self, id: &str) -> Result<FutureProducer, String> {
+        let producer: FutureProducer = self.config(&[("transactional.id", id)]).create().map_err(|e| format!("transactional producer: {e}"))?;
+        producer.init_transactions(STEP_TIMEOUT).map_err(|e| format!("init_transactions: {e}"))?;
+        Ok(producer)
+    }
+
+    async fn transactions(&self) -> Checked {
+        let topic = self.topic("txn");
+        ensure!(self.create(&topic, 1, &[]).await?.is_none(), "could not create {topic}");
+        let batches = [(txn_records("a"), true), (txn_records("b"), false), (txn_records("c"), true)];
+        let producer = self.txn_producer(&topic)?;
+        let mut acked = Vec::new();
+        for (records, commit) in &batches {
+            producer.begin_transaction().map_err(|e| format!("begin_transaction: {e}"))?;
+            acked.extend(send_all(&producer, &topic, records).await?);
+            end_transaction(&producer, *commit)?;
+        }
+        let sent: Vec<Rec> = batches.iter().flat_map(|(records, _)| records.clone()).collect();
+        let committed: Vec<Rec> = batches.iter().filter(|(_, commit)| *commit).flat_map(|(records, _)| records.clone()).collect();
+        ensure!(acked.len() == sent.len(), "{} acks for {} records", acked.len(), sent.len());
+        let committed_acks: Vec<i64> = acked[..10].iter().chain(&acked[20..]).copied().collect();
+        let got = self.read_isolated(&topic, "read_committed", committed.len())?;
+        compare_in_order(&committed, &got, Some(committed_acks.as_slice()), 0)?;
+        compare_in_order(&sent, &self.read_isolated(&topic, "read_uncommitted", sent.len())?, Some(acked.as_slice()), 0)?;
+        Ok(format!(
+            "a0..a9 committed, b0..b9 aborted, c0..c9 committed (acked offsets {}..{}); read_committed got exactly a*, c* (offsets {}..{}, {}..{}), read_uncommitted all 30 in order",
+            acked[0], acked[29], got[0].offset, got[9].offset, got[10].offset, got[19].offset
+        ))
+    }
+
+    /// The committed offset of `topic`/0 for the group of `consumer` (read_committed, so
+    /// librdkafka asks for stable offsets: none pending in a transaction).
+    fn committed_offset(consumer: &BaseConsumer, topic: &str) -> Result<Offset, String> {
+        let mut wanted = TopicPartitionList::new();
+        wanted.add_partition(topic, 0);
+        let committed = consumer.committed_offsets(wanted, STEP_TIMEOUT).map_err(|e| format!("committed: {e}"))?;
+        let entry = committed.find_partition(topic, 0).ok_or("partition missing from committed offsets")?;
+        entry.error().map_err(|e| format!("committed: {e}"))?;
+        Ok(entry.offset())
+    }
+
+    async fn send_offsets_to_transaction(&self) -> Checked {
+        let (group, src, dst) = (self.topic("eos"), self.topic("eos-in"), self.topic("eos-out"));
+        ensure!(self.create(&src, 1, &[]).await?.is_none(), "could not create {src}");
+        ensure!(self.create(&dst, 1, &[]).await?.is_none(), "could not create {dst}");
+        let (first, more) = (keyed_records("eos", 10, None), keyed_records("eos-more", 5, None));
+        let acked = self.produce(&src, &first, &[]).await?;
+        ensure!(acked == (0..10).collect::<Vec<i64>>(), "acknowledged offsets {acked:?}");
+        let consumer = self.consumer(&[("group.id", group.as_str()), ("isolation.level", "read_committed")])?;
+        consumer.subscribe(&[&src]).map_err(|e| format!("subscribe: {e}"))?;
+        let producer = self.txn_producer(&group)?;
+        let out_acks = transform(&consumer, &producer, &src, &dst, &first, true, 0).await?;
+        driver::wait_until("committed offset 10", || async {
+            let offset = Self::committed_offset(&consumer, &src)?;
+            if offset == Offset::Offset(10) {
+                Ok(Some(()))
+            } else {
+                Err(format!("committed {offset:?}"))
+            }
+        })
+        .await?;
+        compare_in_order(&upper(&first), &self.read_isolated(&dst, "read_committed", 10)?, Some(out_acks.as_slice()), 0)?;
+        let acked = self.produce(&src, &more, &[]).await?;
+        ensure!(acked == (10..15).collect::<Vec<i64>>(), "acknowledged offsets {acked:?}");
+        transform(&consumer, &producer, &src, &dst, &more, false, 10).await?;
+        compare_in_order(&upper(&first), &self.read_isolated(&dst, "read_committed", 10)?, Some(out_acks.as_slice()), 0)?;
+        let after_abort = Self::committed_offset(&consumer, &src)?;
+        ensure!(after_abort == Offset::Offset(10), "after the aborted transaction (offsets at 15) the committed offset is {after_abort:?}, want 10");
+        Ok("10 records consumed, written upper-cased + offsets (position 10, group_metadata()) committed in a transaction: committed offset 10, \
+            read_committed output = those 10; 5 more in an aborted transaction: committed offset still 10, output still those 10"
+            .into())
+    }
+}
+
+/// One round of consume-transform-produce: `consumer` receives `records` of `src`/0 (from
+/// `first_offset`); in one transaction `producer` writes them to `dst`/0 upper-cased and sends
+/// the consumer's position with its group metadata, then commits or aborts. Returns the acked
+/// offsets of the output.
+async fn transform(consumer: &BaseConsumer, producer: &FutureProducer, src: &str, dst: &str, records: &[Rec], commit: bool, first_offset: i64) -> Result<Vec<i64>, String> {
+    compare(records, &poll(consumer, records.len(), Duration::from_millis(500))?, 0, first_offset)?;
+    let position = consumer.position().map_err(|e| format!("position: {e}"))?;
+    let at = position.find_partition(src, 0).map(|p| p.offset());
+    let want = Offset::Offset(first_offset + records.len() as i64);
+    ensure!(at == Some(want), "consumer position {at:?}, want {want:?}");
+    let metadata = consumer.group_metadata().ok_or("the consumer has no group metadata")?;
+    producer.begin_transaction().map_err(|e| format!("begin_transaction: {e}"))?;
+    let acks = send_all(producer, dst, &upper(records)).await?;
+    producer.send_offsets_to_transaction(&position, &metadata, STEP_TIMEOUT).map_err(|e| format!("send_offsets_to_transaction: {e}"))?;
+    end_transaction(producer, commit)?;
+    Ok(acks)
+}
+
+/// Ends the open transaction of `producer`: commits or aborts it.
+fn end_transaction(producer: &FutureProducer, commit: bool) -> Result<(), String> {
+    if commit {
+        producer.commit_transaction(STEP_TIMEOUT).map_err(|e| format!("commit_transaction: {e}"))
+    } else {
+        producer.abort_transaction(STEP_TIMEOUT).map_err(|e| format!("abort_transaction: {e}"))
+    }
+}
+
+/// Sends `records` to partition 0 of `topic` in order with `producer`; returns the acknowledged
+/// offsets (-1 where the client cannot know, as with acks=0).
+async fn send_all(producer: &FutureProducer, topic: &str, records: &[Rec]) -> Result<Vec<i64>, String> {
+    let mut deliveries = Vec::new();
+    for r in records {
+        let mut headers = OwnedHeaders::new();
+        for (key, value) in &r.headers {
+            headers = headers.insert(Header { key, value: value.as_ref() });
+        }
+        let mut record: FutureRecord<'_, Vec<u8>, Vec<u8>> = FutureRecord::to(topic).partition(0).headers(headers);
+        record.key = r.key.as_ref();
+        record.payload = r.value.as_ref();
+        record.timestamp = r.timestamp;
+        // Queue everything first (as an application would), then await the acks in order.
+        deliveries.push(producer.send_result(record).map_err(|(e, _)| format!("send: {e}"))?);
+    }
+    let mut offsets = Vec::new();
+    for delivery in deliveries {
+        let delivered = tokio::time::timeout(STEP_TIMEOUT, delivery).await.map_err(|_| "no ack in time".to_owned())?;
+        let delivered = delivered.map_err(|_| "delivery canceled".to_owned())?.map_err(|(e, _)| format!("delivery: {e}"))?;
+        offsets.push(delivered.offset);
+    }
+    Ok(offsets)
 }
 
 /// Polls until `count` records arrived (then `linger` more to catch extras) or the step times out.

@@ -49,6 +49,7 @@ async fn main() {
             "assign_seek" => Box::pin(d.assign_seek()),
             "offsets_for_times" => Box::pin(d.offsets_for_times()),
             "group_commit" | "committed_offsets" => return Step::Unsupported("rskafka has no consumer groups"),
+            "transactions" | "send_offsets_to_transaction" => return Step::Unsupported("rskafka has no transactional producer"),
             _ => return Step::Unsupported("not implemented by this driver"),
         })
     })

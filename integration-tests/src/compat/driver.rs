@@ -171,6 +171,65 @@ pub fn compare(sent: &[Rec], got: &[Rec], partition: i32, first_offset: i64) -> 
     }
 }
 
+/// Records `tag`0..`tag`9 of the `transactions` scenario (key = value).
+pub fn txn_records(tag: &str) -> Vec<Rec> {
+    (0..10)
+        .map(|i| {
+            let text = format!("{tag}{i}").into_bytes();
+            Rec { key: Some(text.clone()), value: Some(text), ..Rec::default() }
+        })
+        .collect()
+}
+
+/// What `send_offsets_to_transaction` writes for `records`: the same keys, values upper-cased.
+pub fn upper(records: &[Rec]) -> Vec<Rec> {
+    records
+        .iter()
+        .map(|r| Rec { key: r.key.clone(), value: r.value.as_ref().map(|v| v.to_ascii_uppercase()), ..Rec::default() })
+        .collect()
+}
+
+/// Reads of transactional records: control records take offsets too, so `got` (in the order
+/// received) must be `sent` in order on `partition` at strictly increasing offsets; with
+/// `acked` (offsets in send order), exactly at those.
+pub fn compare_in_order(sent: &[Rec], got: &[Rec], acked: Option<&[i64]>, partition: i32) -> Result<(), String> {
+    let mut problems = Vec::new();
+    if got.len() != sent.len() {
+        let values = |recs: &[Rec]| recs.iter().take(12).map(|r| short(&r.value)).collect::<Vec<_>>().join(", ");
+        problems.push(format!("got {} records [{}], want {} [{}]", got.len(), values(got), sent.len(), values(sent)));
+    }
+    for (i, (want, have)) in sent.iter().zip(got).enumerate() {
+        let at = format!("record {i} ({})", short(&want.value));
+        if have.partition != partition {
+            problems.push(format!("{at}: on partition {}, want {partition}", have.partition));
+        }
+        if let Some(offset) = acked.and_then(|a| a.get(i)) {
+            if have.offset != *offset {
+                problems.push(format!("{at}: at offset {}, acked at {offset}", have.offset));
+            }
+        }
+        if i > 0 && have.offset <= got[i - 1].offset {
+            problems.push(format!("{at}: offset {} after {}", have.offset, got[i - 1].offset));
+        }
+        if have.key != want.key {
+            problems.push(format!("{at}: key {} != {}", short(&have.key), short(&want.key)));
+        }
+        if have.value != want.value {
+            problems.push(format!("{at}: value {} != {}", short(&have.value), short(&want.value)));
+        }
+        if have.headers != want.headers {
+            problems.push(format!("{at}: headers {:?} != {:?}", have.headers, want.headers));
+        }
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        let more = problems.len().saturating_sub(5);
+        problems.truncate(5);
+        Err(problems.join("; ") + &if more > 0 { format!(" (+{more} more)") } else { String::new() })
+    }
+}
+
 /// For reads across partitions (groups): every sent record arrives exactly once, by key.
 pub fn compare_exactly_once(sent: &[Rec], got: &[Rec]) -> Result<(), String> {
     let mut seen = std::collections::HashSet::new();

@@ -32,6 +32,8 @@ pub const SCENARIOS: &[(&str, &str)] = &[
     ("offsets_for_times", "Consume: offsets for times"),
     ("group_commit", "Consume: group subscribe + commit"),
     ("committed_offsets", "Read committed offsets"),
+    ("transactions", "Transactions: commit, abort, read_committed"),
+    ("send_offsets_to_transaction", "Transactions: send offsets (consume-transform-produce)"),
 ];
 
 /// Scenarios that only make sense after another one passed.
