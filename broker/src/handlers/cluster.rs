@@ -59,6 +59,16 @@ pub fn leader_hint(shared: &Shared, topic: &Topic, index: i32) -> Option<(i32, i
     Some((state.leader, state.epoch, broker.host, broker.port))
 }
 
+/// `(node id, host, port)` of the coordinator of `key` (a group id, a transactional id): this
+/// broker on a single node, else the leader of the key's partition of the internal `topic`.
+pub fn coordinator_node(shared: &Shared, topic: &Topic, key: &str) -> Option<(i32, String, i32)> {
+    let Some(cluster) = shared.metadata.cluster() else { return Some((shared.settings.node_id, shared.host.clone(), shared.port)) };
+    let index = crate::coordinator::partition_for(key, topic.partition_count());
+    let leader = partition_state(shared, topic, index).leader;
+    let broker = cluster.state.read().brokers.get(&leader).cloned()?;
+    Some((broker.node_id, broker.host, broker.port))
+}
+
 /// What Metadata says of one partition.
 pub struct PartitionState {
     /// -1: no leader known.

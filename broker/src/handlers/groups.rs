@@ -52,13 +52,7 @@ pub async fn find_coordinator(shared: &Arc<Shared>, request: FindCoordinatorRequ
     };
     let coordinator = |key: &str| -> Result<(i32, String, i32), ResponseError> {
         let topic = internal.as_ref().map_err(|e| *e)?;
-        if shared.metadata.cluster().is_none() {
-            return Ok((shared.settings.node_id, shared.host.clone(), shared.port));
-        }
-        let index = crate::coordinator::partition_for(key, topic.partition_count());
-        let leader = super::cluster::partition_state(shared, topic, index).leader;
-        let broker = shared.metadata.cluster().and_then(|c| c.state.read().brokers.get(&leader).cloned());
-        broker.map(|b| (b.node_id, b.host, b.port)).ok_or(ResponseError::CoordinatorNotAvailable)
+        super::cluster::coordinator_node(shared, topic, key).ok_or(ResponseError::CoordinatorNotAvailable)
     };
     let message = |error: Option<ResponseError>| Some(str_bytes(error.map_or_else(|| "NONE".to_owned(), |e| e.to_string())));
     if version >= 4 {

@@ -57,7 +57,7 @@ pub async fn handle(shared: &std::sync::Arc<Shared>, request: Request) -> Reply 
         RequestKind::ApiVersions(r) => reply(&header, &api_versions::handle(&r, version)),
         RequestKind::Metadata(r) => reply(&header, &cluster::metadata(shared, r, version).await),
         RequestKind::DescribeCluster(r) => reply(&header, &cluster::describe_cluster(shared, r)),
-        RequestKind::Produce(r) => produce::handle(shared, header, r),
+        RequestKind::Produce(r) => produce::handle(shared, header, r).await,
         RequestKind::Fetch(r) => fetch::handle(shared, header, r),
         RequestKind::ListOffsets(r) => reply(&header, &offsets::list_offsets(shared, r, version)),
         RequestKind::OffsetForLeaderEpoch(r) => reply(&header, &offsets::offset_for_leader_epoch(shared, r)),

@@ -36,10 +36,16 @@ enum Wait {
 /// A batch proposed to its partition's Raft group: resolves with its offsets once committed.
 type Proposed = std::pin::Pin<Box<dyn std::future::Future<Output = Result<AppendInfo, ReplicationError>> + Send>>;
 
-pub fn handle(shared: &Arc<Shared>, header: RequestHeader, request: ProduceRequest) -> Reply {
+pub async fn handle(shared: &Arc<Shared>, header: RequestHeader, request: ProduceRequest) -> Reply {
     let acks = request.acks;
     let version = header.request_api_version;
     let transactional_id = request.transactional_id.as_ref().map(|id| id.to_string());
+    // Awaited before anything is appended: the connection reads its next request only after
+    // this one is handled, so a producer's batches still append in order.
+    let verified = match &transactional_id {
+        Some(id) => verify_with_remote_coordinator(shared, id, &request, version).await,
+        None => Verified::new(),
+    };
     let mut pending = Vec::new();
     let mut responses = Vec::with_capacity(request.topic_data.len());
     for (t, topic_data) in request.topic_data.into_iter().enumerate() {
@@ -55,7 +61,7 @@ pub fn handle(shared: &Arc<Shared>, header: RequestHeader, request: ProduceReque
             let outcome = topic
                 .as_ref()
                 .map_err(|refusal| Rejection::from(refusal.clone()))
-                .and_then(|topic| append(shared, topic, data.index, data.records.unwrap_or_default(), acks, version, transactional_id.as_deref()));
+                .and_then(|topic| append(shared, topic, data.index, data.records.unwrap_or_default(), acks, version, transactional_id.as_deref(), &verified));
             partition_responses.push(match outcome {
                 Ok(Appended::Proposed(proposed)) => {
                     if acks != 0 {
@@ -228,7 +234,8 @@ struct Written {
 /// Checks one partition's data in Kafka's order (partition exists; the request carries one v2
 /// batch its version may use; acks; not an internal topic; then the topic's append rules) and
 /// appends it.
-fn append(shared: &Shared, topic: &Topic, index: i32, records: Bytes, acks: i16, version: i16, transactional_id: Option<&str>) -> Result<Appended, Rejection> {
+#[allow(clippy::too_many_arguments)]
+fn append(shared: &Shared, topic: &Topic, index: i32, records: Bytes, acks: i16, version: i16, transactional_id: Option<&str>, verified: &Verified) -> Result<Appended, Rejection> {
     let partition = topic.partition(index).map_err(|error| match error {
         ResponseError::UnknownTopicOrPartition => Refusal::new(error, UNKNOWN_PARTITION),
         other => Refusal::new(other, "This broker is not the leader of the partition."),
@@ -257,7 +264,7 @@ fn append(shared: &Shared, topic: &Topic, index: i32, records: Bytes, acks: i16,
         return Err(Refusal::new(ResponseError::InvalidRecord, "clients may not write control batches").into());
     }
     if header.is_transactional() {
-        check_transaction(shared, topic, partition, &header, transactional_id)?;
+        check_transaction(shared, topic, partition, &header, transactional_id, verified)?;
     }
     let now = now_ms();
     check_records(topic, index, &records, &header, now)?;
@@ -316,23 +323,114 @@ fn append(shared: &Shared, topic: &Topic, index: i32, records: Bytes, acks: i16,
 /// A transactional batch is accepted from a producer named by the request's transactional id,
 /// and — KIP-890, `transaction.partition.verification.enable` — only for a partition its
 /// coordinator has added to the open transaction, so a late batch cannot reopen a transaction
-/// that already ended (a "hanging" transaction). Verified here when this broker is the
-/// coordinator; a remote coordinator is not asked yet (that round trip would have to finish
-/// before later batches of the same producer are appended, in order).
-fn check_transaction(shared: &Shared, topic: &Topic, partition: &Partition, header: &batch::BatchHeader, transactional_id: Option<&str>) -> Result<(), Refusal> {
+/// that already ended (a "hanging" transaction). The coordinator is asked here when it is this
+/// broker, else beforehand ([`verify_with_remote_coordinator`]); a producer whose transaction
+/// is already open in the partition is not asked about again.
+fn check_transaction(shared: &Shared, topic: &Topic, partition: &Partition, header: &batch::BatchHeader, transactional_id: Option<&str>, verified: &Verified) -> Result<(), Refusal> {
     let Some(transactional_id) = transactional_id.filter(|id| !id.is_empty()) else {
         return Err(Refusal::new(ResponseError::TransactionalIdAuthorizationFailed, "a transactional batch without a transactional id"));
     };
     let producer = (header.producer_id, header.producer_epoch);
-    let open_here = partition.log().open_transaction(producer.0).is_some_and(|(epoch, _)| epoch == producer.1);
-    if open_here || !shared.settings.transactions.verify_partitions || shared.transactions.coordinator_error(&shared.metadata, transactional_id).is_some() {
-        return Ok(());
-    }
-    match shared.transactions.verify(&shared.metadata, transactional_id, producer, &(topic.name.to_string(), partition.index)) {
+    let key = (topic.name.to_string(), partition.index);
+    let outcome = match verified.get(&key) {
+        Some(remote) => *remote,
+        None if !needs_verification(shared, partition, producer) => Ok(()),
+        None if shared.transactions.coordinator_error(&shared.metadata, transactional_id).is_some() => Err(ResponseError::NotEnoughReplicas),
+        None => shared.transactions.verify(&shared.metadata, transactional_id, producer, &key),
+    };
+    match outcome {
         Ok(()) => Ok(()),
-        Err(ResponseError::ProducerFenced) => Err(Refusal::new(ResponseError::InvalidProducerEpoch, "the producer was fenced by a newer epoch")),
+        Err(ResponseError::ProducerFenced | ResponseError::InvalidProducerEpoch) => Err(Refusal::new(ResponseError::InvalidProducerEpoch, "the producer was fenced by a newer epoch")),
+        // The coordinator could not be asked (moving, loading, unreachable): retriable.
+        Err(e @ ResponseError::NotEnoughReplicas) => Err(Refusal::new(e, "the transaction coordinator could not verify the transaction")),
         Err(e) => Err(Refusal::new(ResponseError::InvalidTxnState, format!("the partition is not in the producer's open transaction ({e})"))),
     }
+}
+
+/// Whether a transactional batch of `producer` must be verified with its coordinator: its
+/// transaction is not open in the partition yet (at this epoch).
+fn needs_verification(shared: &Shared, partition: &Partition, producer: (i64, i16)) -> bool {
+    shared.settings.transactions.verify_partitions && !partition.log().open_transaction(producer.0).is_some_and(|(epoch, _)| epoch == producer.1)
+}
+
+/// Outcomes of a remote coordinator's verification, by (topic, partition).
+type Verified = std::collections::HashMap<(String, i32), Result<(), ResponseError>>;
+
+/// How long a leader waits for a remote coordinator's verification.
+const VERIFY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// KIP-890 with a coordinator on another broker: the transactional batches that open a
+/// transaction in a partition led here are verified with one AddPartitionsToTxn (v4,
+/// `verify_only`) to the coordinator. Partitions it cannot answer for are NOT_ENOUGH_REPLICAS
+/// (retriable, as Kafka answers).
+async fn verify_with_remote_coordinator(shared: &Shared, transactional_id: &str, request: &ProduceRequest, version: i16) -> Verified {
+    let mut verified = Verified::new();
+    if shared.metadata.cluster().is_none() || shared.transactions.coordinator_error(&shared.metadata, transactional_id) != Some(ResponseError::NotCoordinator) {
+        return verified;
+    }
+    let mut wanted: std::collections::BTreeMap<String, Vec<i32>> = std::collections::BTreeMap::new();
+    let mut producer = None;
+    for topic_data in &request.topic_data {
+        let topic = if version >= 13 { shared.metadata.topic_by_id(topic_data.topic_id) } else { shared.metadata.topic(&topic_data.name) };
+        let Some(topic) = topic else { continue };
+        for data in &topic_data.partition_data {
+            let header = data.records.as_deref().and_then(batch::BatchHeader::parse);
+            let (Some(header), Ok(partition)) = (header, topic.partition(data.index)) else { continue };
+            if header.is_transactional() && needs_verification(shared, partition, (header.producer_id, header.producer_epoch)) {
+                producer.get_or_insert((header.producer_id, header.producer_epoch));
+                wanted.entry(topic.name.to_string()).or_default().push(data.index);
+            }
+        }
+    }
+    let Some(producer) = producer else { return verified };
+    let outcome = match remote_verification(shared, transactional_id, producer, &wanted).await {
+        Ok(outcome) => {
+            debug!(transactional_id, ?outcome, "verified a transaction with its coordinator");
+            outcome
+        }
+        Err(why) => {
+            debug!(transactional_id, error = why, "could not verify a transaction with its coordinator");
+            Vec::new()
+        }
+    };
+    for (topic, indexes) in wanted {
+        for index in indexes {
+            let found = outcome.iter().find(|(t, i, _)| *t == topic && *i == index).map(|(_, _, code)| *code);
+            let result = match found.map(ResponseError::try_from_code) {
+                Some(None) => Ok(()),
+                Some(Some(ResponseError::InvalidProducerEpoch | ResponseError::ProducerFenced)) => Err(ResponseError::ProducerFenced),
+                Some(Some(ResponseError::InvalidTxnState | ResponseError::InvalidProducerIdMapping)) => Err(ResponseError::InvalidTxnState),
+                _ => Err(ResponseError::NotEnoughReplicas),
+            };
+            verified.insert((topic.clone(), index), result);
+        }
+    }
+    verified
+}
+
+/// Sends the verification and returns (topic, partition, error code) per partition.
+async fn remote_verification(shared: &Shared, transactional_id: &str, producer: (i64, i16), wanted: &std::collections::BTreeMap<String, Vec<i32>>) -> Result<Vec<(String, i32, i16)>, String> {
+    use kafka_protocol::messages::add_partitions_to_txn_request::{AddPartitionsToTxnTopic, AddPartitionsToTxnTransaction};
+    use kafka_protocol::messages::{AddPartitionsToTxnRequest, AddPartitionsToTxnResponse, ApiKey, ProducerId, TransactionalId};
+    let topic = shared.metadata.topic(crate::transactions::TRANSACTION_TOPIC).ok_or("no transaction state topic")?;
+    let (_, host, port) = super::cluster::coordinator_node(shared, &topic, transactional_id).ok_or("no coordinator")?;
+    let transaction = AddPartitionsToTxnTransaction::default()
+        .with_transactional_id(TransactionalId(str_bytes(transactional_id)))
+        .with_producer_id(ProducerId(producer.0))
+        .with_producer_epoch(producer.1)
+        .with_verify_only(true)
+        .with_topics(wanted.iter().map(|(name, indexes)| AddPartitionsToTxnTopic::default().with_name(super::topic_name(name)).with_partitions(indexes.clone())).collect());
+    let request = AddPartitionsToTxnRequest::default().with_transactions(vec![transaction]);
+    let response: AddPartitionsToTxnResponse = crate::peer::send(&format!("{host}:{port}"), ApiKey::AddPartitionsToTxn, 4, &request, VERIFY_TIMEOUT).await?;
+    if response.error_code != 0 {
+        return Err(format!("error code {}", response.error_code));
+    }
+    Ok(response
+        .results_by_transaction
+        .iter()
+        .flat_map(|t| &t.topic_results)
+        .flat_map(|t| t.results_by_partition.iter().map(move |p| (t.name.to_string(), p.partition_index, p.partition_error_code)))
+        .collect())
 }
 
 /// Produce v3+ carries exactly one v2 batch per partition, and zstd only from v7 (KIP-110), as
