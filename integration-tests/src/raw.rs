@@ -71,21 +71,28 @@ impl RawClient {
 /// One v2 batch of `(key, value)` records with CreateTime `timestamp`, compressed with
 /// `compression`, as a producer without idempotence writes it.
 pub fn batch(records: &[(Option<&[u8]>, &[u8])], timestamp: i64, compression: kafka_protocol::records::Compression) -> Bytes {
+    producer_batch(records, timestamp, compression, None)
+}
+
+/// Like [`batch`], from a producer `(producer id, epoch, base sequence, transactional)`.
+pub fn producer_batch(records: &[(Option<&[u8]>, &[u8])], timestamp: i64, compression: kafka_protocol::records::Compression, producer: Option<(i64, i16, i32, bool)>) -> Bytes {
     use kafka_protocol::records::{Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType};
+    // Base sequence -1 without a producer (no idempotence).
+    let (producer_id, producer_epoch, base_sequence, transactional) = producer.unwrap_or((-1, -1, -1, false));
     let records: Vec<Record> = records
         .iter()
         .enumerate()
         .map(|(i, (key, value))| Record {
-            transactional: false,
+            transactional,
             control: false,
             delete_horizon: false,
             partition_leader_epoch: -1,
-            producer_id: -1,
-            producer_epoch: -1,
+            producer_id,
+            producer_epoch,
             timestamp_type: TimestampType::Creation,
             offset: i as i64,
-            // Base sequence -1 (no idempotence); sequences must track offsets to stay one batch.
-            sequence: i as i32 - 1,
+            // Sequences must track offsets to stay one batch.
+            sequence: base_sequence + i as i32,
             timestamp,
             key: key.map(Bytes::copy_from_slice),
             value: Some(Bytes::copy_from_slice(value)),

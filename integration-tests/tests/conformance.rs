@@ -528,3 +528,62 @@ fn failed_acks_0_produce_closes_the_connection() {
     let read = client.stream().read_to_end(&mut rest);
     assert!(matches!(read, Ok(0)) || read.is_err(), "the connection is closed: {read:?} {rest:?}");
 }
+
+/// Transactions (KIP-98, KIP-890): a transactional batch is accepted only for a partition its
+/// coordinator added to the producer's open transaction (INVALID_TXN_STATE otherwise, also once
+/// that transaction ended), a producer fenced by a newer epoch hears PRODUCER_FENCED (or
+/// INVALID_PRODUCER_EPOCH before v2), and a read_committed Fetch names the aborted transaction.
+#[test]
+fn transactional_batches_need_their_partition_in_the_open_transaction() {
+    let (_dir, weir) = start();
+    let mut client = RawClient::connect(&weir.addr);
+    assert_eq!(create_topic(&mut client, "txv", 1, &[]).error_code, 0);
+    let txn_id = || Some(TransactionalId(StrBytes::from_static_str("tv")));
+    let found = client.call(3, &FindCoordinatorRequest::default().with_key(StrBytes::from_static_str("tv")).with_key_type(1));
+    assert_eq!(found.error_code, 0);
+    let init = || InitProducerIdRequest::default().with_transactional_id(txn_id()).with_transaction_timeout_ms(60_000).with_producer_id(ProducerId(-1)).with_producer_epoch(-1);
+    let first = client.call(4, &init());
+    assert_eq!(first.error_code, 0);
+    let producer = (first.producer_id.0, first.producer_epoch);
+    let transactional = |sequence: i32, value: &[u8]| {
+        let records = weir_integration_tests::raw::producer_batch(&[(None, value)], now_ms(), Compression::None, Some((producer.0, producer.1, sequence, true)));
+        let request = ProduceRequest::default().with_transactional_id(txn_id()).with_acks(-1).with_timeout_ms(10_000).with_topic_data(vec![TopicProduceData::default()
+            .with_name(name("txv"))
+            .with_partition_data(vec![PartitionProduceData::default().with_index(0).with_records(Some(records))])]);
+        request
+    };
+    let produced = |client: &mut RawClient, request: &ProduceRequest| client.call(9, request).responses[0].partition_responses[0].error_code;
+    let add = |epoch: i16| {
+        AddPartitionsToTxnRequest::default()
+            .with_v3_and_below_transactional_id(txn_id().unwrap())
+            .with_v3_and_below_producer_id(ProducerId(producer.0))
+            .with_v3_and_below_producer_epoch(epoch)
+            .with_v3_and_below_topics(vec![add_partitions_to_txn_request::AddPartitionsToTxnTopic::default().with_name(name("txv")).with_partitions(vec![0])])
+    };
+    let added = |client: &mut RawClient, version: i16, epoch: i16| client.call(version, &add(epoch)).results_by_topic_v3_and_below[0].results_by_partition[0].partition_error_code;
+
+    assert_eq!(produced(&mut client, &transactional(0, b"early")), code(ResponseError::InvalidTxnState));
+    assert_eq!(added(&mut client, 3, producer.1), 0);
+    assert_eq!(produced(&mut client, &transactional(0, b"aborted")), 0);
+    let end = |epoch: i16| EndTxnRequest::default().with_transactional_id(txn_id().unwrap()).with_producer_id(ProducerId(producer.0)).with_producer_epoch(epoch).with_committed(false);
+    assert_eq!(client.call(3, &end(producer.1)).error_code, 0);
+    // The transaction ended: a late batch may not open another one.
+    assert_eq!(produced(&mut client, &transactional(1, b"late")), code(ResponseError::InvalidTxnState));
+
+    let fetched = {
+        let request = FetchRequest::default().with_replica_id(BrokerId(-1)).with_max_wait_ms(0).with_max_bytes(1 << 20).with_isolation_level(1).with_topics(vec![FetchTopic::default()
+            .with_topic(name("txv"))
+            .with_partitions(vec![FetchPartition::default().with_partition(0).with_fetch_offset(0).with_partition_max_bytes(1 << 20)])]);
+        client.call(11, &request).responses.remove(0).partitions.remove(0)
+    };
+    let aborted: Vec<(i64, i64)> = fetched.aborted_transactions.unwrap_or_default().iter().map(|a| (a.producer_id.0, a.first_offset)).collect();
+    assert_eq!(aborted, vec![(producer.0, 0)]);
+    assert_eq!((fetched.last_stable_offset, fetched.high_watermark), (2, 2), "the data and its ABORT marker");
+
+    // A new producer with the same transactional id fences this one.
+    let second = client.call(4, &init());
+    assert_eq!((second.error_code, second.producer_id.0, second.producer_epoch), (0, producer.0, producer.1 + 1));
+    assert_eq!(added(&mut client, 3, producer.1), code(ResponseError::ProducerFenced));
+    assert_eq!(added(&mut client, 1, producer.1), code(ResponseError::InvalidProducerEpoch));
+    assert_eq!(client.call(3, &end(producer.1)).error_code, code(ResponseError::ProducerFenced));
+}
