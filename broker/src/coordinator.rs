@@ -53,6 +53,11 @@ impl Coordinated {
         }
     }
 
+    /// Whether partition `index` is loaded here (always, on a single node).
+    pub fn is_loaded(&self, index: i32) -> bool {
+        self.loaded.as_ref().is_none_or(|loaded| loaded.lock().contains(&index))
+    }
+
     pub fn set_loaded(&self, index: i32, loaded: bool) {
         if let Some(set) = &self.loaded {
             if loaded {

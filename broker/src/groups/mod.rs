@@ -166,6 +166,12 @@ impl GroupCoordinator {
         Ok(written)
     }
 
+    /// Whether this broker has loaded offsets partition `index` (a transaction marker may reach
+    /// it only then, or the pending offsets it ends would not be known yet).
+    pub fn is_loaded(&self, index: i32) -> bool {
+        self.coordinated.is_loaded(index)
+    }
+
     /// A transaction marker reached offsets partition `index`: the producer's pending offsets
     /// of the groups there are applied (`commit`) or dropped.
     pub fn end_transaction(&self, index: i32, partitions: i32, producer_id: i64, commit: bool) {

@@ -25,6 +25,11 @@ const PEER_TIMEOUT: Duration = Duration::from_secs(10);
 pub async fn write_marker(shared: &Arc<Shared>, topic: &str, index: i32, producer: (i64, i16), commit: bool, coordinator_epoch: i32) -> Result<(), ResponseError> {
     let topic = shared.metadata.topic(topic).ok_or(ResponseError::UnknownTopicOrPartition)?;
     let partition = topic.partition(index)?.clone();
+    let offsets_partition = *topic.name == *crate::groups::OFFSETS_TOPIC;
+    if offsets_partition && !shared.groups.is_loaded(index) {
+        // Its new leader is still loading the groups: the coordinator retries.
+        return Err(ResponseError::CoordinatorLoadInProgress);
+    }
     let batch = crate::internal_log::marker_batch(producer, commit, coordinator_epoch, crate::now_ms()).map_err(|_| ResponseError::UnknownServerError)?;
     match &partition.replica {
         Some(replicated) => {
@@ -44,7 +49,7 @@ pub async fn write_marker(shared: &Arc<Shared>, topic: &str, index: i32, produce
             }
         }
     }
-    if *topic.name == *crate::groups::OFFSETS_TOPIC {
+    if offsets_partition {
         shared.groups.end_transaction(index, topic.partition_count(), producer.0, commit);
     }
     debug!(topic = %topic.name, partition = index, producer_id = producer.0, commit, "wrote a transaction marker");
