@@ -18,8 +18,11 @@ use crate::metadata::{Metadata, Refusal};
 use crate::partition::Partition;
 use crate::BrokerError;
 
-/// The partition of an internal topic with `partitions` partitions that holds `key`: Java's
-/// `String.hashCode`, as Kafka computes it, so a key lands where Kafka would put it.
+/// The partition of an internal topic with `partitions` partitions that holds `key`, from Java's
+/// `String.hashCode` of it. Kafka takes `Utils.abs(hash) % partitions`; Weir has always
+/// cleared the sign bit instead, which places keys with a negative hash code elsewhere than
+/// Kafka would. Clients never see the difference (FindCoordinator names the coordinator), and
+/// changing it would move the groups already stored in existing data directories.
 pub fn partition_for(key: &str, partitions: i32) -> i32 {
     let hash = key.encode_utf16().fold(0i32, |h, unit| h.wrapping_mul(31).wrapping_add(unit as i32));
     (hash & i32::MAX) % partitions.max(1)
@@ -145,7 +148,7 @@ pub fn for_each_record(partition: &Partition, mut visit: impl FnMut(&Record)) ->
 mod tests {
     #[test]
     fn partitions_match_java_hash_code() {
-        // "test-group".hashCode() == 627841412; Kafka takes (hash & 0x7fffffff) % partitions.
+        // "test-group".hashCode() == 627841412.
         assert_eq!(super::partition_for("test-group", 50), 12);
         assert_eq!(super::partition_for("", 50), 0);
     }

@@ -30,7 +30,9 @@ fn encode_batch_of(entries: &[(Option<Bytes>, Option<Bytes>)], now: i64, produce
             producer_epoch: producer.map_or(-1, |(_, epoch)| epoch),
             timestamp_type: TimestampType::Creation,
             offset: i as i64,
-            sequence: if producer.is_some() { -1 } else { i as i32 },
+            // Base sequence -1 in a transaction (coordinator writes carry none); each record's
+            // sequence must follow its offset or the encoder starts a new batch.
+            sequence: if producer.is_some() { i as i32 - 1 } else { i as i32 },
             timestamp: now,
             key: key.clone(),
             value: value.clone(),
@@ -100,4 +102,28 @@ pub fn marker_of(record: &Record) -> Option<bool> {
 pub fn decode_records(mut bytes: Bytes) -> Result<Vec<Record>, String> {
     let batches = RecordBatchDecoder::decode_all(&mut bytes).map_err(|e| e.to_string())?;
     Ok(batches.into_iter().flat_map(|b| b.records).filter(|r| !r.control).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use weir_protocol::batch::{transaction_marker, BatchHeader, Batches, TransactionMarker};
+
+    #[test]
+    fn internal_batches_are_one_batch_and_markers_parse() {
+        let entries: Vec<(Option<Bytes>, Option<Bytes>)> = (0..3).map(|i| (Some(Bytes::from(vec![i])), None)).collect();
+        for batch in [encode_batch(&entries, 7).unwrap(), encode_transactional_batch(&entries, 7, (42, 3)).unwrap()] {
+            let header = BatchHeader::parse(&batch).unwrap();
+            assert_eq!((Batches::new(&batch).count(), header.size(), header.records_count), (1, batch.len(), 3));
+        }
+        let transactional = BatchHeader::parse(&encode_transactional_batch(&entries, 7, (42, 3)).unwrap()).unwrap();
+        assert_eq!((transactional.is_transactional(), transactional.producer_id, transactional.base_sequence), (true, 42, -1));
+        for commit in [true, false] {
+            let marker = marker_batch((42, 3), commit, 9, 7).unwrap();
+            assert_eq!(transaction_marker(&marker), Some(TransactionMarker { commit, coordinator_epoch: 9 }));
+            let records = decode_all_records(marker).unwrap();
+            assert_eq!(records.iter().map(marker_of).collect::<Vec<_>>(), vec![Some(commit)]);
+        }
+        assert_eq!(transaction_marker(&encode_batch(&entries, 7).unwrap()), None);
+    }
 }

@@ -544,6 +544,10 @@ impl Log {
     /// (after those already handed out) and its producer state is recorded as in flight.
     pub fn prepare(&mut self, bytes: &[u8], leader_epoch: i32, log_append_time: Option<i64>) -> Result<Prepared> {
         let header = BatchHeader::parse(bytes).ok_or_else(|| StorageError::Corrupt { path: self.dir.clone(), why: "batch shorter than its header".into() })?;
+        // One entry is one batch: replicas refuse anything else.
+        if header.size() != bytes.len() {
+            return Err(StorageError::Corrupt { path: self.dir.clone(), why: format!("an entry of {} bytes holds a batch of {}", bytes.len(), header.size()) });
+        }
         if let Some(written) = self.producers.check(&header)? {
             return Ok(Prepared::Duplicate(AppendInfo {
                 base_offset: written.base_offset,
