@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs a Java client program: the compatibility-matrix driver java/Matrix.java (default) or
-# another class named by WEIR_JAVA_MAIN (AdminChecks), compiled
+# another class named by WEIR_JAVA_MAIN (AdminChecks, FailoverProducer, TxnChecks, TxnPipeline,
+# TxnFailover), compiled
 # by ../setup.sh; the contract is ../SCENARIOS.md).
 # Usage: [WEIR_JAVA_MAIN=Class] java/driver.sh BOOTSTRAP PREFIX [ARGS...]
 set -euo pipefail
