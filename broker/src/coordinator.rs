@@ -139,6 +139,10 @@ pub fn for_each_record(partition: &Partition, mut visit: impl FnMut(&Record)) ->
             visited += 1;
             visit(record);
         }
+        if last < offset {
+            // Batches out of order: the log is not what a coordinator wrote.
+            return Err(BrokerError::Metadata(format!("{}-{}: a batch at {last} after offset {offset}", partition.topic, partition.index)));
+        }
         offset = last + 1;
     }
     Ok(visited)

@@ -28,11 +28,37 @@ What it asserts, after the harness healed the cluster and read every partition b
   final_commit_backwards  the group's committed offset read back at the end is below the
                        highest offset a commit was acknowledged for
   incomplete_final_read   the harness could not read a partition up to its high watermark
+  committed_unreadable    a group's committed offsets could not be read back at the end (no
+                       coordinator answered before the final read's deadline)
   no_final_state       the history has no final read at all
   broker_crash         a broker exited without the nemesis killing it, or a graceful stop
                        (SIGTERM) at the end exited non-zero or hung
+Transactions (the txn workload: every transactional record's `send` names its `txn`; the final
+read and the consumers read committed only):
+  txn_lost             a record of a transaction whose commit_transaction() returned OK is not in
+                       the final log
+  aborted_visible      a read (final or by a consumer) of a record of a transaction that was
+                       aborted (abort_transaction() returned OK) or abandoned before any commit was
+                       asked for, or of a record produce() refused
+  txn_partial          a transaction of unknown outcome some of whose records were seen while
+                       others are not in the final log (all or nothing)
+  txn_order            two records of one transaction in one partition, in the final log in the
+                       opposite order to their sends
+  dirty_read           a consumer read a transactional record before its producer asked to commit
+                       the transaction
+  hanging_transaction  at the end (every producer stopped) the last stable offset of a partition
+                       stayed below its high watermark
+  ctp_missing_output   consume-transform-produce: an input record below the group's final
+                       committed offset has no output record in the final log
+  ctp_duplicate_output an input record with more than one output record in the final log
+  ctp_orphan_output    an output record in the final log whose input is not in the final log or
+                       lies at or above the group's final committed offset (output and offsets
+                       were not committed together)
+  no_txn_committed     a txn workload run (per its `run` event) in which no transaction committed:
+                       nothing was tested
 Reported, not failed: skipped offsets that hold no record in the final log (`skips`: on a
-cluster a new leader's Raft entry is a control batch that takes an offset consumers never see).
+cluster a new leader's Raft entry is a control batch that takes an offset consumers never see;
+with transactions, commit and abort markers and aborted records take offsets too).
 """
 
 from __future__ import annotations
@@ -47,8 +73,13 @@ VIOLATION_KINDS = (
     "lost", "wrong_offset", "duplicate", "phantom", "divergent_read", "nonmonotonic_read",
     "skipped_read",
     "read_above_hw", "nonmonotonic_send", "commit_backwards", "commit_above_hw", "final_commit_backwards",
-    "incomplete_final_read", "no_final_state", "broker_crash",
+    "incomplete_final_read", "committed_unreadable", "no_final_state", "broker_crash",
+    "txn_lost", "aborted_visible", "txn_partial", "txn_order", "dirty_read", "hanging_transaction",
+    "ctp_missing_output", "ctp_duplicate_output", "ctp_orphan_output", "no_txn_committed",
 )
+# The consume-transform-produce group: its committed offsets are checked against its output
+# (transactional offset commits), not against the `commit` events of the workload's group.
+CTP_GROUP = "faults-ctp"
 
 
 @dataclass
@@ -114,7 +145,14 @@ def check(events: list[dict]) -> Result:
     reads: list[dict] = []
     commits: list[dict] = []
     send_errors = 0
+    txn_sends: dict[str, list[dict]] = defaultdict(list)   # txn -> its send events, in order
+    txn_of: dict[str, str] = {}                 # transactional value -> its txn
+    txn_end: dict[str, dict] = {}               # txn -> its `txn` end event
+    commit_asked: set[str] = set()              # txns whose producer has asked to commit
+    ctp_committed: dict[tuple, dict] = {}       # input (topic, partition) -> final committed
+    unreadable: set[str] = set()                # groups whose committed offsets were not read
     cycles = 0
+    workload = None                              # the run's workload, from its `run` event
     workload_start = workload_stop = None
     fault_spans = []                             # (start, end, kind)
     open_faults: dict = {}
@@ -131,6 +169,14 @@ def check(events: list[dict]) -> Result:
         if kind == "send":
             sent.setdefault(e["value"], e)
             send_index[e["value"]] = (incarnation[e["proc"]], len(send_index))
+            if e.get("txn") is not None:
+                txn_sends[e["txn"]].append(e)
+                txn_of[e["value"]] = e["txn"]
+        elif kind == "txn":
+            if e.get("phase") == "commit":
+                commit_asked.add(e["txn"])
+            elif e.get("phase") == "end":
+                txn_end[e["txn"]] = e
         elif kind == "producer" and e.get("phase") == "start":
             incarnation[e["proc"]] += 1
         elif kind == "ack":
@@ -140,6 +186,9 @@ def check(events: list[dict]) -> Result:
         elif kind == "read":
             reads.append(e)
             saw(e, e["value"])
+            txn = txn_of.get(e["value"])
+            if txn is not None and txn not in commit_asked:
+                v["dirty_read"].append({"read": e, "txn": txn})
             key = (e["proc"],) + _tp(e)
             prev = last_read.get(key)
             if prev is not None:
@@ -164,15 +213,25 @@ def check(events: list[dict]) -> Result:
                     best_commit[tp] = e
         elif kind == "final_hw":
             final_hw[_tp(e)] = e["high"]
+            if e.get("lso") is not None and e["lso"] < e["high"]:
+                v["hanging_transaction"].append(e)
         elif kind == "final_read":
             final_log[_tp(e)][e["offset"]] = e["value"]
             saw(e, e["value"])
+        elif kind == "final_committed_error":
+            unreadable.add(e.get("group"))
+            v["committed_unreadable"].append(e)
         elif kind == "final_read_done":
             final_done[_tp(e)] = e
         elif kind == "final_committed":
-            final_committed[_tp(e)] = e
+            if e.get("group") == CTP_GROUP:
+                ctp_committed[_tp(e)] = e
+            else:
+                final_committed[_tp(e)] = e
         elif kind == "cycle" and e.get("phase") == "end":
             cycles += 1
+        elif kind == "run" and e.get("phase") == "start":
+            workload = e.get("workload")
         elif kind == "workload":
             if e.get("phase") == "start":
                 workload_start = e["mono"]
@@ -211,7 +270,8 @@ def check(events: list[dict]) -> Result:
         acked_values.add(value)
         where = positions.get(value)
         if not where:
-            v["lost"].append({"ack": a, "final_hw": final_hw.get(_tp(a))})
+            if value not in txn_of:   # a transactional record is kept only if it committed
+                v["lost"].append({"ack": a, "final_hw": final_hw.get(_tp(a))})
         elif (a["topic"], a["partition"], a["offset"]) not in where:
             v["wrong_offset"].append({"ack": a, "found_at": sorted(where)})
 
@@ -250,6 +310,12 @@ def check(events: list[dict]) -> Result:
         else:
             r.skips.append(s)
 
+    txn_counts = _check_txns(v, txn_sends, txn_end, positions, set(value_at))
+    ctp_counts = _check_ctp(v, sent, final_log, positions, ctp_committed, final_hw,
+                            CTP_GROUP in unreadable)
+    if workload == "txn" and not txn_counts["txn_committed"]:
+        v["no_txn_committed"].append({"transactions": txn_counts["txns"]})
+
     for e in reads:
         hw = final_hw.get(_tp(e))
         if hw is not None and e["offset"] >= hw:
@@ -267,7 +333,7 @@ def check(events: list[dict]) -> Result:
         if best is not None and e["offset"] < best["offset"]:
             v["final_commit_backwards"].append({"highest_acknowledged": best, "final_committed": e})
     for tp, best in sorted(best_commit.items()):
-        if final_hw and tp not in final_committed:
+        if final_hw and tp not in final_committed and not (unreadable - {CTP_GROUP}):
             v["final_commit_backwards"].append({"highest_acknowledged": best, "final_committed": None})
 
     r.unavailability = _longest_gap(acks, workload_start, workload_stop, fault_spans)
@@ -276,7 +342,7 @@ def check(events: list[dict]) -> Result:
     final_records = sum(len(log) for log in final_log.values())
     r.counts = {
         "sent": len(sent), "acked": len(acked_values), "send_errors": send_errors,
-        "indeterminate": len(set(sent) - acked_values),
+        "indeterminate": len(set(sent) - acked_values - set(txn_of)),
         "lost": len(v["lost"]), "wrong_offset": len(v["wrong_offset"]),
         "duplicated": len(v["duplicate"]), "divergent": len(v["divergent_read"]),
         "phantom": len(v["phantom"]), "nonmonotonic": len(v["nonmonotonic_read"]),
@@ -286,8 +352,107 @@ def check(events: list[dict]) -> Result:
         "partitions": len(final_hw), "final_records": final_records,
         "cycles": cycles, "faults": sum(r.faults.values()), "skips": len(r.skips),
         "broker_crashes": len(v["broker_crash"]),
+        **txn_counts, **ctp_counts,
     }
     return r
+
+
+def _check_txns(v, txn_sends, txn_end, positions, visible) -> dict:
+    """The transactional rules. `positions`: where each value is in the final log; `visible`:
+    every value any read_committed reader saw (final read and consumers)."""
+    outcomes: Counter = Counter()
+    deliberate = unknown_visible = committed_records = 0
+    for txn, sends in txn_sends.items():
+        end = txn_end.get(txn)
+        if end is not None and end.get("values") is not None:
+            members = list(end["values"])   # what produce() took, in send order
+        else:
+            members = [s["value"] for s in sends]
+        outcome = end.get("outcome", "unknown") if end is not None else "unknown"
+        outcomes[outcome] += 1
+        if outcome == "aborted" and end.get("intent") == "abort":
+            deliberate += 1
+        taken = set(members)
+        refused = [s["value"] for s in sends if s["value"] not in taken]
+        seen = [x for x in members if x in visible]
+        missing = [x for x in members if x not in positions]
+        bad = [x for x in refused if x in visible]
+        if outcome in ("aborted", "abandoned"):
+            bad += seen
+        if bad:
+            v["aborted_visible"].append({"txn": txn, "outcome": outcome, "visible": bad,
+                                         "where": {x: sorted(positions.get(x, [])) for x in bad},
+                                         "end": end})
+        if outcome == "committed":
+            committed_records += len(members)
+            if missing:
+                v["txn_lost"].append({"txn": txn, "missing": missing, "values": members,
+                                      "end": end})
+        elif outcome not in ("aborted", "abandoned") and seen:
+            unknown_visible += 1
+            if missing:
+                v["txn_partial"].append({"txn": txn, "seen": seen, "missing": missing,
+                                         "end": end})
+        # Within one partition, the transaction's records are in the order they were sent.
+        by_tp: dict[tuple, list] = defaultdict(list)
+        for x in members:
+            for pos in sorted(positions.get(x, []))[:1]:
+                by_tp[pos[:2]].append((pos[2], x))
+        for tp, items in by_tp.items():
+            for (o1, x1), (o2, x2) in zip(items, items[1:]):
+                if o2 <= o1:
+                    v["txn_order"].append({"txn": txn, "topic": tp[0], "partition": tp[1],
+                                           "earlier_send": [x1, o1], "later_send": [x2, o2]})
+    return {"txns": len(txn_sends), "txn_committed": outcomes["committed"],
+            "txn_aborted": outcomes["aborted"], "txn_aborted_deliberately": deliberate,
+            "txn_abandoned": outcomes["abandoned"],
+            "txn_unknown": len(txn_sends) - outcomes["committed"] - outcomes["aborted"]
+            - outcomes["abandoned"],
+            "txn_unknown_visible": unknown_visible, "txn_committed_records": committed_records}
+
+
+def _check_ctp(v, sent, final_log, positions, committed, final_hw, unreadable=False) -> dict:
+    """Consume-transform-produce: each output `send` names its input in `source`; the group's
+    final committed offsets split every input partition's final log into consumed (each record
+    exactly one output) and not consumed (no output). `unreadable`: the offsets could not be
+    read back (a violation of its own): only what needs no offsets is checked."""
+    outputs: dict[str, list[str]] = defaultdict(list)   # input value -> visible output values
+    out_count = 0
+    for value, e in sent.items():
+        src = e.get("source")
+        if src is None or value not in positions:
+            continue
+        out_count += 1
+        outputs[src["value"]].append(value)
+        if src["value"] not in positions:
+            v["ctp_orphan_output"].append({"output": value, "at": sorted(positions[value]),
+                                           "input": src, "reason": "input not in the final log"})
+        elif (src["topic"], src["partition"]) not in committed and not unreadable:
+            v["ctp_orphan_output"].append({"output": value, "at": sorted(positions[value]),
+                                           "input": src,
+                                           "reason": "no committed offset read back for the input"})
+    consumed = 0
+    for tp, c in sorted(committed.items()):
+        upto = max(c["offset"], 0)
+        hw = final_hw.get(tp)
+        if hw is not None and c["offset"] > hw:
+            v["commit_above_hw"].append({"final_committed": c, "final_hw": hw})
+        for off, value in sorted(final_log.get(tp, {}).items()):
+            outs = outputs.get(value, [])
+            if off < upto:
+                consumed += 1
+                if not outs:
+                    v["ctp_missing_output"].append({"input": [tp[0], tp[1], off, value],
+                                                    "committed": c["offset"]})
+                elif len(outs) > 1:
+                    v["ctp_duplicate_output"].append({"input": [tp[0], tp[1], off, value],
+                                                      "outputs": outs})
+            elif outs:
+                v["ctp_orphan_output"].append({"output": outs, "input": [tp[0], tp[1], off, value],
+                                               "committed": c["offset"],
+                                               "reason": "input at or above the committed offset"})
+    return {"ctp_inputs_consumed": consumed, "ctp_outputs": out_count} if committed or out_count \
+        else {}
 
 
 def _longest_gap(acks, start, stop, fault_spans) -> dict | None:
@@ -343,6 +508,14 @@ def report(r: Result, show: int = 5, out=sys.stdout) -> None:
           f"(offsets without one: {c['skips']})", file=out)
     print(f"reads {c['reads']}, commits ok {c['commits_ok']}, failed {c['commits_failed']}",
           file=out)
+    if c.get("txns"):
+        print(f"transactions {c['txns']}: committed {c['txn_committed']} "
+              f"({c['txn_committed_records']} records), aborted {c['txn_aborted']} "
+              f"({c['txn_aborted_deliberately']} deliberately), abandoned {c['txn_abandoned']}, "
+              f"unknown {c['txn_unknown']} ({c['txn_unknown_visible']} of them visible)", file=out)
+    if "ctp_outputs" in c:
+        print(f"consume-transform-produce: {c['ctp_inputs_consumed']} input records below the "
+              f"committed offsets, {c['ctp_outputs']} output records", file=out)
     u = r.unavailability
     if u:
         print(f"longest unavailability {u['seconds']} s (from +{u['from']} s to +{u['to']} s; "

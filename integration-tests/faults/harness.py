@@ -1,10 +1,13 @@
 #!/usr/bin/env python3
 """Fault-injection harness for Weir: starts N brokers, runs an idempotent producer / consumer
-group workload while a seeded nemesis kills, pauses and partitions brokers, then heals, reads
-every partition back, writes the whole history as JSONL and runs checker.py over it.
+group workload (or, with `--workload txn`, transactional producers, read_committed consumers and
+a consume-transform-produce stage) while a seeded nemesis kills, pauses and partitions brokers,
+then heals, reads every partition back, writes the whole history as JSONL and runs checker.py
+over it.
 
     python3 harness.py --brokers 3 --cycles 10 --seed 7        # bounded run (a few minutes)
     python3 harness.py --brokers 3 --cycles 150 --seed 42      # long run
+    python3 harness.py --brokers 3 --cycles 10 --seed 1 --workload txn   # exactly-once
 
 Exit status: 0 when the checker finds nothing, 1 when it finds a violation, 2 when the harness
 itself failed (a broker that would not start, a final read that could not run). README.md in
@@ -14,6 +17,7 @@ this directory explains the workload, the faults and the history format.
 from __future__ import annotations
 
 import argparse
+import faulthandler
 import json
 import logging
 import os
@@ -44,8 +48,17 @@ REPO = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), 
 # work dir rather than the terminal.
 CLIENT_LOG = logging.getLogger("weir-faults-clients")
 CLIENT_LOG.propagate = False
+# librdkafka debug contexts for the transactional clients (`--client-debug`), into clients.log.
+CLIENT_DEBUG: dict = {}
 ALL_FAULTS = ("kill", "kill-leader", "pause", "isolate", "split", "asym")
 SINGLE_BROKER_FAULTS = ("kill", "pause")
+# The txn workload adds the kill of a transaction coordinator (on a cluster).
+TXN_FAULTS = ALL_FAULTS + ("kill-coordinator",)
+CTP_GROUP = checker.CTP_GROUP     # the consume-transform-produce stage's group
+CTP_OUTPUT = "ctp-out"            # its output topic (outside the workload's `faults-` topics)
+TXN_STATE_TOPIC = "__transaction_state"
+TXN_OP_TIMEOUT = 10     # seconds one transactional call may block
+TXN_GIVE_UP = 45        # seconds of retriable errors before a commit's outcome is called unknown
 
 
 class HarnessError(Exception):
@@ -254,6 +267,11 @@ class Broker:
         # The broker reads every WEIR_<NAME> variable as a config: not the harness's own.
         env = {k: v for k, v in os.environ.items() if k not in ("WEIR_BIN",)}
         env.setdefault("WEIR_GROUP_INITIAL_REBALANCE_DELAY_MS", "0")
+        # Fewer internal partitions (Kafka's default is 50 each): a cluster starts them faster.
+        env.setdefault("WEIR_OFFSETS_TOPIC_NUM_PARTITIONS", "3")
+        env.setdefault("WEIR_TRANSACTION_STATE_LOG_NUM_PARTITIONS", "3")
+        # Abandoned transactions (a producer that could not be made again) time out sooner.
+        env.setdefault("WEIR_TRANSACTION_ABORT_TIMED_OUT_TRANSACTION_CLEANUP_INTERVAL_MS", "1000")
         with open(self.log_path, "ab") as log:
             log.write(f"==== start {self.starts}: {' '.join(self.command())}\n".encode())
             log.flush()
@@ -581,10 +599,7 @@ class ConsumerWorker(threading.Thread):
         self.error = None
 
     def _membership(self, phase):
-        def cb(consumer, partitions):
-            self.history.log("consumer", proc=self.proc, phase=phase,
-                             partitions=[[tp.topic, tp.partition] for tp in partitions])
-        return cb
+        return membership_logger(self.history, self.proc, phase)
 
     def run(self) -> None:
         try:
@@ -597,6 +612,7 @@ class ConsumerWorker(threading.Thread):
         c = Consumer({
             "bootstrap.servers": self.bootstrap, "group.id": GROUP,
             "enable.auto.commit": False, "auto.offset.reset": "earliest",
+            "isolation.level": "read_committed",   # librdkafka's default, said out loud
             "session.timeout.ms": 6000, "heartbeat.interval.ms": 1000,
             "max.poll.interval.ms": 60000, "topic.metadata.refresh.interval.ms": 2000,
             "reconnect.backoff.max.ms": 1000, "logger": CLIENT_LOG,
@@ -639,14 +655,386 @@ class ConsumerWorker(threading.Thread):
                              error=None if tp.error is None else str(tp.error))
 
 
+def membership_logger(history: History, proc: str, phase: str):
+    """A rebalance callback logging the consumer's new assignment, revocation or loss."""
+    def cb(consumer, partitions):
+        history.log("consumer", proc=proc, phase=phase,
+                    partitions=[[tp.topic, tp.partition] for tp in partitions])
+    return cb
+
+
+# --- transactions ----------------------------------------------------------------------------
+
+def java_hash(s: str) -> int:
+    """Java's String.hashCode, from which Weir places a transactional id or a group (the sign bit
+    cleared, modulo the partitions)."""
+    data, h = s.encode("utf-16-be"), 0
+    for i in range(0, len(data), 2):
+        h = (31 * h + (data[i] << 8 | data[i + 1])) & 0xFFFFFFFF
+    return h - (1 << 32) if h >= 1 << 31 else h
+
+
+class TxnProducer:
+    """A transactional producer with a fixed transactional.id, following confluent-kafka's
+    documented error handling: a retriable error retries the call, one that requires an abort
+    aborts the transaction, anything else is fatal — the producer is dropped and the next
+    `ready()` makes a new one with the same transactional.id, whose init_transactions() fences
+    the old one (the coordinator aborts, or completes, what it left open).
+
+    Each transaction is logged: `txn` begin (with its intent, commit or abort), every `send` (with
+    `txn`), `txn` commit (just before the first commit_transaction() call: no read_committed
+    reader may see the records before it), every error (`txn_error`), and `txn` end with the
+    outcome — committed (commit_transaction() returned OK), aborted (abort_transaction() did),
+    abandoned (a fatal error before any commit was asked: it cannot have committed) or unknown
+    (a fatal error, or retriable ones for TXN_GIVE_UP s, once a commit was asked)."""
+
+    def __init__(self, proc: str, transactional_id: str, bootstrap: str, history: History,
+                 stop: threading.Event):
+        self.proc, self.tid, self.bootstrap, self.history = proc, transactional_id, bootstrap, history
+        self.stop_event = stop
+        self.p: Producer | None = None
+
+    def _config(self) -> dict:
+        return {
+            "bootstrap.servers": self.bootstrap, "transactional.id": self.tid,
+            "enable.idempotence": True, "acks": "all", "linger.ms": 5,
+            "transaction.timeout.ms": 15000, "message.timeout.ms": 15000,
+            "request.timeout.ms": 5000, "retry.backoff.ms": 100, "retry.backoff.max.ms": 1000,
+            "reconnect.backoff.max.ms": 1000, "topic.metadata.refresh.interval.ms": 2000,
+            # When every broker is down (one broker, killed), librdkafka 2.16 re-bootstraps and
+            # drops the transaction coordinator; a send_offsets_to_transaction() then blocked for
+            # good, past its own timeout. Without re-bootstrap the bootstrap list is reused.
+            "metadata.recovery.strategy": "none",
+            "error_cb": self._on_error, "logger": CLIENT_LOG, **CLIENT_DEBUG,
+        }
+
+    def _on_error(self, err: KafkaError) -> None:
+        if err.fatal():
+            self.history.log("producer", proc=self.proc, phase="fatal", error=str(err))
+
+    def delivery(self, value: str, txn: str):
+        """The delivery callback of one transactional record: logs its ack or error."""
+        def cb(err, msg):
+            if err is None:
+                self.history.log("ack", proc=self.proc, topic=msg.topic(),
+                                 partition=msg.partition(), offset=msg.offset(), value=value,
+                                 txn=txn)
+            else:
+                self.history.log("send_error", proc=self.proc, topic=msg.topic(), value=value,
+                                 txn=txn, error=str(err), fatal=err.fatal())
+        return cb
+
+    def _error(self, op: str, txn: str | None, exc: Exception) -> KafkaError | None:
+        err = exc.args[0] if exc.args and isinstance(exc.args[0], KafkaError) else None
+        self.history.log("txn_error", proc=self.proc, txn=txn, op=op, error=str(exc),
+                         retriable=bool(err and err.retriable()),
+                         abortable=bool(err and err.txn_requires_abort()),
+                         fatal=bool(err and err.fatal()))
+        return err
+
+    def ready(self) -> bool:
+        """A producer with init_transactions() done, made anew if need be. False when none
+        could be made within 30 s of the workload's stop."""
+        give_up = None
+        while self.p is None:
+            self.history.log("producer", proc=self.proc, phase="start", transactional_id=self.tid)
+            p = Producer(self._config())
+            while True:
+                try:
+                    p.init_transactions(TXN_OP_TIMEOUT)
+                    self.p = p
+                    break
+                except KafkaException as exc:
+                    err = self._error("init", None, exc)
+                    if self.stop_event.is_set():
+                        give_up = give_up or time.monotonic() + 30
+                        if time.monotonic() > give_up:
+                            _drop(p)
+                            return False
+                    if err is not None and err.retriable() and not err.fatal():
+                        time.sleep(0.2)
+                        continue   # init_transactions() may be called again
+                    break
+            if self.p is None:
+                _drop(p)
+                time.sleep(0.5)
+        return True
+
+    def fail(self) -> None:
+        """Drops the producer after a fatal error: the next ready() makes a new one."""
+        p, self.p = self.p, None
+        if p is not None:
+            _drop(p)
+
+    def close(self) -> None:
+        if self.p is not None:
+            self.p.flush(10)
+        self.history.log("producer", proc=self.proc, phase="stop")
+
+    def _retrying(self, op: str, txn: str, call, deadline: float) -> str:
+        """Calls call() until it returns: "ok", "abort" (the transaction must be aborted) or
+        "fatal" (a fatal error, any other error, or retriable ones past the deadline)."""
+        while True:
+            try:
+                call()
+                return "ok"
+            except KafkaException as exc:
+                err = self._error(op, txn, exc)
+                if err is None or err.fatal():
+                    return "fatal"
+                if err.txn_requires_abort():
+                    return "abort"
+                if err.retriable() and time.monotonic() < deadline:
+                    time.sleep(0.1)
+                    continue
+                return "fatal"
+
+    def transaction(self, txn: str, intent: str, produce, offsets=None, group_metadata=None) -> str:
+        """One transaction: begin_transaction(), produce(p) (which logs its sends and returns
+        the values produce() took), send_offsets_to_transaction(offsets) when given, then a
+        commit or an abort as `intent` says (a failed commit may end in an abort). Needs
+        ready(); returns the outcome."""
+        p = self.p
+        self.history.log("txn", proc=self.proc, txn=txn, phase="begin", intent=intent)
+        values: list[str] = []
+        commit_asked = False
+        outcome = None
+        try:
+            p.begin_transaction()
+        except KafkaException as exc:
+            self._error("begin", txn, exc)
+            outcome = "abandoned"
+        if outcome is None:
+            values = produce(p)
+            step = "ok"
+            deadline = time.monotonic() + TXN_GIVE_UP
+            if offsets:   # also before a deliberate abort: aborted offsets must not count
+                step = self._retrying("send_offsets", txn, lambda: p.send_offsets_to_transaction(
+                    offsets, group_metadata, TXN_OP_TIMEOUT), deadline)
+            if step == "ok" and intent == "commit":
+                self.history.log("txn", proc=self.proc, txn=txn, phase="commit")
+                commit_asked = True
+                step = self._retrying("commit", txn, lambda: p.commit_transaction(TXN_OP_TIMEOUT),
+                                      deadline)
+                if step == "ok":
+                    outcome = "committed"
+            if outcome is None and step != "fatal":
+                step = self._retrying("abort", txn, lambda: p.abort_transaction(TXN_OP_TIMEOUT),
+                                      time.monotonic() + TXN_GIVE_UP)
+                if step == "ok":
+                    outcome = "aborted"
+            if outcome is None:
+                outcome = "unknown" if commit_asked else "abandoned"
+            try:
+                p.poll(0)   # the remaining delivery reports
+            except KafkaException as exc:   # a fatal error is raised again here
+                self._error("poll", txn, exc)
+        self.history.log("txn", proc=self.proc, txn=txn, phase="end", outcome=outcome,
+                         intent=intent, commit_asked=commit_asked, values=values)
+        if outcome in ("unknown", "abandoned"):
+            self.fail()
+        return outcome
+
+
+def _drop(p: Producer) -> None:
+    """Lets a producer go: what it still holds fails (its delivery reports are logged)."""
+    try:
+        p.purge()
+        p.flush(2)
+    except Exception:
+        pass
+
+
+class TxnProducerWorker(threading.Thread):
+    """Transactions of a few records each (unique values t<idx>-<seq>, keyed by value so they
+    spread over partitions) to random workload topics; each is committed, or deliberately
+    aborted (a seeded choice, `abort_rate`)."""
+
+    def __init__(self, idx, bootstrap, history, topics, stop, rate, sizes, abort_rate, seed):
+        super().__init__(name=f"txn-producer-{idx}", daemon=True)
+        self.history, self.topics, self.stop_event = history, topics, stop
+        self.rate, self.sizes, self.abort_rate = rate, sizes, abort_rate
+        self.rng = random.Random(seed)
+        self.proc = f"t{idx}"
+        self.client = TxnProducer(self.proc, f"faults-txn-{idx}", bootstrap, history, stop)
+        self.error = None
+
+    def run(self) -> None:
+        try:
+            self._run()
+        except Exception as err:  # reported by the harness; the history stays checkable
+            self.error = f"{type(err).__name__}: {err}"
+            self.history.log("producer", proc=self.proc, phase="crashed", error=self.error)
+
+    def _produce(self, p: Producer, txn: str, records) -> list[str]:
+        taken = []
+        for topic, value in records:
+            self.history.log("send", proc=self.proc, topic=topic, value=value, txn=txn)
+            try:
+                p.produce(topic, key=value.encode(), value=value.encode(),
+                          on_delivery=self.client.delivery(value, txn))
+                taken.append(value)
+            except (BufferError, KafkaException) as err:
+                self.history.log("send_error", proc=self.proc, topic=topic, value=value, txn=txn,
+                                 error=f"produce() refused: {err}", fatal=False)
+            p.poll(0)
+        return taken
+
+    def _run(self) -> None:
+        seq = n = 0
+        next_txn = time.monotonic()
+        while not self.stop_event.is_set():
+            now = time.monotonic()
+            if now < next_txn:
+                time.sleep(min(next_txn - now, 0.1))
+                continue
+            topics = self.topics.names()
+            if not topics:
+                time.sleep(0.1)
+                continue
+            if not self.client.ready():
+                break
+            size = self.rng.randint(*self.sizes)
+            intent = "abort" if self.rng.random() < self.abort_rate else "commit"
+            records = [(self.rng.choice(topics), f"{self.proc}-{seq + i}") for i in range(size)]
+            seq += size
+            txn = f"{self.proc}.{n}"
+            n += 1
+            self.client.transaction(txn, intent, lambda p: self._produce(p, txn, records))
+            next_txn = max(next_txn + size / self.rate, time.monotonic() - 1.0)
+        self.client.close()
+
+
+class CtpWorker(threading.Thread):
+    """Consume-transform-produce: a read_committed member of group faults-ctp reads the workload
+    topics; each batch becomes one transaction that writes one output record per input record
+    to ctp-out (value <input value>@<txn>, its `send` naming the input in `source`) and commits
+    the batch's offsets with send_offsets_to_transaction(). Some are deliberately aborted
+    (`abort_rate`). After an abort the consumer seeks back to the batch; after an unknown
+    outcome it is made anew, reading the group's committed offsets again."""
+
+    def __init__(self, idx, bootstrap, history, stop, abort_rate, seed):
+        super().__init__(name=f"ctp-{idx}", daemon=True)
+        self.bootstrap, self.history, self.stop_event = bootstrap, history, stop
+        self.abort_rate = abort_rate
+        self.rng = random.Random(seed)
+        self.proc = f"x{idx}"
+        self.client = TxnProducer(self.proc, f"faults-ctp-{idx}", bootstrap, history, stop)
+        self.error = None
+
+    def run(self) -> None:
+        try:
+            self._run()
+        except Exception as err:
+            self.error = f"{type(err).__name__}: {err}"
+            self.history.log("consumer", proc=self.proc, phase="crashed", error=self.error)
+
+    def _consumer(self) -> Consumer:
+        c = Consumer({
+            "bootstrap.servers": self.bootstrap, "group.id": CTP_GROUP,
+            "enable.auto.commit": False, "auto.offset.reset": "earliest",
+            "isolation.level": "read_committed",
+            "session.timeout.ms": 6000, "heartbeat.interval.ms": 1000,
+            "max.poll.interval.ms": 60000, "topic.metadata.refresh.interval.ms": 2000,
+            "reconnect.backoff.max.ms": 1000, "logger": CLIENT_LOG, **CLIENT_DEBUG,
+            "error_cb": lambda err: self.history.log("consumer_error", proc=self.proc,
+                                                     error=str(err)),
+        })
+        self.history.log("consumer", proc=self.proc, phase="start", partitions=[])
+        c.subscribe([f"^{TOPIC_PREFIX}.*"],
+                    on_assign=membership_logger(self.history, self.proc, "assign"),
+                    on_revoke=membership_logger(self.history, self.proc, "revoke"),
+                    on_lost=membership_logger(self.history, self.proc, "lost"))
+        return c
+
+    def _close(self, c: Consumer) -> None:
+        try:
+            c.close()
+        finally:
+            self.history.log("consumer", proc=self.proc, phase="stop", partitions=[])
+
+    def _produce(self, p: Producer, txn: str, batch) -> list[str]:
+        taken = []
+        for m in batch:
+            src = m.value().decode()
+            value = f"{src}@{txn}"
+            self.history.log("send", proc=self.proc, topic=CTP_OUTPUT, value=value, txn=txn,
+                             source={"topic": m.topic(), "partition": m.partition(),
+                                     "offset": m.offset(), "value": src})
+            try:
+                p.produce(CTP_OUTPUT, key=src.encode(), value=value.encode(),
+                          on_delivery=self.client.delivery(value, txn))
+                taken.append(value)
+            except (BufferError, KafkaException) as err:
+                self.history.log("send_error", proc=self.proc, topic=CTP_OUTPUT, value=value,
+                                 txn=txn, error=f"produce() refused: {err}", fatal=False)
+            p.poll(0)
+        return taken
+
+    def _run(self) -> None:
+        c = self._consumer()
+        n = 0
+        try:
+            while not self.stop_event.is_set():
+                if not self.client.ready():
+                    break
+                batch = []
+                for m in c.consume(num_messages=100, timeout=0.5):
+                    if m.error():
+                        if m.error().code() != KafkaError._PARTITION_EOF:
+                            self.history.log("consumer_error", proc=self.proc, error=str(m.error()))
+                        continue
+                    self.history.log("read", proc=self.proc, topic=m.topic(),
+                                     partition=m.partition(), offset=m.offset(),
+                                     value=m.value().decode())
+                    batch.append(m)
+                if not batch:
+                    continue
+                first, nxt = {}, {}
+                for m in batch:
+                    first.setdefault((m.topic(), m.partition()), m.offset())
+                    nxt[(m.topic(), m.partition())] = m.offset() + 1
+                txn = f"{self.proc}.{n}"
+                n += 1
+                intent = "abort" if self.rng.random() < self.abort_rate else "commit"
+                outcome = self.client.transaction(
+                    txn, intent, lambda p: self._produce(p, txn, batch),
+                    offsets=[TopicPartition(t, p, o) for (t, p), o in nxt.items()],
+                    group_metadata=c.consumer_group_metadata())
+                if outcome == "aborted":
+                    try:   # back to where the batch began (what the group has committed)
+                        for (t, p), o in first.items():
+                            c.seek(TopicPartition(t, p, o))
+                        self.history.log("consumer", proc=self.proc, phase="rewind",
+                                         partitions=[[t, p, o] for (t, p), o in first.items()])
+                        continue
+                    except KafkaException as err:   # e.g. no longer assigned
+                        self.history.log("consumer_error", proc=self.proc,
+                                         error=f"seek after abort: {err}")
+                if outcome != "committed":
+                    # The committed offsets are unknown here: a new member reads them again
+                    # (after ready() has fenced the previous producer, which settles them).
+                    self._close(c)
+                    c = None
+                    if not self.client.ready():
+                        break
+                    c = self._consumer()
+        finally:
+            if c is not None:
+                self._close(c)
+            self.client.close()
+
+
 # --- nemesis ---------------------------------------------------------------------------------
 
 class Nemesis:
     """Seeded faults. inject() starts one and returns it; heal() ends it."""
 
-    def __init__(self, cluster: Cluster, history: History, rng: random.Random, admin, topics):
+    def __init__(self, cluster: Cluster, history: History, rng: random.Random, admin, topics,
+                 transactional_ids=()):
         self.cluster, self.history, self.rng, self.admin, self.topics = (
             cluster, history, rng, admin, topics)
+        self.transactional_ids = list(transactional_ids)
         self.next_id = 0
 
     def leader(self) -> tuple[int, str]:
@@ -666,15 +1054,36 @@ class Nemesis:
             pass
         return fallback, "none found: a random broker"
 
+    def coordinator(self) -> tuple[int, str]:
+        """The transaction coordinator of a random transactional id of the workload: the leader
+        of its __transaction_state partition (Java's hash of the id, as Kafka places it); a
+        random broker when the metadata names none."""
+        ids = sorted(self.cluster.brokers)
+        tid = self.rng.choice(self.transactional_ids) if self.transactional_ids else None
+        fallback = self.rng.choice(ids)
+        try:
+            md = self.admin.list_topics(topic=TXN_STATE_TOPIC, timeout=5)
+            t = md.topics[TXN_STATE_TOPIC]
+            if tid is not None and t.error is None and t.partitions:
+                p = (java_hash(tid) & 0x7FFFFFFF) % len(t.partitions)
+                leader = t.partitions[p].leader
+                if leader in self.cluster.brokers:
+                    return leader, f"{tid}: {TXN_STATE_TOPIC}/{p}"
+        except Exception:
+            pass
+        return fallback, "none found: a random broker"
+
     def inject(self, kind: str) -> dict:
         ids = sorted(self.cluster.brokers)
         f = {"id": self.next_id, "kind": kind, "nodes": [], "links": []}
         self.next_id += 1
-        if kind in ("kill", "kill-leader"):
+        if kind in ("kill", "kill-leader", "kill-coordinator"):
             if kind == "kill":
                 node = self.rng.choice(ids)
-            else:
+            elif kind == "kill-leader":
                 node, f["leader_of"] = self.leader()
+            else:
+                node, f["coordinator_of"] = self.coordinator()
             self.cluster.brokers[node].kill9()
             f["nodes"] = [node]
         elif kind == "pause":
@@ -718,16 +1127,20 @@ class Nemesis:
         if f["kind"] == "pause":
             for node in f["nodes"]:
                 self.cluster.brokers[node].resume()
-        if f["kind"] in ("kill", "kill-leader"):
+        if f["kind"] in ("kill", "kill-leader", "kill-coordinator"):
             self.cluster.start(f["nodes"])
         self.history.log("fault", phase="end", **f)
 
 
 # --- final read ------------------------------------------------------------------------------
 
-def final_read(cluster: Cluster, history: History, admin: AdminClient, timeout: float) -> None:
+def final_read(cluster: Cluster, history: History, admin: AdminClient, timeout: float,
+               txn: bool = False, ctp: bool = False) -> None:
     """With the producers and consumers stopped and every fault healed: the high watermark of
-    every workload partition, every record in it from the start, and the group's committed
+    every workload partition, every record in it from the start (read_committed), and the
+    group's committed offsets. With `txn`, also each partition's last stable offset — waited
+    for (up to 60 s) to reach the high watermark, as nothing is left open — the read goes up to
+    it; with `ctp`, also the consume-transform-produce output topic and that group's committed
     offsets."""
     deadline = time.monotonic() + timeout
 
@@ -739,7 +1152,7 @@ def final_read(cluster: Cluster, history: History, admin: AdminClient, timeout: 
             return None
         tps = []
         for name, t in md.topics.items():
-            if not name.startswith(TOPIC_PREFIX):
+            if not (name.startswith(TOPIC_PREFIX) or (ctp and name == CTP_OUTPUT)):
                 continue
             if t.error is not None or any(p.leader < 0 for p in t.partitions.values()):
                 return None   # not every partition has a leader yet
@@ -749,20 +1162,38 @@ def final_read(cluster: Cluster, history: History, admin: AdminClient, timeout: 
     tps = wait_until("a leader for every workload partition", timeout, metadata, 0.5)
     reader = Consumer({"bootstrap.servers": cluster.bootstrap, "group.id": "faults-final-reader",
                        "enable.auto.commit": False, "enable.partition.eof": True,
-                       "auto.offset.reset": "earliest", "logger": CLIENT_LOG})
+                       "auto.offset.reset": "earliest", "isolation.level": "read_committed",
+                       "logger": CLIENT_LOG})
+    # ListOffsets answers with the asking consumer's isolation level: the high watermark for
+    # read_uncommitted, the last stable offset for read_committed.
+    uncommitted = Consumer({"bootstrap.servers": cluster.bootstrap,
+                            "group.id": "faults-final-reader", "logger": CLIENT_LOG,
+                            "isolation.level": "read_uncommitted"}) if txn else None
     try:
         high = {}
+        stable_by = min(deadline, time.monotonic() + 60)
         for tp in tps:
             def watermarks(tp=tp):
                 cluster.revive(history)
                 try:
-                    return reader.get_watermark_offsets(tp, timeout=5)
+                    low, lso = reader.get_watermark_offsets(tp, timeout=5)
+                    if uncommitted is None:
+                        return low, lso, None
+                    hi = uncommitted.get_watermark_offsets(tp, timeout=5)[1]
                 except KafkaException:
                     return None
-            low, hi = wait_until(f"watermarks of {tp.topic}/{tp.partition}",
-                                 max(5.0, deadline - time.monotonic()), watermarks, 0.5)
-            high[(tp.topic, tp.partition)] = hi
-            history.log("final_hw", topic=tp.topic, partition=tp.partition, low=low, high=hi)
+                if lso < hi and time.monotonic() < stable_by:
+                    return None   # a transaction still open (or its markers still coming)
+                return low, hi, lso
+            low, hi, lso = wait_until(f"watermarks of {tp.topic}/{tp.partition}",
+                                      max(5.0, deadline - time.monotonic()), watermarks, 0.5)
+            if lso is None:
+                high[(tp.topic, tp.partition)] = hi
+                history.log("final_hw", topic=tp.topic, partition=tp.partition, low=low, high=hi)
+            else:   # read_committed reads up to the last stable offset
+                high[(tp.topic, tp.partition)] = lso
+                history.log("final_hw", topic=tp.topic, partition=tp.partition, low=low, high=hi,
+                            lso=lso)
         nxt = {key: 0 for key in high}
         left = {key for key, hi in high.items() if hi > 0}
         reader.assign([TopicPartition(t, p, OFFSET_BEGINNING) for (t, p) in high])
@@ -787,18 +1218,41 @@ def final_read(cluster: Cluster, history: History, admin: AdminClient, timeout: 
                         complete=(t, p) not in left)
     finally:
         reader.close()
-    group = Consumer({"bootstrap.servers": cluster.bootstrap, "group.id": GROUP,
-                      "enable.auto.commit": False, "logger": CLIENT_LOG})
+        if uncommitted is not None:
+            uncommitted.close()
+    inputs = [tp for tp in tps if tp.topic.startswith(TOPIC_PREFIX)]
+    for name in [GROUP] + ([CTP_GROUP] if ctp else []):
+        final_committed(cluster, history, name, inputs, deadline)
+
+
+def final_committed(cluster: Cluster, history: History, name: str, tps, deadline: float) -> None:
+    """The committed offsets of group `name` (read_committed: transactional offsets count once
+    their transaction has committed)."""
+    group = Consumer({"bootstrap.servers": cluster.bootstrap, "group.id": name,
+                      "enable.auto.commit": False, "isolation.level": "read_committed",
+                      "logger": CLIENT_LOG})
+    errors_until = min(deadline - 5, time.monotonic() + 30)
     try:
         def committed():
             cluster.revive(history)
             try:
-                return group.committed(tps, timeout=5)
+                got = group.committed(tps, timeout=5)
             except KafkaException:
                 return None
-        for tp in wait_until("the group's committed offsets", max(5.0, deadline - time.monotonic()),
-                             committed, 0.5):
-            history.log("final_committed", group=GROUP, topic=tp.topic, partition=tp.partition,
+            # An error for a partition (e.g. an offset commit still pending in a transaction):
+            # asked again for up to 30 s, then logged with the error.
+            if any(tp.error is not None for tp in got) and time.monotonic() < errors_until:
+                return None
+            return got
+        try:
+            got = wait_until(f"group {name}'s committed offsets",
+                             max(5.0, deadline - time.monotonic()), committed, 0.5)
+        except HarnessError as err:   # no coordinator answered: a finding, not the harness's
+            history.log("final_committed_error", group=name, error=str(err))
+            say(f"could not read group {name}'s committed offsets: {err}")
+            return
+        for tp in got:
+            history.log("final_committed", group=name, topic=tp.topic, partition=tp.partition,
                         offset=tp.offset, error=None if tp.error is None else str(tp.error))
     finally:
         group.close()
@@ -810,15 +1264,26 @@ def parse_args(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--brokers", type=int, choices=(1, 3, 5), default=3)
+    ap.add_argument("--workload", choices=("idempotent", "txn"), default="idempotent",
+                    help="idempotent producers (default), or transactional ones with a "
+                         "consume-transform-produce stage, checked for exactly-once")
     ap.add_argument("--cycles", type=int, default=10, help="fault cycles (default 10)")
     ap.add_argument("--seed", type=int, default=None, help="nemesis seed (default: random, printed)")
     ap.add_argument("--weir", default=os.environ.get("WEIR_BIN",
                                                      os.path.join(REPO, "target/debug/weir")),
                     help="the weir binary (default $WEIR_BIN, else target/debug/weir)")
     ap.add_argument("--faults", default=None,
-                    help=f"comma-separated fault kinds (default: all that apply: {','.join(ALL_FAULTS)}; "
-                         f"with one broker {','.join(SINGLE_BROKER_FAULTS)})")
-    ap.add_argument("--producers", type=int, default=3)
+                    help=f"comma-separated fault kinds (default: all that apply: {','.join(ALL_FAULTS)}, "
+                         f"and with --workload txn kill-coordinator; with one broker "
+                         f"{','.join(SINGLE_BROKER_FAULTS)})")
+    ap.add_argument("--producers", type=int, default=3,
+                    help="producers (with --workload txn: transactional ones)")
+    ap.add_argument("--ctp", type=int, default=2,
+                    help="consume-transform-produce members (--workload txn only; 0: none)")
+    ap.add_argument("--txn-records", type=int, nargs=2, default=(1, 4), metavar=("MIN", "MAX"),
+                    help="records per transaction (uniform between MIN and MAX)")
+    ap.add_argument("--abort-rate", type=float, default=0.2,
+                    help="share of transactions deliberately aborted")
     ap.add_argument("--consumers", type=int, default=2)
     ap.add_argument("--partitions", type=int, default=3, help="partitions per topic")
     ap.add_argument("--rate", type=float, default=50, help="sends per second per producer")
@@ -833,6 +1298,9 @@ def parse_args(argv=None):
     ap.add_argument("--cut-mode", choices=("blackhole", "refuse"), default="blackhole",
                     help="what a cut link does with new connections")
     ap.add_argument("--final-timeout", type=float, default=120)
+    ap.add_argument("--client-debug", default=None, metavar="CONTEXTS",
+                    help="librdkafka debug contexts (e.g. eos,protocol) for the transactional "
+                         "producers and consume-transform-produce consumers, into clients.log")
     ap.add_argument("--work-dir", default=None,
                     help="where data dirs, broker logs and the history go (default: a temp dir, "
                          "removed after a passing run unless --keep)")
@@ -840,7 +1308,8 @@ def parse_args(argv=None):
     args = ap.parse_args(argv)
     if args.seed is None:
         args.seed = random.SystemRandom().randrange(1 << 31)
-    allowed = SINGLE_BROKER_FAULTS if args.brokers == 1 else ALL_FAULTS
+    allowed = (SINGLE_BROKER_FAULTS if args.brokers == 1
+               else TXN_FAULTS if args.workload == "txn" else ALL_FAULTS)
     args.faults = args.faults.split(",") if args.faults else list(allowed)
     bad = [f for f in args.faults if f not in allowed]
     if bad:
@@ -861,12 +1330,18 @@ def run(args) -> int:
     handler = logging.FileHandler(os.path.join(workdir, "clients.log"))
     handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
     CLIENT_LOG.handlers[:] = [handler]
-    CLIENT_LOG.setLevel(logging.INFO)
+    CLIENT_LOG.setLevel(logging.DEBUG if args.client_debug else logging.INFO)
     rng = random.Random(args.seed)
-    say(f"seed {args.seed}, {args.brokers} broker(s), {args.cycles} cycles, faults "
-        f"{','.join(args.faults)}; work dir {workdir}")
+    txn = args.workload == "txn"
+    ctp = txn and args.ctp > 0
+    CLIENT_DEBUG.clear()
+    if args.client_debug:
+        CLIENT_DEBUG["debug"] = args.client_debug
+    say(f"seed {args.seed}, {args.brokers} broker(s), {args.workload} workload, {args.cycles} "
+        f"cycles, faults {','.join(args.faults)}; work dir {workdir}")
     history.log("run", phase="start", seed=args.seed, brokers=args.brokers, cycles=args.cycles,
-                faults=args.faults, weir=os.path.abspath(args.weir), argv=sys.argv[1:])
+                faults=args.faults, workload=args.workload, weir=os.path.abspath(args.weir),
+                argv=sys.argv[1:])
     cluster = Cluster(args.brokers, weir, workdir, args.cut_mode)
     stop = threading.Event()
     workers: list[threading.Thread] = []
@@ -890,16 +1365,29 @@ def run(args) -> int:
         wait_until(f"topic {first} created", 60,
                    lambda: create_topic(admin, history, first, args.partitions, rf), 1)
         topics.add(first)
+        if ctp:
+            wait_until(f"topic {CTP_OUTPUT} created", 60,
+                       lambda: create_topic(admin, history, CTP_OUTPUT, args.partitions, rf), 1)
         history.log("workload", phase="start")
         for i in range(args.consumers):
             workers.append(ConsumerWorker(i, cluster.bootstrap, history, stop))
         for i in range(args.producers):
-            workers.append(ProducerWorker(i, cluster.bootstrap, history, topics, stop, args.rate,
-                                          args.max_outstanding, args.seed * 1000 + i))
+            if txn:
+                workers.append(TxnProducerWorker(i, cluster.bootstrap, history, topics, stop,
+                                                 args.rate, args.txn_records, args.abort_rate,
+                                                 args.seed * 1000 + i))
+            else:
+                workers.append(ProducerWorker(i, cluster.bootstrap, history, topics, stop,
+                                              args.rate, args.max_outstanding,
+                                              args.seed * 1000 + i))
+        for i in range(args.ctp if ctp else 0):
+            workers.append(CtpWorker(i, cluster.bootstrap, history, stop, args.abort_rate,
+                                     args.seed * 1000 + 500 + i))
         for w in workers:
             w.start()
         time.sleep(args.warmup)
-        nemesis = Nemesis(cluster, history, rng, admin, topics)
+        nemesis = Nemesis(cluster, history, rng, admin, topics,
+                          [w.client.tid for w in workers if hasattr(w, "client")])
         creator = TopicCreator(admin, history, topics, args.partitions, rf)
         for cycle in range(args.cycles):
             history.log("cycle", n=cycle, phase="start")
@@ -926,14 +1414,17 @@ def run(args) -> int:
         for w in workers:
             w.join(timeout=120)
             if w.is_alive():
-                raise HarnessError(f"{w.name} did not stop within 120 s")
+                stacks = os.path.join(workdir, "stacks.txt")
+                with open(stacks, "w") as f:   # where it hangs: every thread's Python stack
+                    faulthandler.dump_traceback(f, all_threads=True)
+                raise HarnessError(f"{w.name} did not stop within 120 s (stacks in {stacks})")
         history.log("workload", phase="stop")
         for w in workers:
-            if isinstance(w, ConsumerWorker) and w.error:
+            if getattr(w, "error", None):
                 say(f"{w.proc} crashed: {w.error}")
         cluster.revive(history)
         say("final read")
-        final_read(cluster, history, admin, args.final_timeout)
+        final_read(cluster, history, admin, args.final_timeout, txn=txn, ctp=ctp)
         cluster.check_crashes(history)
         cluster.stop_all(history)
         history.log("run", phase="end", seconds=round(time.monotonic() - t0, 1))

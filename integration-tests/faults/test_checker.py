@@ -284,3 +284,247 @@ def test_cli_exit_codes_and_first_violations(tmp_path):
     assert failed.returncode == 1
     assert "VIOLATION lost: 1" in failed.stdout and '"p0-1"' in failed.stdout
     assert run(tmp_path / "missing.jsonl").returncode == 2
+
+
+# --- transactions ----------------------------------------------------------------------------
+
+class Txn(History):
+    """Transactional sends: `txn(...)` logs begin, sends, acknowledgements (offsets given) and,
+    with `outcome`, the commit request and the end as the harness does."""
+
+    def txn(self, name, values, offsets=None, outcome="committed", intent="commit", proc="t0",
+            topic=T, partition=P, ask_commit=None, sources=None):
+        self.ev("txn", proc=proc, txn=name, phase="begin", intent=intent)
+        for i, value in enumerate(values):
+            extra = {"source": sources[i]} if sources else {}
+            self.ev("send", proc=proc, topic=topic, value=value, txn=name, **extra)
+        for value, off in zip(values, offsets or []):
+            self.ack(value, off, proc=proc, topic=topic, partition=partition)
+        if ask_commit if ask_commit is not None else intent == "commit":
+            self.ev("txn", proc=proc, txn=name, phase="commit")
+        if outcome is not None:
+            self.ev("txn", proc=proc, txn=name, phase="end", outcome=outcome, intent=intent,
+                    values=values, error=None)
+        return self
+
+
+def test_transactions_clean():
+    # t0.0 committed (offsets 0, 1; its marker at 2), t0.1 deliberately aborted (3, 4; marker
+    # 5), t0.2 of unknown outcome that did commit (6; marker 7), t0.3 of unknown outcome that did
+    # not (8; its abort marker 9): the final log holds 0, 1 and 6.
+    h = Txn().ev("producer", proc="t0", phase="start")
+    h.txn("t0.0", ["t0-0", "t0-1"], [0, 1])
+    h.txn("t0.1", ["t0-2", "t0-3"], [3, 4], outcome="aborted", intent="abort")
+    h.txn("t0.2", ["t0-4"], [6], outcome="unknown")
+    h.txn("t0.3", ["t0-5"], [8], outcome="unknown")
+    h.assign().read("t0-0", 0).read("t0-1", 1).read("t0-4", 6)
+    h.final(["t0-0", "t0-1", None, None, None, None, "t0-4", None, None, None])
+    r = checker.check(h.events)
+    assert r.ok, r.violations
+    c = r.counts
+    assert (c["txns"], c["txn_committed"], c["txn_aborted"], c["txn_aborted_deliberately"],
+            c["txn_unknown"], c["txn_unknown_visible"]) == (4, 1, 1, 1, 2, 1)
+    assert c["indeterminate"] == 0 and c["lost"] == 0
+
+
+def test_committed_transaction_record_missing():
+    h = Txn().txn("t0.0", ["a", "b"], [0, 1]).final(["a", None, None])
+    r = checker.check(h.events)
+    assert r.violated() == ["txn_lost"]
+    assert r.violations["txn_lost"][0]["missing"] == ["b"]
+
+
+def test_aborted_transaction_record_visible():
+    h = Txn().txn("t0.0", ["a"], [0], outcome="aborted", intent="abort").final(["a", None])
+    r = checker.check(h.events)
+    assert r.violated() == ["aborted_visible"]
+    assert r.violations["aborted_visible"][0]["visible"] == ["a"]
+
+
+def test_abort_after_a_failed_commit_must_hide_the_records_too():
+    h = Txn().txn("t0.0", ["a"], [0], outcome="aborted", intent="commit").final(["a", None])
+    assert flagged(h) == ["aborted_visible"]
+
+
+def test_aborted_record_seen_only_by_a_consumer():
+    h = Txn().txn("t0.0", ["a"], [0], outcome="aborted", intent="abort", ask_commit=False)
+    h.assign().read("a", 0).final([None, None])
+    assert "aborted_visible" in flagged(h)
+
+
+def test_abandoned_transaction_never_asked_to_commit_is_invisible():
+    h = Txn().txn("t0.0", ["a", "b"], [0, 1], outcome="abandoned", ask_commit=False)
+    h.txn("t0.1", ["c"], [2], outcome="abandoned", ask_commit=False)
+    h.final([None, "b", None, None])
+    r = checker.check(h.events)
+    assert r.violated() == ["aborted_visible"]
+    assert r.counts["txn_abandoned"] == 2
+
+
+def test_record_produce_refused_must_not_appear():
+    # produce() raised for b: it is not among the values the transaction took.
+    h = Txn().ev("txn", proc="t0", txn="t0.0", phase="begin", intent="commit")
+    h.ev("send", proc="t0", topic=T, value="a", txn="t0.0").ack("a", 0, proc="t0")
+    h.ev("send", proc="t0", topic=T, value="b", txn="t0.0")
+    h.ev("send_error", proc="t0", topic=T, value="b", txn="t0.0", error="produce() refused")
+    h.ev("txn", proc="t0", txn="t0.0", phase="commit")
+    h.ev("txn", proc="t0", txn="t0.0", phase="end", outcome="committed", values=["a"])
+    assert flagged(h.final(["a", None])) == []
+    h.events = [e for e in h.events if e["type"] not in ("final_hw", "final_read",
+                                                          "final_read_done")]
+    assert flagged(h.final(["a", "b", None])) == ["aborted_visible"]
+
+
+def test_unknown_outcome_is_all_or_nothing():
+    base = lambda: Txn().txn("t0.0", ["a", "b", "c"], [0, 1, 2], outcome="unknown")
+    assert flagged(base().final(["a", "b", "c", None])) == []
+    assert flagged(base().final([None, None, None, None])) == []
+    r = checker.check(base().final(["a", None, "c", None]).events)
+    assert r.violated() == ["txn_partial"]
+    assert r.violations["txn_partial"][0]["missing"] == ["b"]
+
+
+def test_unknown_outcome_seen_by_a_consumer_but_not_in_the_final_log():
+    h = Txn().txn("t0.0", ["a", "b"], [0, 1], outcome="unknown")
+    h.assign().read("a", 0).final([None, None, None])
+    assert flagged(h) == ["txn_partial"]
+
+
+def test_transaction_without_an_end_is_unknown():
+    h = Txn().txn("t0.0", ["a", "b"], [0, 1], outcome=None).final(["a", None, None])
+    r = checker.check(h.events)
+    assert r.violated() == ["txn_partial"] and r.counts["txn_unknown"] == 1
+
+
+def test_duplicate_transactional_record():
+    h = Txn().txn("t0.0", ["a", "b"], [0, 1]).final(["a", "b", None, "a"])
+    assert flagged(h) == ["duplicate"]
+
+
+def test_committed_records_out_of_send_order():
+    h = Txn().txn("t0.0", ["a", "b"]).final(["b", "a", None])
+    r = checker.check(h.events)
+    assert r.violated() == ["txn_order"]
+    assert r.violations["txn_order"][0]["later_send"] == ["b", 0]
+
+
+def test_transaction_across_partitions_keeps_order_per_partition_only():
+    h = Txn().ev("txn", proc="t0", txn="t0.0", phase="begin", intent="commit")
+    for value, partition in (("a", 1), ("b", 0), ("c", 1)):
+        h.ev("send", proc="t0", topic=T, value=value, txn="t0.0")
+    h.ack("b", 0, proc="t0").ack("a", 0, proc="t0", partition=1).ack("c", 1, proc="t0",
+                                                                     partition=1)
+    h.ev("txn", proc="t0", txn="t0.0", phase="commit")
+    h.ev("txn", proc="t0", txn="t0.0", phase="end", outcome="committed", values=["a", "b", "c"])
+    h.final(["b", None]).final(["a", "c", None], partition=1)
+    assert flagged(h) == []
+
+
+def test_transactional_record_at_another_offset_than_acknowledged():
+    h = Txn().txn("t0.0", ["a", "b"], [0, 1]).final([None, "a", "b"])
+    assert "wrong_offset" in flagged(h)
+
+
+def test_dirty_read_before_the_commit_was_asked():
+    h = Txn().ev("txn", proc="t0", txn="t0.0", phase="begin", intent="commit")
+    h.ev("send", proc="t0", topic=T, value="a", txn="t0.0").ack("a", 0, proc="t0")
+    h.assign().read("a", 0)                     # before the producer asked to commit
+    h.ev("txn", proc="t0", txn="t0.0", phase="commit")
+    h.ev("txn", proc="t0", txn="t0.0", phase="end", outcome="committed", values=["a"])
+    h.final(["a", None])
+    r = checker.check(h.events)
+    assert r.violated() == ["dirty_read"]
+    assert r.violations["dirty_read"][0]["txn"] == "t0.0"
+
+
+def test_hanging_transaction():
+    h = Txn().txn("t0.0", ["a"], [0])
+    h.ev("final_hw", topic=T, partition=P, low=0, high=3, lso=2)
+    h.ev("final_read", topic=T, partition=P, offset=0, value="a")
+    h.ev("final_read_done", topic=T, partition=P, next=1, complete=True)
+    assert flagged(h) == ["hanging_transaction"]
+
+
+# consume-transform-produce: input faults-0/0 holds i0, i1, i2 (committed by t0); the group's
+# final committed offset 2 means i0 and i1 were consumed; outputs go to ctp-out/0.
+OUT = "ctp-out"
+
+
+def ctp(outputs, committed=2, final_out=None):
+    """`outputs`: (txn, [(input value, input offset), ...], outcome) in order; `final_out`: the
+    output topic's final log (default: every output of a committed transaction)."""
+    h = Txn().txn("t0.0", ["i0", "i1", "i2"], [0, 1, 2])
+    h.ev("consumer", proc="x0", phase="assign", partitions=[[T, P]])
+    visible = []
+    for name, inputs, outcome in outputs:
+        values = [f"{iv}@{name}" for iv, _ in inputs]
+        sources = [{"topic": T, "partition": P, "offset": off, "value": iv} for iv, off in inputs]
+        h.txn(name, values, outcome=outcome, proc="x0", topic=OUT, sources=sources)
+        if outcome == "committed":
+            visible += values + [None]
+    h.final(["i0", "i1", "i2", None])
+    h.ev("final_committed", group=checker.CTP_GROUP, topic=T, partition=P, offset=committed)
+    h.final(visible if final_out is None else final_out, topic=OUT)
+    return h
+
+
+def test_ctp_exactly_once():
+    h = ctp([("x0.0", [("i0", 0), ("i1", 1)], "aborted"),
+             ("x0.1", [("i0", 0)], "committed"), ("x0.2", [("i1", 1)], "committed")])
+    r = checker.check(h.events)
+    assert r.ok, r.violations
+    assert (r.counts["ctp_inputs_consumed"], r.counts["ctp_outputs"]) == (2, 2)
+
+
+def test_ctp_input_consumed_without_output():
+    h = ctp([("x0.0", [("i0", 0)], "committed")])
+    r = checker.check(h.events)
+    assert r.violated() == ["ctp_missing_output"]
+    assert r.violations["ctp_missing_output"][0]["input"] == [T, P, 1, "i1"]
+
+
+def test_ctp_input_transformed_twice():
+    # A zombie's transaction committed i1's output again after the new owner did.
+    h = ctp([("x0.0", [("i0", 0), ("i1", 1)], "committed"), ("x1.0", [("i1", 1)], "committed")])
+    assert flagged(h) == ["ctp_duplicate_output"]
+
+
+def test_ctp_output_without_its_offset_commit():
+    h = ctp([("x0.0", [("i0", 0), ("i1", 1), ("i2", 2)], "committed")])
+    r = checker.check(h.events)
+    assert r.violated() == ["ctp_orphan_output"]
+    assert r.violations["ctp_orphan_output"][0]["input"] == [T, P, 2, "i2"]
+
+
+def test_ctp_output_of_an_input_not_in_the_log():
+    h = ctp([("x0.0", [("i0", 0), ("i1", 1)], "committed")])
+    h.ev("send", proc="x0", topic=OUT, value="zz@x0.9", txn="x0.9",
+         source={"topic": T, "partition": P, "offset": 7, "value": "zz"})
+    h.ev("txn", proc="x0", txn="x0.9", phase="commit")
+    h.ev("txn", proc="x0", txn="x0.9", phase="end", outcome="unknown", values=["zz@x0.9"])
+    h.ev("final_read", topic=OUT, partition=P, offset=9, value="zz@x0.9")
+    assert flagged(h) == ["ctp_orphan_output"]
+
+
+def test_ctp_committed_offset_above_the_high_watermark():
+    h = ctp([("x0.0", [("i0", 0), ("i1", 1), ("i2", 2)], "committed")], committed=9)
+    assert flagged(h) == ["commit_above_hw"]
+
+
+def test_txn_run_without_a_committed_transaction():
+    h = Txn().ev("run", phase="start", workload="txn")
+    h.txn("t0.0", ["a"], [0], outcome="unknown").final([None, None])
+    assert flagged(h) == ["no_txn_committed"]
+    h = Txn().ev("run", phase="start", workload="txn").txn("t0.0", ["a"], [0]).final(["a", None])
+    assert flagged(h) == []
+
+
+def test_committed_offsets_unreadable_at_the_end():
+    h = ctp([("x0.0", [("i0", 0), ("i1", 1)], "committed")])
+    h.events = [e for e in h.events if e["type"] != "final_committed"]
+    h.ev("final_committed_error", group="faults-group", error="timed out")
+    h.ev("final_committed_error", group=checker.CTP_GROUP, error="timed out")
+    h.commit(2)   # an acknowledged commit of the workload's group: not also final_commit_backwards
+    r = checker.check(h.events)
+    assert r.violated() == ["committed_unreadable"]
+    assert len(r.violations["committed_unreadable"]) == 2

@@ -4,6 +4,7 @@ broker (a small script taking the cluster flags) for starting, killing and pausi
 
     python3 -m pytest -q integration-tests/faults/test_harness.py
 """
+import json
 import os
 import random
 import socket
@@ -262,3 +263,159 @@ def test_history_lines_carry_both_clocks(tmp_path):
     h.close()
     assert h.log("late") == {}   # after close: dropped, not an error
     assert e["mono"] <= time.monotonic() and abs(e["wall"] - time.time()) < 60
+
+
+# --- transactions: confluent-kafka's documented error handling, with a stand-in producer -----
+
+from confluent_kafka import KafkaError, KafkaException  # noqa: E402
+
+
+def kerr(kind):
+    code = {"retriable": KafkaError._TIMED_OUT, "abortable": KafkaError._STATE,
+            "fatal": KafkaError._FENCED}[kind]
+    return KafkaException(KafkaError(code, kind, fatal=kind == "fatal",
+                                     retriable=kind == "retriable",
+                                     txn_requires_abort=kind == "abortable"))
+
+
+class StubProducer:
+    """Each transactional call takes its next scripted result: None (returns) or an error kind."""
+
+    def __init__(self, **script):
+        self.script = {op: list(results) for op, results in script.items()}
+        self.calls = []
+        self.purged = False
+
+    def _call(self, op):
+        self.calls.append(op)
+        results = self.script.get(op, [])
+        kind = results.pop(0) if results else None
+        if kind is not None:
+            raise kerr(kind)
+
+    def init_transactions(self, timeout=None):
+        self._call("init")
+
+    def begin_transaction(self):
+        self._call("begin")
+
+    def send_offsets_to_transaction(self, offsets, group_metadata, timeout=None):
+        self._call("send_offsets")
+
+    def commit_transaction(self, timeout=None):
+        self._call("commit")
+
+    def abort_transaction(self, timeout=None):
+        self._call("abort")
+
+    def poll(self, timeout=None):
+        return 0
+
+    def purge(self):
+        self.purged = True
+
+    def flush(self, timeout=None):
+        return 0
+
+
+def txn_run(tmp_path, stub, intent="commit", offsets=None):
+    history = harness.History(str(tmp_path / "h.jsonl"))
+    client = harness.TxnProducer("t0", "faults-txn-0", "127.0.0.1:1", history, threading.Event())
+    client.p = stub
+    outcome = client.transaction("t0.0", intent, lambda p: ["t0-0", "t0-1"], offsets=offsets)
+    history.close()
+    events = [json.loads(line) for line in open(history.path)]
+    return outcome, client, events
+
+
+def phases(events):
+    return [e["phase"] for e in events if e["type"] == "txn"]
+
+
+def test_txn_commit_ok(tmp_path):
+    outcome, client, events = txn_run(tmp_path, StubProducer())
+    assert outcome == "committed" and client.p is not None
+    assert phases(events) == ["begin", "commit", "end"]
+    end = events[-1]
+    assert (end["outcome"], end["values"], end["commit_asked"]) == ("committed", ["t0-0", "t0-1"],
+                                                                    True)
+
+
+def test_txn_retriable_commit_is_retried(tmp_path):
+    stub = StubProducer(commit=["retriable", "retriable", None])
+    outcome, _, events = txn_run(tmp_path, stub)
+    assert outcome == "committed" and stub.calls == ["begin", "commit", "commit", "commit"]
+    assert [e["op"] for e in events if e["type"] == "txn_error"] == ["commit", "commit"]
+
+
+def test_txn_commit_requiring_abort_is_aborted(tmp_path):
+    stub = StubProducer(commit=["abortable"])
+    outcome, client, events = txn_run(tmp_path, stub)
+    assert outcome == "aborted" and stub.calls == ["begin", "commit", "abort"]
+    assert events[-1]["commit_asked"] and client.p is stub
+
+
+def test_txn_fatal_commit_is_unknown_and_drops_the_producer(tmp_path):
+    stub = StubProducer(commit=["fatal"])
+    outcome, client, events = txn_run(tmp_path, stub)
+    assert outcome == "unknown" and client.p is None and stub.purged
+    assert stub.calls == ["begin", "commit"]
+
+
+def test_txn_commit_abortable_then_abort_fatal_is_unknown(tmp_path):
+    outcome, client, _ = txn_run(tmp_path, StubProducer(commit=["abortable"], abort=["fatal"]))
+    assert outcome == "unknown" and client.p is None
+
+
+def test_txn_deliberate_abort(tmp_path):
+    stub = StubProducer(abort=["retriable", None])
+    outcome, _, events = txn_run(tmp_path, stub, intent="abort")
+    assert outcome == "aborted" and stub.calls == ["begin", "abort", "abort"]
+    assert phases(events) == ["begin", "end"]   # no commit asked: nothing may be visible
+
+
+def test_txn_fatal_before_any_commit_is_abandoned(tmp_path):
+    outcome, client, events = txn_run(tmp_path, StubProducer(abort=["fatal"]), intent="abort")
+    assert outcome == "abandoned" and client.p is None
+    outcome, client, events = txn_run(tmp_path, StubProducer(begin=["fatal"]))
+    assert outcome == "abandoned" and events[-1]["values"] == []
+
+
+def test_txn_offsets_sent_before_commit_or_abort(tmp_path):
+    offsets = [harness.TopicPartition("faults-0", 0, 5)]
+    stub = StubProducer()
+    assert txn_run(tmp_path, stub, offsets=offsets)[0] == "committed"
+    assert stub.calls == ["begin", "send_offsets", "commit"]
+    stub = StubProducer()
+    assert txn_run(tmp_path, stub, intent="abort", offsets=offsets)[0] == "aborted"
+    assert stub.calls == ["begin", "send_offsets", "abort"]
+    stub = StubProducer(send_offsets=["abortable"])   # e.g. a stale generation (a zombie)
+    outcome, _, events = txn_run(tmp_path, stub, offsets=offsets)
+    assert outcome == "aborted" and stub.calls == ["begin", "send_offsets", "abort"]
+    assert not events[-1]["commit_asked"]
+
+
+def test_ready_retries_init_and_remakes_after_a_fatal_error(tmp_path, monkeypatch):
+    made = []
+    scripts = [StubProducer(init=["retriable", "fatal"]), StubProducer()]
+
+    def producer(config):
+        made.append(config)
+        return scripts[len(made) - 1]
+
+    monkeypatch.setattr(harness, "Producer", producer)
+    monkeypatch.setattr(harness.time, "sleep", lambda s: None)
+    history = harness.History(str(tmp_path / "h.jsonl"))
+    client = harness.TxnProducer("t0", "faults-txn-0", "127.0.0.1:1", history, threading.Event())
+    assert client.ready() and client.p is scripts[1]
+    history.close()
+    assert [c["transactional.id"] for c in made] == ["faults-txn-0"] * 2
+    assert scripts[0].calls == ["init", "init"] and scripts[0].purged
+
+
+def test_java_hash_places_ids_as_kafka_does():
+    assert harness.java_hash("abc") == 96354
+    assert harness.java_hash("") == 0
+    assert harness.java_hash("test-group") == 627841412   # as in Weir's own partition_for test
+    assert (harness.java_hash("test-group") & 0x7FFFFFFF) % 50 == 12
+    assert harness.java_hash("é€") == 0xE9 * 31 + 0x20AC   # UTF-16 code units, not bytes
