@@ -9,7 +9,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use bytes::BytesMut;
+use bytes::Bytes;
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::records::Record;
 use parking_lot::Mutex;
@@ -97,7 +97,9 @@ type Committed = Pin<Box<dyn Future<Output = Result<i64, ResponseError>> + Send>
 
 impl Written {
     /// Waits until the batch is durable — flushed (single node, when `fsync`), or committed by
-    /// a quorum — and returns its end offset. A lost leadership is NOT_COORDINATOR.
+    /// a quorum — and returns its end offset. Errors are the partition's: a lost leadership is
+    /// NOT_LEADER_OR_FOLLOWER (a coordinator says NOT_COORDINATOR, see [`as_coordinator`]),
+    /// a refusal of the log keeps its code (INVALID_PRODUCER_EPOCH for a fenced producer).
     pub async fn durable(self, fsync: bool) -> Result<i64, ResponseError> {
         match self.committed {
             Some(committed) => committed.await,
@@ -109,11 +111,11 @@ impl Written {
 
 /// Appends `batch` (from [`crate::internal_log`], `records` records) to a coordinator's
 /// partition: proposed now in a cluster (in call order), appended at once on a single node.
-pub fn append(partition: Arc<Partition>, batch: BytesMut, records: usize) -> Result<Written, Refusal> {
+pub fn append(partition: Arc<Partition>, batch: Bytes, records: usize) -> Result<Written, Refusal> {
     if let Some(replicated) = &partition.replica {
         let end_offset = partition.log().log_end_offset() + records as i64;
-        let proposed = replicated.handle.propose(batch.freeze(), None);
-        let committed = async move { proposed.await.map(|info| info.last_offset + 1).map_err(|_| ResponseError::NotCoordinator) };
+        let proposed = replicated.handle.propose(batch, None);
+        let committed = async move { proposed.await.map(|info| info.last_offset + 1).map_err(|e| crate::handlers::produce::replication_refusal(e).error) };
         return Ok(Written { partition, end_offset, committed: Some(Box::pin(committed)) });
     }
     let info = partition
@@ -122,6 +124,14 @@ pub fn append(partition: Arc<Partition>, batch: BytesMut, records: usize) -> Res
         .map_err(crate::handlers::produce::storage_refusal)?;
     partition.appended.notify_waiters();
     Ok(Written { partition, end_offset: info.last_offset + 1, committed: None })
+}
+
+/// A partition's error as a coordinator answers it: its lost leadership is NOT_COORDINATOR.
+pub fn as_coordinator(error: ResponseError) -> ResponseError {
+    match error {
+        ResponseError::NotLeaderOrFollower => ResponseError::NotCoordinator,
+        other => other,
+    }
 }
 
 /// Calls `visit` with every record of `partition` below its high watermark, control records

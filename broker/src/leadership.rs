@@ -59,12 +59,42 @@ fn hand_back_to_preferred(shared: &Shared, partition: &Partition, now: &ReplicaS
     *leading_since = tokio::time::Instant::now();
 }
 
+/// A new leader of a `__consumer_offsets` or `__transaction_state` partition loads its groups or
+/// transactions (and finishes the commits and aborts it finds prepared).
+async fn load_coordinators(shared: &Arc<Shared>, partition: &Arc<Partition>) {
+    let partitions = shared.metadata.topic(&partition.topic).map_or(1, |t| t.partition_count());
+    let (loading, target) = (shared.clone(), partition.clone());
+    if &*partition.topic == OFFSETS_TOPIC {
+        let loaded = tokio::task::spawn_blocking(move || loading.groups.load_partition(&loading.metadata, &target)).await;
+        if !matches!(loaded, Ok(Ok(()))) {
+            warn!(partition = partition.index, "loading consumer groups failed");
+        }
+    } else if &*partition.topic == TRANSACTION_TOPIC {
+        match tokio::task::spawn_blocking(move || loading.transactions.load_partition(&target, partitions)).await {
+            Ok(Ok(resume)) => TransactionCoordinator::resume(shared, resume),
+            _ => warn!(partition = partition.index, "loading transactions failed"),
+        }
+    }
+}
+
+/// A former leader forgets the partition's groups or transactions.
+fn unload_coordinators(shared: &Shared, partition: &Partition) {
+    let partitions = shared.metadata.topic(&partition.topic).map_or(1, |t| t.partition_count());
+    if &*partition.topic == OFFSETS_TOPIC {
+        shared.groups.unload_partition(partition.index, partitions);
+    } else if &*partition.topic == TRANSACTION_TOPIC {
+        shared.transactions.unload_partition(partition.index, partitions);
+    }
+}
+
 /// How often a leader retries publishing its leadership when a proposal did not commit.
 const REPUBLISH: std::time::Duration = std::time::Duration::from_secs(1);
 
 async fn follow(shared: Weak<Shared>, partition: Weak<Partition>) {
     let Some(mut status) = partition.upgrade().and_then(|p| p.replica.as_ref().map(|r| r.handle.status())) else { return };
-    let mut leading = false;
+    // The term this broker leads the partition in, if it does: a leadership lost and regained
+    // between two wake-ups is a new term, and coordinators reload.
+    let mut leading: Option<u64> = None;
     // What the cluster metadata last accepted from this leader: (term, in-sync replicas).
     let published: Arc<parking_lot::Mutex<Option<(u64, Vec<u64>)>>> = Arc::default();
     let mut publishing: Option<tokio::task::JoinHandle<()>> = None;
@@ -82,36 +112,20 @@ async fn follow(shared: Weak<Shared>, partition: Weak<Partition>) {
         let (Some(partition), Some(shared)) = (partition.upgrade(), shared.upgrade()) else { return };
         partition.appended.notify_waiters();
         let now = status.borrow_and_update().clone();
-        if now.is_leader != leading {
-            leading = now.is_leader;
+        let leading_now = now.is_leader.then_some(now.term);
+        if leading_now != leading {
+            let was_leading = leading.is_some();
+            leading = leading_now;
             leading_since = tokio::time::Instant::now();
-            if leading {
+            if leading.is_some() {
                 shared.metrics.leader_changes.increment(1);
             }
-            info!(topic = %partition.topic, partition = partition.index, epoch = now.term, leader = leading, "partition leadership changed");
-            if &*partition.topic == OFFSETS_TOPIC {
-                let partitions = shared.metadata.topic(OFFSETS_TOPIC).map_or(1, |t| t.partition_count());
-                if leading {
-                    let (loading, target) = (shared.clone(), partition.clone());
-                    let loaded = tokio::task::spawn_blocking(move || loading.groups.load_partition(&loading.metadata, &target)).await;
-                    if !matches!(loaded, Ok(Ok(()))) {
-                        warn!(partition = partition.index, "loading consumer groups failed");
-                    }
-                } else {
-                    shared.groups.unload_partition(partition.index, partitions);
-                }
+            info!(topic = %partition.topic, partition = partition.index, epoch = now.term, leader = leading.is_some(), "partition leadership changed");
+            if was_leading {
+                unload_coordinators(&shared, &partition);
             }
-            if &*partition.topic == TRANSACTION_TOPIC {
-                let partitions = shared.metadata.topic(TRANSACTION_TOPIC).map_or(1, |t| t.partition_count());
-                if leading {
-                    let (loading, target) = (shared.clone(), partition.clone());
-                    match tokio::task::spawn_blocking(move || loading.transactions.load_partition(&target)).await {
-                        Ok(Ok(resume)) => TransactionCoordinator::resume(&shared, resume),
-                        _ => warn!(partition = partition.index, "loading transactions failed"),
-                    }
-                } else {
-                    shared.transactions.unload_partition(partition.index, partitions);
-                }
+            if leading.is_some() {
+                load_coordinators(&shared, &partition).await;
             }
         }
         hand_back_to_preferred(&shared, &partition, &now, &mut leading_since);

@@ -28,6 +28,6 @@ pub use log::{AppendInfo, EntryId, FlushJob, Log, LogConfig, LogEntry, Prepared,
 pub use raft_state::{HardState, RaftStateFile};
 pub use log_dir::LogDir;
 pub use shared_log::SharedLog;
-pub use producer_state::{AbortedTransaction, ActiveProducer, SequenceError};
+pub use producer_state::{ActiveProducer, SequenceError, TransactionRange};
 
 pub type Result<T, E = StorageError> = std::result::Result<T, E>;

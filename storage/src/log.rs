@@ -548,7 +548,8 @@ impl Log {
         if header.size() != bytes.len() {
             return Err(StorageError::Corrupt { path: self.dir.clone(), why: format!("an entry of {} bytes holds a batch of {}", bytes.len(), header.size()) });
         }
-        if let Some(written) = self.producers.check(&header)? {
+        let marker = control_marker(&header, bytes);
+        if let Some(written) = self.producers.check(&header, marker)? {
             return Ok(Prepared::Duplicate(AppendInfo {
                 base_offset: written.base_offset,
                 last_offset: written.last_offset,
@@ -561,7 +562,11 @@ impl Log {
         }
         let base_offset = self.prepared_end.max(self.log_end_offset());
         let stamped = BatchHeader { base_offset, max_timestamp: log_append_time.unwrap_or(header.max_timestamp), ..header };
-        self.producers.record(&stamped, control_marker(&header, bytes));
+        // A marker takes effect when it is in the log: preparing it changes nothing, so a
+        // dropped proposal of one is undone exactly like a data batch's.
+        if !header.is_control() {
+            self.producers.record(&stamped, None);
+        }
         self.prepared_end = stamped.next_offset();
         Ok(Prepared::Append(Stamp { base_offset, leader_epoch, log_append_time }))
     }
@@ -609,8 +614,7 @@ impl Log {
     /// before it reached the log). Anything else in flight is kept.
     pub fn unprepare(&mut self, bytes: &[u8], stamp: Stamp) -> Result<()> {
         let header = BatchHeader::parse(bytes).ok_or_else(|| StorageError::Corrupt { path: self.dir.clone(), why: "batch shorter than its header".into() })?;
-        // A marker ended a transaction when prepared: only a rebuild reopens it.
-        if self.prepared_end == stamp.base_offset + header.last_offset_delta as i64 + 1 && !header.is_control() {
+        if self.prepared_end == stamp.base_offset + header.last_offset_delta as i64 + 1 {
             self.prepared_end = stamp.base_offset;
             self.producers.forget(header.producer_id, stamp.base_offset);
             Ok(())
@@ -1030,13 +1034,21 @@ impl Log {
     /// The last stable offset (KIP-98): read_committed consumers read below it. It is the high
     /// watermark, or the first offset of the oldest transaction not yet settled below it.
     pub fn last_stable_offset(&self) -> i64 {
-        self.producers.first_unstable(self.high_watermark).map_or(self.high_watermark, |first| first.min(self.high_watermark))
+        // Never below the log start: retention may have removed a transaction's start.
+        let first_unstable = self.producers.first_unstable(self.high_watermark).map_or(self.high_watermark, |first| first.min(self.high_watermark));
+        first_unstable.max(self.log_start_offset)
     }
 
     /// The aborted transactions with data in `[from, upper)`, oldest marker first: what a
     /// read_committed Fetch returns beside records read from `from` up to `upper`.
-    pub fn aborted_transactions(&self, from: i64, upper: i64) -> Vec<crate::AbortedTransaction> {
+    pub fn aborted_transactions(&self, from: i64, upper: i64) -> Vec<crate::TransactionRange> {
         self.producers.aborted_between(from, upper)
+    }
+
+    /// A counter of the transaction markers appended for the producer (since the log opened or
+    /// was rebuilt): equal before and after means no transaction of it ended in between.
+    pub fn transaction_markers(&self, producer_id: i64) -> u64 {
+        self.producers.markers(producer_id)
     }
 
     /// `(producer epoch, first offset)` of the producer's open transaction in this log, if any.

@@ -20,6 +20,10 @@ pub enum SequenceError {
     StaleEpoch { producer_id: i64, current: i16, got: i16 },
     #[error("producer {producer_id}: a producer id with sequence {got}")]
     InvalidSequence { producer_id: i64, got: i32 },
+    #[error("producer {producer_id}: a marker from coordinator epoch {got}, older than {current}")]
+    CoordinatorFenced { producer_id: i64, current: i32, got: i32 },
+    #[error("producer {producer_id}: a non-transactional batch while its transaction is open")]
+    TransactionOpen { producer_id: i64 },
 }
 
 impl SequenceError {
@@ -28,6 +32,8 @@ impl SequenceError {
             SequenceError::OutOfOrder { .. } => 45,   // OUT_OF_ORDER_SEQUENCE_NUMBER
             SequenceError::StaleEpoch { .. } => 47,   // INVALID_PRODUCER_EPOCH
             SequenceError::InvalidSequence { .. } => 87, // INVALID_RECORD
+            SequenceError::CoordinatorFenced { .. } => 52, // TRANSACTION_COORDINATOR_FENCED
+            SequenceError::TransactionOpen { .. } => 48, // INVALID_TXN_STATE
         }
     }
 }
@@ -53,24 +59,37 @@ pub struct ActiveProducer {
     pub last_timestamp: i64,
     /// First offset of its open transaction in this partition, -1 when none.
     pub current_txn_start_offset: i64,
+    /// Epoch of the transaction coordinator that wrote its last marker here, -1 when none.
+    pub coordinator_epoch: i32,
 }
 
-/// A transaction aborted in this partition (an entry of Kafka's `.txnindex`): a read_committed
-/// consumer drops the producer's batches from `first_offset` up to its ABORT marker at
-/// `last_offset`.
+/// A producer's transaction in this partition, from its first offset to its marker at
+/// `last_offset`. An aborted one is an entry of Kafka's `.txnindex`: a read_committed consumer
+/// drops the producer's batches in that range.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct AbortedTransaction {
+pub struct TransactionRange {
     pub producer_id: i64,
     pub first_offset: i64,
     pub last_offset: i64,
 }
 
-#[derive(Default)]
 struct ProducerEntry {
     epoch: i16,
     batches: VecDeque<WrittenBatch>,
     /// First offset of its open transaction, if one is open here.
     txn_first_offset: Option<i64>,
+    /// Epoch of the coordinator that wrote its last marker here (-1: none): markers from an
+    /// older coordinator are fenced.
+    coordinator_epoch: i32,
+    /// Markers recorded for it since this state was built: a change between a KIP-890
+    /// verification and the append it allowed means its transaction ended meanwhile.
+    markers: u64,
+}
+
+impl Default for ProducerEntry {
+    fn default() -> Self {
+        ProducerEntry { epoch: 0, batches: VecDeque::new(), txn_first_offset: None, coordinator_epoch: -1, markers: 0 }
+    }
 }
 
 #[derive(Default)]
@@ -78,20 +97,31 @@ pub(crate) struct ProducerStates {
     producers: HashMap<i64, ProducerEntry>,
     /// Open transactions: (first offset, producer id).
     open: BTreeSet<(i64, i64)>,
-    /// Transactions whose marker is written but may not be committed yet (first offset, marker
-    /// offset, producer id): they stay unstable until the high watermark passes the marker.
-    ended: Vec<(i64, i64, i64)>,
+    /// Transactions whose marker is written but may not be committed yet: they stay unstable
+    /// until the high watermark passes the marker (`last_offset`).
+    ended: Vec<TransactionRange>,
     /// Aborted transactions, in marker order.
-    aborted: Vec<AbortedTransaction>,
+    aborted: Vec<TransactionRange>,
 }
 
 impl ProducerStates {
     /// `Ok(Some(batch))` if `header` repeats a batch already written; `Ok(None)` if it may be
     /// appended; an error if it must be refused.
-    pub fn check(&self, header: &BatchHeader) -> Result<Option<WrittenBatch>, SequenceError> {
+    pub fn check(&self, header: &BatchHeader, marker: Option<TransactionMarker>) -> Result<Option<WrittenBatch>, SequenceError> {
         let producer_id = header.producer_id;
-        // Transaction markers come from the coordinator, which fences by epoch itself.
-        if producer_id < 0 || header.is_control() {
+        if producer_id < 0 {
+            return Ok(None);
+        }
+        if header.is_control() {
+            // A transaction marker (Kafka's `appendEndTxnMarker`): fenced when its producer
+            // epoch or its coordinator's epoch is older than the last seen here.
+            let (Some(entry), Some(marker)) = (self.producers.get(&producer_id), marker) else { return Ok(None) };
+            if header.producer_epoch < entry.epoch {
+                return Err(SequenceError::StaleEpoch { producer_id, current: entry.epoch, got: header.producer_epoch });
+            }
+            if marker.coordinator_epoch < entry.coordinator_epoch {
+                return Err(SequenceError::CoordinatorFenced { producer_id, current: entry.coordinator_epoch, got: marker.coordinator_epoch });
+            }
             return Ok(None);
         }
         // A coordinator's own transactional write (offsets in a transaction) has no sequence.
@@ -105,6 +135,9 @@ impl ProducerStates {
         };
         if header.producer_epoch < entry.epoch {
             return Err(SequenceError::StaleEpoch { producer_id, current: entry.epoch, got: header.producer_epoch });
+        }
+        if !header.is_transactional() && header.producer_epoch == entry.epoch && entry.txn_first_offset.is_some() {
+            return Err(SequenceError::TransactionOpen { producer_id });
         }
         if unsequenced {
             return Ok(None);
@@ -149,24 +182,31 @@ impl ProducerStates {
     /// when every transaction is settled.
     pub fn first_unstable(&self, high_watermark: i64) -> Option<i64> {
         let open = self.open.first().map(|&(first, _)| first);
-        let ended = self.ended.iter().filter(|&&(_, marker, _)| marker >= high_watermark).map(|&(first, _, _)| first).min();
+        let ended = self.ended.iter().filter(|t| t.last_offset >= high_watermark).map(|t| t.first_offset).min();
         open.into_iter().chain(ended).min()
     }
 
     /// Forgets ended transactions whose markers are below `high_watermark` (settled for good).
     pub fn settle(&mut self, high_watermark: i64) {
-        self.ended.retain(|&(_, marker, _)| marker >= high_watermark);
+        self.ended.retain(|t| t.last_offset >= high_watermark);
     }
 
     /// Aborted transactions overlapping `[from, upper)`, in marker order (Fetch's
     /// `aborted_transactions`).
-    pub fn aborted_between(&self, from: i64, upper: i64) -> Vec<AbortedTransaction> {
-        self.aborted.iter().filter(|a| a.last_offset >= from && a.first_offset < upper).copied().collect()
+    pub fn aborted_between(&self, from: i64, upper: i64) -> Vec<TransactionRange> {
+        // In marker order: skip those ending before `from` without looking at them.
+        let start = self.aborted.partition_point(|a| a.last_offset < from);
+        self.aborted[start..].iter().filter(|a| a.first_offset < upper).copied().collect()
     }
 
     /// Forgets aborted transactions whose markers are below `log_start_offset` (deleted).
     pub fn forget_aborted_below(&mut self, log_start_offset: i64) {
         self.aborted.retain(|a| a.last_offset >= log_start_offset);
+    }
+
+    /// How many markers were recorded for the producer since this state was built.
+    pub fn markers(&self, producer_id: i64) -> u64 {
+        self.producers.get(&producer_id).map_or(0, |e| e.markers)
     }
 
     /// `(epoch, first offset)` of the producer's open transaction here, if it has one.
@@ -187,6 +227,7 @@ impl ProducerStates {
                 last_sequence: entry.batches.back().map_or(-1, |b| b.last_sequence),
                 last_timestamp: entry.batches.back().map_or(-1, |b| b.max_timestamp),
                 current_txn_start_offset: entry.txn_first_offset.unwrap_or(-1),
+                coordinator_epoch: entry.coordinator_epoch,
             })
             .collect();
         active.sort_by_key(|p| p.producer_id);
@@ -209,11 +250,15 @@ impl ProducerStates {
                 entry.epoch = header.producer_epoch;
                 entry.batches.clear();
             }
-            if let Some(first_offset) = entry.txn_first_offset.take() {
+            entry.coordinator_epoch = entry.coordinator_epoch.max(marker.coordinator_epoch);
+            entry.markers += 1;
+            if let Some(first_offset) = entry.txn_first_offset.filter(|&first| first < header.base_offset) {
+                entry.txn_first_offset = None;
                 self.open.remove(&(first_offset, producer_id));
-                self.ended.push((first_offset, header.base_offset, producer_id));
+                let ended = TransactionRange { producer_id, first_offset, last_offset: header.base_offset };
+                self.ended.push(ended);
                 if !marker.commit {
-                    self.aborted.push(AbortedTransaction { producer_id, first_offset, last_offset: header.base_offset });
+                    self.aborted.push(ended);
                 }
             }
             return;
@@ -274,21 +319,23 @@ impl ProducerStates {
                 let ended_above = self
                     .ended
                     .iter()
-                    .map(|&(first, marker, p)| (p, first, marker))
-                    .chain(self.aborted.iter().map(|a| (a.producer_id, a.first_offset, a.last_offset)))
-                    .find(|&(p, first, marker)| p == *id && first < offset && marker >= offset)
-                    .map(|(_, first, _)| first);
+                    .chain(&self.aborted)
+                    .find(|t| t.producer_id == *id && t.first_offset < offset && t.last_offset >= offset)
+                    .map(|t| t.first_offset);
                 let txn_first = entry.txn_first_offset.filter(|&first| first < offset).or(ended_above).unwrap_or(-1);
-                (!batches.is_empty() || txn_first >= 0).then_some((*id, entry, batches, txn_first))
+                // A transactional producer is kept with its epochs even without batches: a
+                // marker that fenced it must keep fencing it after a restart.
+                (!batches.is_empty() || txn_first >= 0 || entry.coordinator_epoch >= 0).then_some((*id, entry, batches, txn_first))
             })
             .collect();
-        let mut bytes = Vec::with_capacity(16 + kept.len() * (19 + CACHED_BATCHES * SNAPSHOT_BATCH));
+        let mut bytes = Vec::with_capacity(16 + kept.len() * (23 + CACHED_BATCHES * SNAPSHOT_BATCH));
         bytes.extend_from_slice(&SNAPSHOT_MAGIC.to_be_bytes());
         bytes.extend_from_slice(&(kept.len() as u32).to_be_bytes());
         for (id, entry, batches, txn_first) in kept {
             bytes.extend_from_slice(&id.to_be_bytes());
             bytes.extend_from_slice(&entry.epoch.to_be_bytes());
             bytes.extend_from_slice(&txn_first.to_be_bytes());
+            bytes.extend_from_slice(&entry.coordinator_epoch.to_be_bytes());
             bytes.push(batches.len() as u8);
             for b in batches {
                 bytes.extend_from_slice(&b.first_sequence.to_be_bytes());
@@ -298,19 +345,14 @@ impl ProducerStates {
                 bytes.extend_from_slice(&b.max_timestamp.to_be_bytes());
             }
         }
-        let ended: Vec<&(i64, i64, i64)> = self.ended.iter().filter(|&&(_, marker, _)| marker < offset).collect();
-        bytes.extend_from_slice(&(ended.len() as u32).to_be_bytes());
-        for (first, marker, producer_id) in ended {
-            bytes.extend_from_slice(&first.to_be_bytes());
-            bytes.extend_from_slice(&marker.to_be_bytes());
-            bytes.extend_from_slice(&producer_id.to_be_bytes());
-        }
-        let aborted: Vec<&AbortedTransaction> = self.aborted.iter().filter(|a| a.last_offset < offset).collect();
-        bytes.extend_from_slice(&(aborted.len() as u32).to_be_bytes());
-        for a in aborted {
-            bytes.extend_from_slice(&a.producer_id.to_be_bytes());
-            bytes.extend_from_slice(&a.first_offset.to_be_bytes());
-            bytes.extend_from_slice(&a.last_offset.to_be_bytes());
+        for list in [&self.ended, &self.aborted] {
+            let below: Vec<&TransactionRange> = list.iter().filter(|t| t.last_offset < offset).collect();
+            bytes.extend_from_slice(&(below.len() as u32).to_be_bytes());
+            for t in below {
+                bytes.extend_from_slice(&t.producer_id.to_be_bytes());
+                bytes.extend_from_slice(&t.first_offset.to_be_bytes());
+                bytes.extend_from_slice(&t.last_offset.to_be_bytes());
+            }
         }
         bytes
     }
@@ -335,12 +377,12 @@ impl ProducerStates {
         for _ in 0..count {
             let id = i64_of(&mut bytes)?;
             let epoch = i16::from_be_bytes(take(&mut bytes)?);
-            let txn_first = if transactions { i64_of(&mut bytes)? } else { -1 };
+            let (txn_first, coordinator_epoch) = if transactions { (i64_of(&mut bytes)?, i32::from_be_bytes(take(&mut bytes)?)) } else { (-1, -1) };
             let batches = take::<1>(&mut bytes)?[0] as usize;
             if batches > CACHED_BATCHES {
                 return None;
             }
-            let mut entry = ProducerEntry { epoch, batches: VecDeque::with_capacity(batches), txn_first_offset: (txn_first >= 0).then_some(txn_first) };
+            let mut entry = ProducerEntry { epoch, batches: VecDeque::with_capacity(batches), txn_first_offset: (txn_first >= 0).then_some(txn_first), coordinator_epoch, markers: 0 };
             for _ in 0..batches {
                 entry.batches.push_back(WrittenBatch {
                     first_sequence: i32::from_be_bytes(take(&mut bytes)?),
@@ -356,12 +398,11 @@ impl ProducerStates {
             states.producers.insert(id, entry);
         }
         if transactions {
-            for _ in 0..u32::from_be_bytes(take(&mut bytes)?) {
-                states.ended.push((i64_of(&mut bytes)?, i64_of(&mut bytes)?, i64_of(&mut bytes)?));
-            }
-            for _ in 0..u32::from_be_bytes(take(&mut bytes)?) {
-                let (producer_id, first_offset, last_offset) = (i64_of(&mut bytes)?, i64_of(&mut bytes)?, i64_of(&mut bytes)?);
-                states.aborted.push(AbortedTransaction { producer_id, first_offset, last_offset });
+            for list in [&mut states.ended, &mut states.aborted] {
+                for _ in 0..u32::from_be_bytes(take(&mut bytes)?) {
+                    let (producer_id, first_offset, last_offset) = (i64_of(&mut bytes)?, i64_of(&mut bytes)?, i64_of(&mut bytes)?);
+                    list.push(TransactionRange { producer_id, first_offset, last_offset });
+                }
             }
         }
         bytes.is_empty().then_some(states)
@@ -394,20 +435,20 @@ mod tests {
     fn duplicates_gaps_and_epochs() {
         let mut states = ProducerStates::default();
         let first = batch(7, 0, 0, 3, 100);
-        assert_eq!(states.check(&first), Ok(None));
+        assert_eq!(states.check_data(&first), Ok(None));
         states.record(&first, None);
         // A retry of the same batch is a duplicate pointing at its original offsets.
-        assert_eq!(states.check(&batch(7, 0, 0, 3, -1)).unwrap().unwrap().base_offset, 100);
+        assert_eq!(states.check_data(&batch(7, 0, 0, 3, -1)).unwrap().unwrap().base_offset, 100);
         // The next sequence is fine; a gap is not.
-        assert_eq!(states.check(&batch(7, 0, 3, 1, -1)), Ok(None));
-        assert!(matches!(states.check(&batch(7, 0, 5, 1, -1)), Err(SequenceError::OutOfOrder { expected: 3, .. })));
+        assert_eq!(states.check_data(&batch(7, 0, 3, 1, -1)), Ok(None));
+        assert!(matches!(states.check_data(&batch(7, 0, 5, 1, -1)), Err(SequenceError::OutOfOrder { expected: 3, .. })));
         // A bumped epoch restarts at zero; an old epoch is fenced.
-        assert!(matches!(states.check(&batch(7, 1, 3, 1, -1)), Err(SequenceError::OutOfOrder { .. })));
+        assert!(matches!(states.check_data(&batch(7, 1, 3, 1, -1)), Err(SequenceError::OutOfOrder { .. })));
         states.record(&batch(7, 1, 0, 1, 103), None);
-        assert!(matches!(states.check(&batch(7, 0, 4, 1, -1)), Err(SequenceError::StaleEpoch { .. })));
+        assert!(matches!(states.check_data(&batch(7, 0, 4, 1, -1)), Err(SequenceError::StaleEpoch { .. })));
         // Recording the same batch again changes nothing.
         states.record(&batch(7, 1, 0, 1, 103), None);
-        assert_eq!(states.check(&batch(7, 1, 1, 1, -1)), Ok(None));
+        assert_eq!(states.check_data(&batch(7, 1, 1, 1, -1)), Ok(None));
     }
 
     #[test]
@@ -419,8 +460,14 @@ mod tests {
         states.record(&batch(9, 4, 0, 1, 200), None);
         let decoded = ProducerStates::decode(&states.encode()).unwrap();
         assert_eq!(decoded.encode(), states.encode());
-        assert_eq!(decoded.check(&batch(3, 0, 14, 2, -1)).unwrap().unwrap().base_offset, 114);
+        assert_eq!(decoded.check_data(&batch(3, 0, 14, 2, -1)).unwrap().unwrap().base_offset, 114);
         assert!(ProducerStates::decode(&states.encode()[..10]).is_none());
+    }
+
+    impl ProducerStates {
+        fn check_data(&self, header: &BatchHeader) -> Result<Option<WrittenBatch>, SequenceError> {
+            self.check(header, None)
+        }
     }
 
     fn transactional(mut header: BatchHeader) -> BatchHeader {
@@ -452,16 +499,34 @@ mod tests {
         states.record(&header, found);
         states.settle(16);
         assert_eq!(states.first_unstable(16), None);
-        assert_eq!(states.aborted_between(0, 100), vec![AbortedTransaction { producer_id: 1, first_offset: 10, last_offset: 14 }]);
+        assert_eq!(states.aborted_between(0, 100), vec![TransactionRange { producer_id: 1, first_offset: 10, last_offset: 14 }]);
         assert!(states.aborted_between(15, 100).is_empty());
         // The marker's bumped epoch fences producer 2's older epoch.
-        assert!(matches!(states.check(&transactional(batch(2, 0, 1, 1, -1))), Err(SequenceError::StaleEpoch { .. })));
+        assert!(matches!(states.check_data(&transactional(batch(2, 0, 1, 1, -1))), Err(SequenceError::StaleEpoch { .. })));
         // A coordinator's unsequenced transactional write is neither deduplicated nor refused.
-        assert_eq!(states.check(&transactional(batch(2, 1, -1, 1, -1))), Ok(None));
+        assert_eq!(states.check_data(&transactional(batch(2, 1, -1, 1, -1))), Ok(None));
 
         let decoded = ProducerStates::decode(&states.encode()).unwrap();
         assert_eq!(decoded.encode(), states.encode());
         assert_eq!(decoded.aborted_between(0, 100).len(), 1);
+        // Markers are fenced by producer epoch and by coordinator epoch.
+        let (stale, found) = marker(2, 0, 30, true);
+        assert!(matches!(states.check(&stale, found), Err(SequenceError::StaleEpoch { .. })));
+        let (header, _) = marker(2, 1, 30, true);
+        assert_eq!(states.check(&header, Some(TransactionMarker { commit: true, coordinator_epoch: 0 })), Ok(None));
+        states.record(&header, Some(TransactionMarker { commit: true, coordinator_epoch: 5 }));
+        assert!(matches!(states.check(&header, Some(TransactionMarker { commit: true, coordinator_epoch: 4 })), Err(SequenceError::CoordinatorFenced { .. })));
+        // A plain batch while the producer's transaction is open is refused.
+        states.record(&transactional(batch(3, 0, 0, 1, 31)), None);
+        assert!(matches!(states.check_data(&batch(3, 0, 1, 1, -1)), Err(SequenceError::TransactionOpen { .. })));
+        let (header, found) = marker(3, 0, 32, true);
+        states.record(&header, found);
+        states.settle(33);
+        // A transactional producer's epochs survive a snapshot even with no batches cached.
+        let (header, found) = marker(4, 2, 33, false);
+        states.record(&header, found);
+        assert_eq!(ProducerStates::decode(&states.encode()).unwrap().producers[&4].epoch, 2);
+
         // A snapshot below the abort marker still has the transaction open.
         let below = ProducerStates::decode(&states.encode_below(14)).unwrap();
         assert_eq!(below.first_unstable(14), Some(10));

@@ -144,9 +144,10 @@ impl GroupCoordinator {
         self.coordinated.error(metadata, group)
     }
 
-    /// Writes offsets committed in `producer`'s transaction (TxnOffsetCommit): they become the
-    /// group's committed offsets when the transaction commits.
-    pub fn commit_in_transaction(&self, metadata: &Metadata, group: &str, producer: (i64, i16), offsets: Vec<(String, i32, CommittedOffset)>) -> Result<Written, Refusal> {
+    /// Writes offsets committed in `producer`'s transaction (TxnOffsetCommit) as its
+    /// transactional records; once durable, [`GroupCoordinator::add_pending`] keeps them until
+    /// the transaction ends.
+    pub fn write_in_transaction(&self, metadata: &Metadata, group: &str, producer: (i64, i16), offsets: &[(String, i32, CommittedOffset)]) -> Result<Written, Refusal> {
         let entries: Vec<(Option<Bytes>, Option<Bytes>)> = offsets
             .iter()
             .map(|(topic, partition, committed)| {
@@ -155,15 +156,23 @@ impl GroupCoordinator {
             })
             .collect();
         let batch = crate::internal_log::encode_transactional_batch(&entries, now_ms(), producer).map_err(|e| Refusal::new(ResponseError::UnknownServerError, e))?;
-        let partition = self.coordinated.partition(metadata, group)?;
-        let first = partition.log().log_end_offset();
-        let written = crate::coordinator::append(partition, batch, entries.len())?;
+        crate::coordinator::append(self.coordinated.partition(metadata, group)?, batch.freeze(), entries.len())
+    }
+
+    /// Keeps offsets written by [`GroupCoordinator::write_in_transaction`] (ending at
+    /// `end_offset` of `partition`) pending until the producer's transaction ends — unless it
+    /// already has: its marker came first.
+    pub fn add_pending(&self, partition: &Partition, group: &str, producer_id: i64, offsets: Vec<(String, i32, CommittedOffset)>, end_offset: i64) {
+        // Under the pending lock, which a marker's `end_transaction` takes after its append.
         let mut pending = self.pending.lock();
-        let producer_pending = pending.entry(producer.0).or_default();
-        for (i, (topic, partition, committed)) in offsets.into_iter().enumerate() {
-            producer_pending.push(PendingOffset { group: group.to_owned(), topic, partition, committed, position: first + i as i64 });
+        if partition.log().open_transaction(producer_id).is_none() {
+            return;
         }
-        Ok(written)
+        let first = end_offset - offsets.len() as i64;
+        let producer_pending = pending.entry(producer_id).or_default();
+        for (i, (topic, index, committed)) in offsets.into_iter().enumerate() {
+            producer_pending.push(PendingOffset { group: group.to_owned(), topic, partition: index, committed, position: first + i as i64 });
+        }
     }
 
     /// Whether this broker has loaded offsets partition `index` (a transaction marker may reach
@@ -290,7 +299,7 @@ impl GroupCoordinator {
     pub fn append(&self, metadata: &Metadata, group: &str, entries: &[(RecordKey, Option<Bytes>)]) -> Result<Written, Refusal> {
         let entries: Vec<(Option<Bytes>, Option<Bytes>)> = entries.iter().map(|(key, value)| (Some(key.encode()), value.clone())).collect();
         let batch = crate::internal_log::encode_batch(&entries, now_ms()).map_err(|e| Refusal::new(ResponseError::UnknownServerError, e))?;
-        crate::coordinator::append(self.coordinated.partition(metadata, group)?, batch, entries.len())
+        crate::coordinator::append(self.coordinated.partition(metadata, group)?, batch.freeze(), entries.len())
     }
 
     /// Records a group's generation, and once it is stable its members and assignments (fire

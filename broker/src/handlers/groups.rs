@@ -290,7 +290,7 @@ pub fn offset_commit(shared: &Arc<Shared>, header: RequestHeader, request: Offse
     Reply::Later(Box::pin(async move {
         // A commit is acknowledged only once it is on disk, like an acks=all produce.
         let result = match written {
-            Ok(w) => w.durable(shared.settings.fsync_acks_all).await,
+            Ok(w) => w.durable(shared.settings.fsync_acks_all).await.map_err(crate::coordinator::as_coordinator),
             Err(refusal) => Err(refusal.error),
         };
         match result {
@@ -354,11 +354,9 @@ fn committed(shared: &Shared, group: &str, wanted: Option<Vec<(TopicName, Vec<i3
 }
 
 pub fn offset_fetch(shared: &Arc<Shared>, request: OffsetFetchRequest, version: i16) -> OffsetFetchResponse {
-    // KIP-447 (v7+): with `require_stable`, an offset an open transaction committed is
-    // UNSTABLE_OFFSET_COMMIT (retriable) rather than the last stable one.
-    let unstable = |group: &str, topic: &str, partition: i32| {
-        (request.require_stable && shared.groups.has_pending_offset(group, topic, partition)).then_some(ResponseError::UnstableOffsetCommit.code()).unwrap_or(0)
-    };
+    // KIP-447 (v7+): with `require_stable`, a partition an open transaction committed an offset
+    // for is UNSTABLE_OFFSET_COMMIT (retriable) with offset -1, rather than the last stable one.
+    let unstable = |group: &str, topic: &str, partition: i32| request.require_stable && shared.groups.has_pending_offset(group, topic, partition);
     if version >= 8 {
         let groups = request
             .groups
@@ -371,13 +369,14 @@ pub fn offset_fetch(shared: &Arc<Shared>, request: OffsetFetchRequest, version: 
                         let partitions = partitions
                             .into_iter()
                             .map(|(p, c)| {
-                                let (offset, epoch, metadata) = offset_fields(c);
+                                let unstable = unstable(&g.group_id, &name, p);
+                                let (offset, epoch, metadata) = offset_fields(c.filter(|_| !unstable));
                                 OffsetFetchResponsePartitions::default()
                                     .with_partition_index(p)
                                     .with_committed_offset(offset)
                                     .with_committed_leader_epoch(epoch)
                                     .with_metadata(metadata)
-                                    .with_error_code(unstable(&g.group_id, &name, p))
+                                    .with_error_code(if unstable { ResponseError::UnstableOffsetCommit.code() } else { 0 })
                             })
                             .collect();
                         OffsetFetchResponseTopics::default().with_name(name).with_partitions(partitions)
@@ -397,12 +396,13 @@ pub fn offset_fetch(shared: &Arc<Shared>, request: OffsetFetchRequest, version: 
                 partitions
                     .into_iter()
                     .map(|(p, c)| {
-                        let (offset, epoch, metadata) = offset_fields(c);
+                        let unstable = unstable(&request.group_id, &name, p);
+                        let (offset, epoch, metadata) = offset_fields(c.filter(|_| !unstable));
                         let partition = OffsetFetchResponsePartition::default()
                             .with_partition_index(p)
                             .with_committed_offset(offset)
                             .with_metadata(metadata)
-                            .with_error_code(unstable(&request.group_id, &name, p));
+                            .with_error_code(if unstable { ResponseError::UnstableOffsetCommit.code() } else { 0 });
                         if version >= 5 { partition.with_committed_leader_epoch(epoch) } else { partition }
                     })
                     .collect(),

@@ -73,7 +73,7 @@ pub async fn handle(shared: &std::sync::Arc<Shared>, request: Request) -> Reply 
         RequestKind::EndTxn(r) => reply(&header, &transactions::end_txn(shared, r, version).await),
         RequestKind::TxnOffsetCommit(r) => {
             groups::ensure_offsets_topic(shared).await;
-            transactions::txn_offset_commit(shared, header, r)
+            transactions::txn_offset_commit(shared, header, r).await
         }
         RequestKind::WriteTxnMarkers(r) => reply(&header, &transactions::write_txn_markers(shared, r).await),
         RequestKind::DescribeTransactions(r) => reply(&header, &transactions::describe_transactions(shared, r)),

@@ -18,6 +18,7 @@ use super::{encode, str_bytes, Reply};
 use crate::metadata::{is_internal, Refusal, Topic};
 use crate::partition::Partition;
 use crate::server::Shared;
+use crate::transactions::TransactionCoordinator;
 use crate::now_ms;
 
 /// A partition whose response waits: for a flush up to `end_offset` (single node), or for its
@@ -42,10 +43,7 @@ pub async fn handle(shared: &Arc<Shared>, header: RequestHeader, request: Produc
     let transactional_id = request.transactional_id.as_ref().map(|id| id.to_string());
     // Awaited before anything is appended: the connection reads its next request only after
     // this one is handled, so a producer's batches still append in order.
-    let verified = match &transactional_id {
-        Some(id) => verify_with_remote_coordinator(shared, id, &request, version).await,
-        None => Verified::new(),
-    };
+    let verified = verify_transactions(shared, transactional_id.as_deref(), &request, version).await;
     let mut pending = Vec::new();
     let mut responses = Vec::with_capacity(request.topic_data.len());
     for (t, topic_data) in request.topic_data.into_iter().enumerate() {
@@ -264,6 +262,10 @@ fn append(shared: &Shared, topic: &Topic, index: i32, records: Bytes, acks: i16,
         return Err(Refusal::new(ResponseError::InvalidRecord, "clients may not write control batches").into());
     }
     if header.is_transactional() {
+        // Kafka's order: a follower says so before it looks at the transaction.
+        if partition.replica.is_some() && !partition.leadership(-1).is_leader {
+            return Err(Refusal::new(ResponseError::NotLeaderOrFollower, "This broker is not the leader of the partition.").into());
+        }
         check_transaction(shared, topic, partition, &header, transactional_id, verified)?;
     }
     let now = now_ms();
@@ -321,29 +323,31 @@ fn append(shared: &Shared, topic: &Topic, index: i32, records: Bytes, acks: i16,
 }
 
 /// A transactional batch is accepted from a producer named by the request's transactional id,
-/// and — KIP-890, `transaction.partition.verification.enable` — only for a partition its
-/// coordinator has added to the open transaction, so a late batch cannot reopen a transaction
-/// that already ended (a "hanging" transaction). The coordinator is asked here when it is this
-/// broker, else beforehand ([`verify_with_remote_coordinator`]); a producer whose transaction
-/// is already open in the partition is not asked about again.
+/// with sequence numbers, and — KIP-890, `transaction.partition.verification.enable` — only for
+/// a partition its coordinator added to the open transaction ([`verify_transactions`]), so a
+/// late batch cannot reopen a transaction that already ended (a "hanging" transaction). A
+/// producer whose transaction is already open in the partition is not asked about again.
 fn check_transaction(shared: &Shared, topic: &Topic, partition: &Partition, header: &batch::BatchHeader, transactional_id: Option<&str>, verified: &Verified) -> Result<(), Refusal> {
-    let Some(transactional_id) = transactional_id.filter(|id| !id.is_empty()) else {
+    if transactional_id.is_none_or(str::is_empty) {
         return Err(Refusal::new(ResponseError::TransactionalIdAuthorizationFailed, "a transactional batch without a transactional id"));
-    };
+    }
+    if header.base_sequence < 0 {
+        return Err(Refusal::new(ResponseError::InvalidRecord, "a transactional batch without sequence numbers"));
+    }
     let producer = (header.producer_id, header.producer_epoch);
-    let key = (topic.name.to_string(), partition.index);
-    let outcome = match verified.get(&key) {
-        Some(remote) => *remote,
-        None if !needs_verification(shared, partition, producer) => Ok(()),
-        None if shared.transactions.coordinator_error(&shared.metadata, transactional_id).is_some() => Err(ResponseError::NotEnoughReplicas),
-        None => shared.transactions.verify(&shared.metadata, transactional_id, producer, &key),
-    };
-    match outcome {
-        Ok(()) => Ok(()),
-        Err(ResponseError::ProducerFenced | ResponseError::InvalidProducerEpoch) => Err(Refusal::new(ResponseError::InvalidProducerEpoch, "the producer was fenced by a newer epoch")),
-        // The coordinator could not be asked (moving, loading, unreachable): retriable.
-        Err(e @ ResponseError::NotEnoughReplicas) => Err(Refusal::new(e, "the transaction coordinator could not verify the transaction")),
-        Err(e) => Err(Refusal::new(ResponseError::InvalidTxnState, format!("the partition is not in the producer's open transaction ({e})"))),
+    if !needs_verification(shared, partition, producer) {
+        return Ok(());
+    }
+    let refused = |error: ResponseError, message: &str| Err(Refusal::new(error, message));
+    match verified.get(&(topic.name.to_string(), partition.index)) {
+        // The transaction ended between the verification and now: as if asked now.
+        Some((Ok(()), markers)) if partition.log().transaction_markers(producer.0) != *markers => {
+            refused(ResponseError::InvalidTxnState, "the producer's transaction ended while it was being verified")
+        }
+        Some((Ok(()), _)) => Ok(()),
+        Some((Err(ResponseError::ProducerFenced), _)) => refused(ResponseError::InvalidProducerEpoch, "the producer was fenced by a newer epoch"),
+        Some((Err(ResponseError::InvalidTxnState), _)) => refused(ResponseError::InvalidTxnState, "the partition is not in the producer's open transaction"),
+        _ => refused(ResponseError::NotEnoughReplicas, "the transaction coordinator could not verify the transaction"),
     }
 }
 
@@ -353,22 +357,18 @@ fn needs_verification(shared: &Shared, partition: &Partition, producer: (i64, i1
     shared.settings.transactions.verify_partitions && !partition.log().open_transaction(producer.0).is_some_and(|(epoch, _)| epoch == producer.1)
 }
 
-/// Outcomes of a remote coordinator's verification, by (topic, partition).
-type Verified = std::collections::HashMap<(String, i32), Result<(), ResponseError>>;
+/// Verification outcomes by (topic, partition), with the producer's marker count in the
+/// partition when it was asked ([`weir_storage::Log::transaction_markers`]).
+type Verified = std::collections::HashMap<(String, i32), (Result<(), ResponseError>, u64)>;
 
-/// How long a leader waits for a remote coordinator's verification.
-const VERIFY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
-
-/// KIP-890 with a coordinator on another broker: the transactional batches that open a
-/// transaction in a partition led here are verified with one AddPartitionsToTxn (v4,
-/// `verify_only`) to the coordinator. Partitions it cannot answer for are NOT_ENOUGH_REPLICAS
-/// (retriable, as Kafka answers).
-async fn verify_with_remote_coordinator(shared: &Shared, transactional_id: &str, request: &ProduceRequest, version: i16) -> Verified {
+/// KIP-890: the transactional batches of the request that would open the producer's
+/// transaction in a partition led here are verified with its coordinator, once for the whole
+/// request, before anything is appended.
+async fn verify_transactions(shared: &Arc<Shared>, transactional_id: Option<&str>, request: &ProduceRequest, version: i16) -> Verified {
     let mut verified = Verified::new();
-    if shared.metadata.cluster().is_none() || shared.transactions.coordinator_error(&shared.metadata, transactional_id) != Some(ResponseError::NotCoordinator) {
-        return verified;
-    }
-    let mut wanted: std::collections::BTreeMap<String, Vec<i32>> = std::collections::BTreeMap::new();
+    let Some(transactional_id) = transactional_id.filter(|id| !id.is_empty()) else { return verified };
+    let mut wanted = Vec::new();
+    let mut markers = Vec::new();
     let mut producer = None;
     for topic_data in &request.topic_data {
         let topic = if version >= 13 { shared.metadata.topic_by_id(topic_data.topic_id) } else { shared.metadata.topic(&topic_data.name) };
@@ -376,61 +376,23 @@ async fn verify_with_remote_coordinator(shared: &Shared, transactional_id: &str,
         for data in &topic_data.partition_data {
             let header = data.records.as_deref().and_then(batch::BatchHeader::parse);
             let (Some(header), Ok(partition)) = (header, topic.partition(data.index)) else { continue };
-            if header.is_transactional() && needs_verification(shared, partition, (header.producer_id, header.producer_epoch)) {
-                producer.get_or_insert((header.producer_id, header.producer_epoch));
-                wanted.entry(topic.name.to_string()).or_default().push(data.index);
+            let batch_producer = (header.producer_id, header.producer_epoch);
+            // One producer writes a request; a batch naming another is refused unverified.
+            if !header.is_transactional() || *producer.get_or_insert(batch_producer) != batch_producer || !partition.leadership(-1).is_leader {
+                continue;
+            }
+            if needs_verification(shared, partition, batch_producer) {
+                markers.push(partition.log().transaction_markers(batch_producer.0));
+                wanted.push((topic.name.to_string(), data.index));
             }
         }
     }
-    let Some(producer) = producer else { return verified };
-    let outcome = match remote_verification(shared, transactional_id, producer, &wanted).await {
-        Ok(outcome) => {
-            debug!(transactional_id, ?outcome, "verified a transaction with its coordinator");
-            outcome
-        }
-        Err(why) => {
-            debug!(transactional_id, error = why, "could not verify a transaction with its coordinator");
-            Vec::new()
-        }
-    };
-    for (topic, indexes) in wanted {
-        for index in indexes {
-            let found = outcome.iter().find(|(t, i, _)| *t == topic && *i == index).map(|(_, _, code)| *code);
-            let result = match found.map(ResponseError::try_from_code) {
-                Some(None) => Ok(()),
-                Some(Some(ResponseError::InvalidProducerEpoch | ResponseError::ProducerFenced)) => Err(ResponseError::ProducerFenced),
-                Some(Some(ResponseError::InvalidTxnState | ResponseError::InvalidProducerIdMapping)) => Err(ResponseError::InvalidTxnState),
-                _ => Err(ResponseError::NotEnoughReplicas),
-            };
-            verified.insert((topic.clone(), index), result);
-        }
+    let Some(producer) = producer.filter(|_| !wanted.is_empty()) else { return verified };
+    let outcomes = TransactionCoordinator::verify_partitions(shared, transactional_id, producer, &wanted).await;
+    for ((key, outcome), markers) in wanted.into_iter().zip(outcomes).zip(markers) {
+        verified.insert(key, (outcome, markers));
     }
     verified
-}
-
-/// Sends the verification and returns (topic, partition, error code) per partition.
-async fn remote_verification(shared: &Shared, transactional_id: &str, producer: (i64, i16), wanted: &std::collections::BTreeMap<String, Vec<i32>>) -> Result<Vec<(String, i32, i16)>, String> {
-    use kafka_protocol::messages::add_partitions_to_txn_request::{AddPartitionsToTxnTopic, AddPartitionsToTxnTransaction};
-    use kafka_protocol::messages::{AddPartitionsToTxnRequest, AddPartitionsToTxnResponse, ApiKey, ProducerId, TransactionalId};
-    let topic = shared.metadata.topic(crate::transactions::TRANSACTION_TOPIC).ok_or("no transaction state topic")?;
-    let (_, host, port) = super::cluster::coordinator_node(shared, &topic, transactional_id).ok_or("no coordinator")?;
-    let transaction = AddPartitionsToTxnTransaction::default()
-        .with_transactional_id(TransactionalId(str_bytes(transactional_id)))
-        .with_producer_id(ProducerId(producer.0))
-        .with_producer_epoch(producer.1)
-        .with_verify_only(true)
-        .with_topics(wanted.iter().map(|(name, indexes)| AddPartitionsToTxnTopic::default().with_name(super::topic_name(name)).with_partitions(indexes.clone())).collect());
-    let request = AddPartitionsToTxnRequest::default().with_transactions(vec![transaction]);
-    let response: AddPartitionsToTxnResponse = crate::peer::send(&format!("{host}:{port}"), ApiKey::AddPartitionsToTxn, 4, &request, VERIFY_TIMEOUT).await?;
-    if response.error_code != 0 {
-        return Err(format!("error code {}", response.error_code));
-    }
-    Ok(response
-        .results_by_transaction
-        .iter()
-        .flat_map(|t| &t.topic_results)
-        .flat_map(|t| t.results_by_partition.iter().map(move |p| (t.name.to_string(), p.partition_index, p.partition_error_code)))
-        .collect())
 }
 
 /// Produce v3+ carries exactly one v2 batch per partition, and zstd only from v7 (KIP-110), as

@@ -18,10 +18,7 @@ pub async fn init_producer_id(shared: &Arc<Shared>, request: InitProducerIdReque
         let expected = (request.producer_id.0 >= 0).then_some((request.producer_id.0, request.producer_epoch));
         return match TransactionCoordinator::init_producer_id(shared, &transactional_id, request.transaction_timeout_ms, expected).await {
             Ok((id, epoch)) => response.with_producer_id(ProducerId(id)).with_producer_epoch(epoch),
-            Err(kafka_protocol::error::ResponseError::ProducerFenced) if version < FIRST_PRODUCER_FENCED_VERSION => {
-                response.with_error_code(kafka_protocol::error::ResponseError::InvalidProducerEpoch.code())
-            }
-            Err(e) => response.with_error_code(e.code()),
+            Err(e) => response.with_error_code(super::transactions::fenced_for(e, version, FIRST_PRODUCER_FENCED_VERSION).code()),
         };
     }
     // An idempotent producer (re)initialising always gets a fresh id at epoch 0, as Kafka does.

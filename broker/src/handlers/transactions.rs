@@ -21,7 +21,7 @@ use crate::server::Shared;
 use crate::transactions::{partitions_by_topic, TransactionCoordinator, TxnState};
 
 /// KIP-588: clients before these versions know PRODUCER_FENCED as INVALID_PRODUCER_EPOCH.
-fn fenced_for(error: ResponseError, version: i16, first_version: i16) -> ResponseError {
+pub fn fenced_for(error: ResponseError, version: i16, first_version: i16) -> ResponseError {
     if error == ResponseError::ProducerFenced && version < first_version {
         ResponseError::InvalidProducerEpoch
     } else {
@@ -92,15 +92,17 @@ pub async fn end_txn(shared: &Arc<Shared>, request: EndTxnRequest, version: i16)
 }
 
 /// TxnOffsetCommit: offsets written as the producer's transactional records in the group's
-/// offsets partition, applied when the transaction commits. Answered once durable.
-pub fn txn_offset_commit(shared: &Arc<Shared>, header: RequestHeader, request: TxnOffsetCommitRequest) -> Reply {
+/// offsets partition, applied when the transaction commits. The partition must be in the
+/// producer's open transaction (KIP-890, asked of its coordinator). Answered once durable.
+pub async fn txn_offset_commit(shared: &Arc<Shared>, header: RequestHeader, request: TxnOffsetCommitRequest) -> Reply {
     let group_id = request.group_id.to_string();
     let instance = request.group_instance_id.as_ref().map(|s| s.to_string());
+    let producer = (request.producer_id.0, request.producer_epoch);
     // KIP-447 (v3): a member's commit is checked against the group like an OffsetCommit (a
     // group the coordinator does not know yet is created empty, as Kafka does); without member
     // and generation (v0-v2) it is accepted even into a group with members.
     let checked = request.generation_id >= 0 || !request.member_id.is_empty() || instance.is_some();
-    let allowed = match shared.groups.coordinator_error(&shared.metadata, &group_id) {
+    let mut allowed = match shared.groups.coordinator_error(&shared.metadata, &group_id) {
         Some(error) => Err(error),
         None if checked => shared
             .groups
@@ -108,6 +110,18 @@ pub fn txn_offset_commit(shared: &Arc<Shared>, header: RequestHeader, request: T
             .unwrap_or(Err(ResponseError::CoordinatorNotAvailable)),
         None => Ok(()),
     };
+    let offsets_partition = shared.metadata.topic(crate::groups::OFFSETS_TOPIC).map(|t| crate::coordinator::partition_for(&group_id, t.partition_count()));
+    if let (Ok(()), Some(index), true) = (&allowed, offsets_partition, shared.settings.transactions.verify_partitions) {
+        let wanted = [(crate::groups::OFFSETS_TOPIC.to_owned(), index)];
+        let verified = TransactionCoordinator::verify_partitions(shared, &request.transactional_id, producer, &wanted).await;
+        allowed = match verified.into_iter().next() {
+            Some(Ok(())) => Ok(()),
+            Some(Err(ResponseError::ProducerFenced)) => Err(ResponseError::InvalidProducerEpoch),
+            Some(Err(ResponseError::InvalidTxnState)) => Err(ResponseError::InvalidTxnState),
+            // The coordinator could not answer now: retriable.
+            _ => Err(ResponseError::CoordinatorLoadInProgress),
+        };
+    }
     let now = now_ms();
     let max_metadata = shared.groups.settings().max_metadata_bytes;
     let mut to_write = Vec::new();
@@ -141,15 +155,18 @@ pub fn txn_offset_commit(shared: &Arc<Shared>, header: RequestHeader, request: T
     if to_write.is_empty() {
         return encode(&header, &TxnOffsetCommitResponse::default().with_topics(topics), &[]).map_or(Reply::Fail, Reply::Now);
     }
-    let producer = (request.producer_id.0, request.producer_epoch);
-    let written = shared.groups.commit_in_transaction(&shared.metadata, &group_id, producer, to_write);
+    let written = shared.groups.write_in_transaction(&shared.metadata, &group_id, producer, &to_write);
     let shared = shared.clone();
     Reply::Later(Box::pin(async move {
         let result = match written {
-            Ok(w) => w.durable(shared.settings.fsync_acks_all).await.map(drop),
+            Ok(w) => {
+                let partition = w.partition.clone();
+                w.durable(shared.settings.fsync_acks_all).await.map(|end| shared.groups.add_pending(&partition, &group_id, producer.0, to_write, end))
+            }
             Err(refusal) => Err(refusal.error),
         };
         if let Err(error) = result {
+            let error = crate::coordinator::as_coordinator(error);
             for partition in topics.iter_mut().flat_map(|t| &mut t.partitions).filter(|p| p.error_code == 0) {
                 partition.error_code = error.code();
             }
@@ -222,7 +239,8 @@ pub fn list_transactions(shared: &Arc<Shared>, request: ListTransactionsRequest)
         .into_iter()
         .filter(|t| request.state_filters.is_empty() || states.contains(&t.metadata.state))
         .filter(|t| request.producer_id_filters.is_empty() || request.producer_id_filters.iter().any(|p| p.0 == t.metadata.producer_id))
-        .filter(|t| request.duration_filter < 0 || (t.metadata.state == TxnState::Ongoing && now - t.metadata.start_ms >= request.duration_filter))
+        // KIP-994: transactions running longer than the filter (those with a start).
+        .filter(|t| request.duration_filter < 0 || (t.metadata.start_ms >= 0 && now - t.metadata.start_ms > request.duration_filter))
         .map(|t| {
             ListedTransaction::default()
                 .with_transactional_id(TransactionalId(str_bytes(t.transactional_id)))

@@ -30,25 +30,12 @@ pub async fn write_marker(shared: &Arc<Shared>, topic: &str, index: i32, produce
         // Its new leader is still loading the groups: the coordinator retries.
         return Err(ResponseError::CoordinatorLoadInProgress);
     }
-    let batch = crate::internal_log::marker_batch(producer, commit, coordinator_epoch, crate::now_ms()).map_err(|_| ResponseError::UnknownServerError)?;
-    match &partition.replica {
-        Some(replicated) => {
-            if !partition.leadership(-1).is_leader {
-                return Err(ResponseError::NotLeaderOrFollower);
-            }
-            replicated.handle.propose(batch, None).await.map_err(|e| crate::handlers::produce::replication_refusal(e).error)?;
-        }
-        None => {
-            let info = partition
-                .log()
-                .append(&batch, crate::handlers::cluster::LEADER_EPOCH, None, crate::now_ms())
-                .map_err(|e| crate::handlers::produce::storage_refusal(e).error)?;
-            partition.appended.notify_waiters();
-            if shared.settings.fsync_acks_all {
-                partition.flush_to(info.last_offset + 1).await.map_err(|_| ResponseError::KafkaStorageError)?;
-            }
-        }
+    if !partition.leadership(-1).is_leader {
+        return Err(ResponseError::NotLeaderOrFollower);
     }
+    let batch = crate::internal_log::marker_batch(producer, commit, coordinator_epoch, crate::now_ms()).map_err(|_| ResponseError::UnknownServerError)?;
+    let written = crate::coordinator::append(partition, batch, 1).map_err(|r| r.error)?;
+    written.durable(shared.settings.fsync_acks_all).await?;
     if offsets_partition {
         shared.groups.end_transaction(index, topic.partition_count(), producer.0, commit);
     }
@@ -116,14 +103,12 @@ async fn send_markers(shared: &Arc<Shared>, leader: i32, partitions: &[(String, 
             return partitions.to_vec();
         }
     };
-    let mut failed = Vec::new();
-    for topic in response.markers.iter().flat_map(|m| &m.topics) {
-        for partition in &topic.partitions {
-            let error = ResponseError::try_from_code(partition.error_code);
-            if partition.error_code != 0 && error != Some(ResponseError::UnknownTopicOrPartition) {
-                failed.push((topic.name.to_string(), partition.partition_index));
-            }
-        }
-    }
-    failed
+    // Written: those answered without an error (or for a topic deleted meanwhile); a partition
+    // the answer leaves out is not.
+    let written = |topic: &str, index: i32| {
+        response.markers.iter().flat_map(|m| &m.topics).filter(|t| *t.name == *topic).flat_map(|t| &t.partitions).any(|p| {
+            p.partition_index == index && matches!(ResponseError::try_from_code(p.error_code), None | Some(ResponseError::UnknownTopicOrPartition))
+        })
+    };
+    partitions.iter().filter(|(topic, index)| !written(topic, *index)).cloned().collect()
 }

@@ -18,13 +18,13 @@ use std::time::Duration;
 
 use kafka_protocol::error::ResponseError;
 use parking_lot::Mutex;
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 pub use state::{TxnMetadata, TxnState};
 use state::Init;
 
 use crate::config::TransactionSettings;
-use crate::coordinator::{partition_for, Coordinated};
+use crate::coordinator::{as_coordinator, partition_for, Coordinated};
 use crate::metadata::Metadata;
 use crate::partition::Partition;
 use crate::server::Shared;
@@ -35,8 +35,8 @@ pub const TRANSACTION_TOPIC: &str = "__transaction_state";
 /// How long EndTxn waits for the markers before it answers anyway.
 const END_TXN_WAIT: Duration = Duration::from_secs(5);
 
-/// How long markers are retried before the next attempt backs off to its longest.
-const MARKER_RETRY_MAX: Duration = Duration::from_secs(1);
+/// The longest pause between attempts to write a transaction's markers or completion.
+const RETRY_MAX: Duration = Duration::from_secs(1);
 
 pub struct TransactionCoordinator {
     txns: Mutex<HashMap<String, Entry>>,
@@ -53,6 +53,8 @@ struct Entry {
     metadata: Option<TxnMetadata>,
     /// A transition is being written.
     writing: bool,
+    /// A task is writing the markers of its prepared commit or abort.
+    completing: bool,
 }
 
 /// One transactional id as DescribeTransactions and ListTransactions show it.
@@ -76,7 +78,7 @@ impl TransactionCoordinator {
         if !cluster {
             if let Some(topic) = metadata.topic(TRANSACTION_TOPIC) {
                 for partition in topic.hosted() {
-                    let resume = coordinator.load_partition(&partition)?;
+                    let resume = coordinator.load_partition(&partition, topic.partition_count())?;
                     coordinator.to_resume.lock().extend(resume);
                 }
             }
@@ -90,17 +92,20 @@ impl TransactionCoordinator {
 
     /// Rebuilds the ids of one `__transaction_state` partition; returns those whose commit or
     /// abort was prepared but not completed (see [`TransactionCoordinator::resume`]).
-    pub fn load_partition(&self, partition: &Partition) -> Result<Vec<String>, BrokerError> {
+    /// `partitions` is the topic's partition count.
+    pub fn load_partition(&self, partition: &Partition, partitions: i32) -> Result<Vec<String>, BrokerError> {
         let mut loaded: HashMap<String, TxnMetadata> = HashMap::new();
         let records = crate::coordinator::for_each_record(partition, |record| {
             if record.control {
                 return;
             }
             let Some(id) = record.key.as_deref().and_then(records::decode_key) else { return };
-            match record.value.as_deref().and_then(records::decode_value) {
-                Some(metadata) => {
+            match record.value.as_deref().map(records::decode_value) {
+                Some(Some(metadata)) => {
                     loaded.insert(id, metadata);
                 }
+                // A value this broker cannot read: keep what it knew of the id.
+                Some(None) => warn!(transactional_id = id, offset = record.offset, "unreadable transaction state record; skipped"),
                 None => {
                     loaded.remove(&id);
                 }
@@ -109,8 +114,9 @@ impl TransactionCoordinator {
         let resume: Vec<String> = loaded.iter().filter(|(_, m)| m.state.is_preparing()).map(|(id, _)| id.clone()).collect();
         info!(partition = partition.index, transactional_ids = loaded.len(), records, "loaded transactions");
         let mut txns = self.txns.lock();
+        txns.retain(|id, _| partition_for(id, partitions) != partition.index);
         for (id, metadata) in loaded {
-            txns.insert(id, Entry { metadata: Some(metadata), writing: false });
+            txns.insert(id, Entry { metadata: Some(metadata), ..Entry::default() });
         }
         self.coordinated.set_loaded(partition.index, true);
         Ok(resume)
@@ -139,6 +145,16 @@ impl TransactionCoordinator {
     /// Why this broker may not coordinate `transactional_id` now (see [`Coordinated::error`]).
     pub fn coordinator_error(&self, metadata: &Metadata, transactional_id: &str) -> Option<ResponseError> {
         self.coordinated.error(metadata, transactional_id)
+    }
+
+    /// Claims the completion of the id's prepared commit or abort: its state, unless it is not
+    /// prepared or another task is completing it.
+    fn start_completing(&self, transactional_id: &str) -> Option<TxnMetadata> {
+        let mut txns = self.txns.lock();
+        let entry = txns.get_mut(transactional_id)?;
+        let prepared = entry.metadata.clone().filter(|m| m.state.is_preparing() && !entry.completing)?;
+        entry.completing = true;
+        Some(prepared)
     }
 
     /// The id's current state, if it has one.
@@ -188,7 +204,8 @@ impl TransactionCoordinator {
         };
         let written = self.write(shared, transactional_id, Some(&next)).await;
         let mut txns = self.txns.lock();
-        let entry = txns.entry(transactional_id.to_owned()).or_default();
+        // Gone: its partition was unloaded meanwhile (this broker stopped coordinating it).
+        let Some(entry) = txns.get_mut(transactional_id) else { return Err(ResponseError::NotCoordinator) };
         entry.writing = false;
         match written {
             Ok(()) => {
@@ -209,11 +226,8 @@ impl TransactionCoordinator {
         let entries = vec![(Some(records::encode_key(transactional_id)), metadata.map(records::encode_value))];
         let batch = crate::internal_log::encode_batch(&entries, now_ms()).map_err(|_| ResponseError::UnknownServerError)?;
         let partition = self.coordinated.partition(&shared.metadata, transactional_id).map_err(|r| r.error)?;
-        let written = crate::coordinator::append(partition, batch, 1).map_err(|r| match r.error {
-            ResponseError::NotLeaderOrFollower => ResponseError::NotCoordinator,
-            other => other,
-        })?;
-        written.durable(shared.settings.fsync_acks_all).await.map(drop)
+        let written = crate::coordinator::append(partition, batch.freeze(), 1).map_err(|r| as_coordinator(r.error))?;
+        written.durable(shared.settings.fsync_acks_all).await.map(drop).map_err(as_coordinator)
     }
 
     /// InitProducerId with a transactional id: the producer id and epoch to use.
@@ -269,6 +283,39 @@ impl TransactionCoordinator {
         state::verify(txns.get(transactional_id).and_then(|e| e.metadata.as_ref()), producer.0, producer.1, partition)
     }
 
+    /// KIP-890: whether each of `partitions` is in `producer`'s open transaction, asked of the
+    /// coordinator of `transactional_id` wherever it is (in memory here, else with one
+    /// AddPartitionsToTxn v4 `verify_only` request). Each answer is `Ok`, PRODUCER_FENCED,
+    /// INVALID_TXN_STATE, or NOT_ENOUGH_REPLICAS when the coordinator could not answer (moving,
+    /// loading, unreachable, or the transaction is ending): retriable, as Kafka answers.
+    pub async fn verify_partitions(shared: &Arc<Shared>, transactional_id: &str, producer: (i64, i16), partitions: &[(String, i32)]) -> Vec<Result<(), ResponseError>> {
+        let normalize = |error: ResponseError| match error {
+            ResponseError::ProducerFenced | ResponseError::InvalidProducerEpoch => ResponseError::ProducerFenced,
+            ResponseError::InvalidTxnState | ResponseError::InvalidProducerIdMapping => ResponseError::InvalidTxnState,
+            _ => ResponseError::NotEnoughReplicas,
+        };
+        match shared.transactions.coordinator_error(&shared.metadata, transactional_id) {
+            None => {
+                return partitions.iter().map(|p| shared.transactions.verify(&shared.metadata, transactional_id, producer, p).map_err(normalize)).collect();
+            }
+            Some(ResponseError::NotCoordinator) if shared.metadata.cluster().is_some() => {}
+            Some(_) => return vec![Err(ResponseError::NotEnoughReplicas); partitions.len()],
+        }
+        match verify_remotely(shared, transactional_id, producer, partitions).await {
+            Ok(codes) => codes
+                .into_iter()
+                .map(|code| match ResponseError::try_from_code(code) {
+                    None => Ok(()),
+                    Some(error) => Err(normalize(error)),
+                })
+                .collect(),
+            Err(why) => {
+                debug!(transactional_id, error = why, "could not verify a transaction with its coordinator");
+                vec![Err(ResponseError::NotEnoughReplicas); partitions.len()]
+            }
+        }
+    }
+
     /// EndTxn: the commit or abort is prepared (durably), then its markers are written and it is
     /// completed; answered at the completion or after [`END_TXN_WAIT`], whichever comes first
     /// (Kafka answers at the prepare; either way the outcome is decided there).
@@ -306,9 +353,12 @@ impl TransactionCoordinator {
             }
             due
         };
+        let mut stalled = Vec::new();
         for (id, entry) in coordinator.txns.lock().iter().filter(|(_, e)| !e.writing) {
             let Some(metadata) = &entry.metadata else { continue };
-            if state::timed_out_abort(metadata, now).is_some() {
+            if metadata.state.is_preparing() && !entry.completing {
+                stalled.push(id.clone());
+            } else if state::timed_out_abort(metadata, now).is_some() {
                 timed_out.push(id.clone());
             } else if check_expiry && state::is_expired(metadata, now, coordinator.settings.id_expiration_ms) {
                 expired.push(id.clone());
@@ -332,6 +382,9 @@ impl TransactionCoordinator {
                 }
             });
         }
+        // A prepared commit or abort whose completer gave up (a lost leadership regained
+        // since) is picked up again.
+        TransactionCoordinator::resume(shared, stalled);
         for id in expired {
             let shared = shared.clone();
             tokio::spawn(async move { shared.transactions.expire(&shared, &id).await });
@@ -366,42 +419,96 @@ impl TransactionCoordinator {
 }
 
 /// Writes the markers of the id's prepared commit or abort into each of its partitions,
-/// retrying until every one is written, then records the transaction complete. Stops when this
-/// broker no longer coordinates the id (its successor resumes from the log).
+/// retrying until every one is written, then records the transaction complete (retrying that
+/// too). One completer runs per id; it stops when this broker no longer coordinates the id, or
+/// coordinates it at another epoch, or the id's state is no longer the one prepared (its
+/// successor — a new coordinator, or a later load here — resumes from the log).
 async fn complete(shared: Arc<Shared>, transactional_id: String) {
     let coordinator = &shared.transactions;
-    let Some(prepared) = coordinator.get(&transactional_id).filter(|m| m.state.is_preparing()) else { return };
+    let Some(prepared) = coordinator.start_completing(&transactional_id) else { return };
+    let _completing = Completing { shared: &shared, transactional_id: &transactional_id };
     let commit = prepared.state == TxnState::PrepareCommit;
-    let coordinator_epoch = coordinator_epoch(&shared, &transactional_id);
+    let epoch = coordinator_epoch(&shared, &transactional_id);
+    let current = || coordinator.coordinator_error(&shared.metadata, &transactional_id).is_none()
+        && coordinator_epoch(&shared, &transactional_id) == epoch
+        && coordinator.get(&transactional_id).as_ref() == Some(&prepared);
     let mut remaining: Vec<(String, i32)> = prepared.partitions.iter().cloned().collect();
     let mut backoff = Duration::from_millis(20);
     while !remaining.is_empty() {
-        if coordinator.coordinator_error(&shared.metadata, &transactional_id).is_some() {
-            info!(transactional_id, "no longer the coordinator: the new one finishes the transaction");
+        if !current() {
+            info!(transactional_id, "no longer completing this transaction here: its successor resumes it");
             return;
         }
-        remaining = markers::write_markers(&shared, &remaining, (prepared.producer_id, prepared.producer_epoch), commit, coordinator_epoch).await;
+        remaining = markers::write_markers(&shared, &remaining, (prepared.producer_id, prepared.producer_epoch), commit, epoch).await;
         if !remaining.is_empty() {
             tokio::time::sleep(backoff).await;
-            backoff = (backoff * 2).min(MARKER_RETRY_MAX);
+            backoff = (backoff * 2).min(RETRY_MAX);
         }
     }
-    loop {
-        let completed = coordinator
-            .transition(&shared, &transactional_id, |current| match current {
-                Some(m) if m.state.is_preparing() && m.producer_id == prepared.producer_id => Ok(Some(state::complete(m, now_ms()))),
-                _ => Ok(None),
-            })
-            .await;
+    let mut backoff = Duration::from_millis(10);
+    while current() {
+        let completed = coordinator.transition(&shared, &transactional_id, |m| Ok(m.filter(|m| **m == prepared).map(|m| state::complete(m, now_ms())))).await;
         match completed {
             Ok(_) => return,
-            Err(ResponseError::ConcurrentTransactions) => tokio::time::sleep(Duration::from_millis(10)).await,
             Err(e) => {
-                warn!(transactional_id, error = %e, "could not record the transaction complete; the next coordinator will");
-                return;
+                debug!(transactional_id, error = %e, "could not record the transaction complete yet");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(RETRY_MAX);
             }
         }
     }
+}
+
+/// Marks an id's completer as gone when it ends, however it ends.
+struct Completing<'a> {
+    shared: &'a Shared,
+    transactional_id: &'a str,
+}
+
+impl Drop for Completing<'_> {
+    fn drop(&mut self) {
+        if let Some(entry) = self.shared.transactions.txns.lock().get_mut(self.transactional_id) {
+            entry.completing = false;
+        }
+    }
+}
+
+/// How long a partition leader waits for a remote coordinator's verification.
+const VERIFY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// AddPartitionsToTxn v4 (`verify_only`) to the coordinator of `transactional_id`: each
+/// partition's error code, in the order of `partitions` (a partition it does not answer for is
+/// COORDINATOR_NOT_AVAILABLE).
+async fn verify_remotely(shared: &Shared, transactional_id: &str, producer: (i64, i16), partitions: &[(String, i32)]) -> Result<Vec<i16>, String> {
+    use kafka_protocol::messages::add_partitions_to_txn_request::{AddPartitionsToTxnTopic, AddPartitionsToTxnTransaction};
+    use kafka_protocol::messages::{AddPartitionsToTxnRequest, AddPartitionsToTxnResponse, ApiKey, ProducerId, TransactionalId};
+    let topic = shared.metadata.topic(TRANSACTION_TOPIC).ok_or("no transaction state topic")?;
+    let (_, host, port) = crate::handlers::cluster::coordinator_node(shared, &topic, transactional_id).ok_or("no coordinator")?;
+    let topics: Vec<AddPartitionsToTxnTopic> = partitions_by_topic(&partitions.iter().cloned().collect())
+        .into_iter()
+        .map(|(name, indexes)| AddPartitionsToTxnTopic::default().with_name(crate::handlers::topic_name(&name)).with_partitions(indexes))
+        .collect();
+    let transaction = AddPartitionsToTxnTransaction::default()
+        .with_transactional_id(TransactionalId(crate::handlers::str_bytes(transactional_id)))
+        .with_producer_id(ProducerId(producer.0))
+        .with_producer_epoch(producer.1)
+        .with_verify_only(true)
+        .with_topics(topics);
+    let request = AddPartitionsToTxnRequest::default().with_transactions(vec![transaction]);
+    let response: AddPartitionsToTxnResponse = crate::peer::send(&format!("{host}:{port}"), ApiKey::AddPartitionsToTxn, 4, &request, VERIFY_TIMEOUT).await?;
+    if response.error_code != 0 {
+        return Err(format!("error code {}", response.error_code));
+    }
+    let answered: Vec<(String, i32, i16)> = response
+        .results_by_transaction
+        .iter()
+        .flat_map(|t| &t.topic_results)
+        .flat_map(|t| t.results_by_partition.iter().map(move |p| (t.name.to_string(), p.partition_index, p.partition_error_code)))
+        .collect();
+    Ok(partitions
+        .iter()
+        .map(|(topic, index)| answered.iter().find(|(t, i, _)| t == topic && i == index).map_or(ResponseError::CoordinatorNotAvailable.code(), |(_, _, code)| *code))
+        .collect())
 }
 
 /// The coordinator's epoch for markers: its partition's leader epoch (Kafka's choice).

@@ -71,7 +71,7 @@ pub fn decode_value(mut bytes: &[u8]) -> Option<TxnMetadata> {
     }
     let last_update_ms = take_i64(&mut bytes)?;
     let start_ms = take_i64(&mut bytes)?;
-    Some(TxnMetadata { producer_id, producer_epoch, timeout_ms, state, partitions, start_ms, last_update_ms })
+    Some(TxnMetadata { producer_id, producer_epoch, timeout_ms, state, partitions, start_ms, last_update_ms, last_producer_epoch: -1 })
 }
 
 fn put_string(buf: &mut BytesMut, s: &str) {
@@ -118,6 +118,7 @@ mod tests {
             partitions: BTreeSet::from([("a".to_owned(), 0), ("a".to_owned(), 2), ("b".to_owned(), 1)]),
             start_ms: 10,
             last_update_ms: 20,
+            last_producer_epoch: -1,
         };
         assert_eq!(decode_value(&encode_value(&metadata)), Some(metadata));
         assert_eq!(decode_key(&encode_key("txn-1")), Some("txn-1".to_owned()));

@@ -71,6 +71,9 @@ pub struct TxnMetadata {
     /// When the open transaction began, in ms (-1: none yet).
     pub start_ms: i64,
     pub last_update_ms: i64,
+    /// The epoch before InitProducerId's last bump (-1: unknown; kept in memory only): a
+    /// producer that retries after losing that answer is given the current epoch (KIP-360).
+    pub last_producer_epoch: i16,
 }
 
 /// One bump past this epoch takes a new producer id (Kafka: `Short.MaxValue - 1`).
@@ -98,15 +101,28 @@ pub fn needs_producer_id(current: Option<&TxnMetadata>) -> bool {
 pub fn init(current: Option<&TxnMetadata>, timeout_ms: i32, expected: Option<(i64, i16)>, fresh_id: Option<i64>, now: i64) -> Result<Init, ResponseError> {
     let Some(m) = current else {
         let producer_id = fresh_id.ok_or(ResponseError::CoordinatorNotAvailable)?;
-        return Ok(Init::Ready(TxnMetadata { producer_id, producer_epoch: 0, timeout_ms, state: TxnState::Empty, partitions: BTreeSet::new(), start_ms: -1, last_update_ms: now }));
+        return Ok(Init::Ready(TxnMetadata {
+            producer_id,
+            producer_epoch: 0,
+            timeout_ms,
+            state: TxnState::Empty,
+            partitions: BTreeSet::new(),
+            start_ms: -1,
+            last_update_ms: now,
+            last_producer_epoch: -1,
+        }));
     };
-    if let Some((id, epoch)) = expected.filter(|(id, _)| *id >= 0) {
-        if id != m.producer_id || epoch != m.producer_epoch {
-            return Err(ResponseError::ProducerFenced);
-        }
-    }
     let mut next = m.clone();
     next.last_update_ms = now;
+    if let Some((id, epoch)) = expected.filter(|(id, _)| *id >= 0) {
+        let retry = m.state == TxnState::Empty && epoch >= 0 && epoch == m.last_producer_epoch;
+        if id != m.producer_id || (epoch != m.producer_epoch && !retry) {
+            return Err(ResponseError::ProducerFenced);
+        }
+        if retry {
+            return Ok(Init::Ready(next));
+        }
+    }
     match m.state {
         TxnState::PrepareCommit | TxnState::PrepareAbort | TxnState::PrepareEpochFence => Err(ResponseError::ConcurrentTransactions),
         TxnState::Ongoing => {
@@ -118,8 +134,10 @@ pub fn init(current: Option<&TxnMetadata>, timeout_ms: i32, expected: Option<(i6
             if m.producer_epoch >= MAX_EPOCH {
                 next.producer_id = fresh_id.ok_or(ResponseError::CoordinatorNotAvailable)?;
                 next.producer_epoch = 0;
+                next.last_producer_epoch = -1;
             } else {
                 next.producer_epoch += 1;
+                next.last_producer_epoch = m.producer_epoch;
             }
             next.state = TxnState::Empty;
             next.partitions.clear();
@@ -163,6 +181,9 @@ pub fn add_partitions(current: Option<&TxnMetadata>, producer_id: i64, epoch: i1
 /// KIP-890 verification: the producer's open transaction holds `partition`.
 pub fn verify(current: Option<&TxnMetadata>, producer_id: i64, epoch: i16, partition: &(String, i32)) -> Result<(), ResponseError> {
     let m = check_producer(current, producer_id, epoch)?;
+    if m.state.is_preparing() {
+        return Err(ResponseError::ConcurrentTransactions);
+    }
     if m.state == TxnState::Ongoing && m.partitions.contains(partition) {
         Ok(())
     } else {
@@ -257,8 +278,10 @@ mod tests {
         assert_eq!(end(Some(&fenced), 8, 1, true, 3), Err(ResponseError::InvalidProducerIdMapping));
         let next = ready(init(Some(&complete(&fenced, 3)), 60_000, None, None, 4));
         assert_eq!((next.producer_id, next.producer_epoch, next.state), (7, 2, TxnState::Empty));
-        // KIP-360: re-initialising with a stale epoch is fenced.
-        assert_eq!(init(Some(&next), 60_000, Some((7, 1)), None, 5), Err(ResponseError::ProducerFenced));
+        // KIP-360: re-initialising with a stale epoch is fenced; the epoch just bumped from is a
+        // retry that lost its answer, given the current epoch.
+        assert_eq!(init(Some(&next), 60_000, Some((7, 0)), None, 5), Err(ResponseError::ProducerFenced));
+        assert_eq!(ready(init(Some(&next), 60_000, Some((7, 1)), None, 5)).producer_epoch, 2);
         // Epoch exhaustion takes a new producer id.
         let exhausted = TxnMetadata { producer_epoch: MAX_EPOCH, ..next };
         assert!(needs_producer_id(Some(&exhausted)));
