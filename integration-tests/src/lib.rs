@@ -282,20 +282,22 @@ pub mod kafka {
         }
     }
 
-    /// Reads every partition of `topic` from the beginning (assign mode, no group) until
-    /// `expected` records arrived or `timeout` passed.
-    pub fn consume_all(config: &ClientConfig, topic: &str, partitions: i32, expected: usize, timeout: Duration) -> Vec<Received> {
-        let consumer: BaseConsumer = config
-            .clone()
-            .set("group.id", "weir-tests-assign-only")
-            .set("enable.auto.commit", "false")
-            .create()
-            .expect("consumer");
+    /// A consumer of every partition of `topic` from the beginning (assign mode, no group;
+    /// `config` may add `isolation.level` and the like).
+    pub fn assigned_consumer(config: &ClientConfig, topic: &str, partitions: i32) -> BaseConsumer {
+        let consumer: BaseConsumer = config.clone().set("group.id", "weir-tests-assign-only").set("enable.auto.commit", "false").create().expect("consumer");
         let mut assignment = TopicPartitionList::new();
         for p in 0..partitions {
             assignment.add_partition_offset(topic, p, Offset::Beginning).expect("assignment");
         }
         consumer.assign(&assignment).expect("assign");
+        consumer
+    }
+
+    /// Reads every partition of `topic` from the beginning (assign mode, no group) until
+    /// `expected` records arrived or `timeout` passed.
+    pub fn consume_all(config: &ClientConfig, topic: &str, partitions: i32, expected: usize, timeout: Duration) -> Vec<Received> {
+        let consumer = assigned_consumer(config, topic, partitions);
         let deadline = Instant::now() + timeout;
         let mut received = Vec::new();
         while received.len() < expected && Instant::now() < deadline {

@@ -26,12 +26,11 @@ use std::time::{Duration, Instant};
 
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
-use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::KafkaError;
 use rdkafka::message::Message;
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use rdkafka::types::RDKafkaErrorCode;
-use rdkafka::{ClientConfig, Offset, TopicPartitionList};
+use rdkafka::ClientConfig;
 use weir_integration_tests::cluster::TestCluster;
 use weir_integration_tests::compat::{self, Paths, ProgramRun, Status};
 use weir_integration_tests::{eventually, Weir};
@@ -151,18 +150,7 @@ fn produce_input(config: &ClientConfig, topic: &str, n: usize) {
 /// records arrived, then 3 s more so that extra and duplicate records show up too, or until
 /// 60 s passed.
 fn read_topic(config: &ClientConfig, topic: &str, partitions: i32, isolation: &str, expected: usize) -> Vec<(String, String)> {
-    let consumer: BaseConsumer = config
-        .clone()
-        .set("group.id", "weir-tests-assign-only")
-        .set("enable.auto.commit", "false")
-        .set("isolation.level", isolation)
-        .create()
-        .expect("consumer");
-    let mut assignment = TopicPartitionList::new();
-    for p in 0..partitions {
-        assignment.add_partition_offset(topic, p, Offset::Beginning).expect("assignment");
-    }
-    consumer.assign(&assignment).expect("assign");
+    let consumer = weir_integration_tests::kafka::assigned_consumer(config.clone().set("isolation.level", isolation), topic, partitions);
     let deadline = Instant::now() + Duration::from_secs(60);
     let mut settle: Option<Instant> = None;
     let mut read = Vec::new();

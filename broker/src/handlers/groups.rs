@@ -260,14 +260,7 @@ pub fn offset_commit(shared: &Arc<Shared>, header: RequestHeader, request: Offse
                 .iter()
                 .map(|p| {
                     let metadata = p.committed_metadata.as_ref().map(|m| m.to_string()).unwrap_or_default();
-                    // Kafka's order: the partition exists, then the group accepts the commit.
-                    let unknown = exists.as_ref().is_none_or(|t| p.partition_index < 0 || p.partition_index as usize >= t.partitions.len());
-                    let error = match &allowed {
-                        _ if unknown => Some(ResponseError::UnknownTopicOrPartition),
-                        Err(e) => Some(*e),
-                        Ok(()) if metadata.len() > max_metadata => Some(ResponseError::OffsetMetadataTooLarge),
-                        Ok(()) => None,
-                    };
+                    let error = commit_error(exists.as_deref(), p.partition_index, &allowed, &metadata, max_metadata);
                     if error.is_none() {
                         let key = RecordKey::Offset { group: request.group_id.to_string(), topic: t.name.to_string(), partition: p.partition_index };
                         let value = CommittedOffset { offset: p.committed_offset, leader_epoch: p.committed_leader_epoch, metadata, commit_timestamp: now };
@@ -316,6 +309,18 @@ pub fn offset_commit(shared: &Arc<Shared>, header: RequestHeader, request: Offse
         }
         encode(&header, &OffsetCommitResponse::default().with_topics(topics), &[])
     }))
+}
+
+/// Why one partition's offset commit (plain or transactional) is refused, in Kafka's order: the
+/// partition exists, the group accepts the commit (`allowed`), the metadata fits.
+pub(super) fn commit_error(topic: Option<&crate::metadata::Topic>, partition: i32, allowed: &Result<(), ResponseError>, metadata: &str, max_metadata: usize) -> Option<ResponseError> {
+    let unknown = topic.is_none_or(|t| partition < 0 || partition >= t.partition_count());
+    match allowed {
+        _ if unknown => Some(ResponseError::UnknownTopicOrPartition),
+        Err(e) => Some(*e),
+        Ok(()) if metadata.len() > max_metadata => Some(ResponseError::OffsetMetadataTooLarge),
+        Ok(()) => None,
+    }
 }
 
 /// Per topic, each partition's committed offset (if any).

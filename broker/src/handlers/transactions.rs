@@ -135,13 +135,7 @@ pub async fn txn_offset_commit(shared: &Arc<Shared>, header: RequestHeader, requ
                 .iter()
                 .map(|p| {
                     let metadata = p.committed_metadata.as_ref().map(|m| m.to_string()).unwrap_or_default();
-                    let unknown = exists.as_ref().is_none_or(|t| p.partition_index < 0 || p.partition_index >= t.partition_count());
-                    let error = match &allowed {
-                        _ if unknown => Some(ResponseError::UnknownTopicOrPartition),
-                        Err(e) => Some(*e),
-                        Ok(()) if metadata.len() > max_metadata => Some(ResponseError::OffsetMetadataTooLarge),
-                        Ok(()) => None,
-                    };
+                    let error = super::groups::commit_error(exists.as_deref(), p.partition_index, &allowed, &metadata, max_metadata);
                     if error.is_none() {
                         let committed = CommittedOffset { offset: p.committed_offset, leader_epoch: p.committed_leader_epoch, metadata, commit_timestamp: now };
                         to_write.push((t.name.to_string(), p.partition_index, committed));

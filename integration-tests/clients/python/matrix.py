@@ -83,6 +83,18 @@ def tricky_records(*, null_header_values=True, timestamps=True):
     return out
 
 
+def field_problems(where, want, have):
+    """How record `have` differs from `want` in key, value and headers."""
+    problems = []
+    if have.key != want.key:
+        problems.append(f"{where}: key {have.key!r} != {want.key!r}")
+    if have.value != want.value:
+        problems.append(f"{where}: value {short(have.value)} != {short(want.value)}")
+    if norm_headers(have.headers) != norm_headers(want.headers):
+        problems.append(f"{where}: headers {have.headers!r} != {want.headers!r}")
+    return problems
+
+
 def compare(sent, got, *, partition=0, first_offset=0):
     """All of `sent` (in send order) must be `got` on one partition at consecutive offsets
     from first_offset, field by field, with nothing extra."""
@@ -94,12 +106,7 @@ def compare(sent, got, *, partition=0, first_offset=0):
         where = f"record {i}"
         if have.partition != partition or have.offset != first_offset + i:
             problems.append(f"{where}: at {have.partition}/{have.offset}, want {partition}/{first_offset + i}")
-        if have.key != want.key:
-            problems.append(f"{where}: key {have.key!r} != {want.key!r}")
-        if have.value != want.value:
-            problems.append(f"{where}: value {short(have.value)} != {short(want.value)}")
-        if norm_headers(have.headers) != norm_headers(want.headers):
-            problems.append(f"{where}: headers {have.headers!r} != {want.headers!r}")
+        problems.extend(field_problems(where, want, have))
         if want.timestamp is not None and have.timestamp is not None and have.timestamp != want.timestamp:
             problems.append(f"{where}: timestamp {have.timestamp} != {want.timestamp}")
     if problems:
@@ -139,12 +146,7 @@ def compare_in_order(sent, got, acked=None, *, partition=0):
             problems.append(f"{where}: at offset {have.offset}, acked at {acked[i]}")
         if i and have.offset <= got[i - 1].offset:
             problems.append(f"{where}: offset {have.offset} after {got[i - 1].offset}")
-        if have.key != want.key:
-            problems.append(f"{where}: key {have.key!r} != {want.key!r}")
-        if have.value != want.value:
-            problems.append(f"{where}: value {short(have.value)} != {short(want.value)}")
-        if norm_headers(have.headers) != norm_headers(want.headers):
-            problems.append(f"{where}: headers {have.headers!r} != {want.headers!r}")
+        problems.extend(field_problems(where, want, have))
     if problems:
         fail("; ".join(problems[:5]) + (f" (+{len(problems) - 5} more)" if len(problems) > 5 else ""))
 
