@@ -13,6 +13,7 @@
 //!   --runs N          repeat every scenario N times and report medians (default 3)
 //!   --seconds S       produce for S seconds per throughput scenario (default 5)
 //!   --partitions P    partitions of the `partitions` scenario (default 5000)
+//!   --txn-records N   records per transaction of the `txn` scenario (default 1000)
 //!   --dir DIR         where brokers keep their data and the disk probe writes (default: temp)
 //!   --broker HOST:PORT --pid PID   measure that broker instead of starting one
 //!   --cluster N       start N brokers (a Raft cluster on loopback, topics with N replicas);
@@ -21,8 +22,8 @@
 //!            (default: all but failover; failover needs --cluster)
 //! ```
 //!
-//! `txn`: the `java` load from a transactional producer that commits every
-//! [`TXN_RECORDS`] records, to compare with `java` (the same producer, idempotent only).
+//! `txn`: the `java` load from a transactional producer that commits every `--txn-records N`
+//! records (default 1000), to compare with `java` (the same producer, idempotent only).
 //!
 //! `failover` (cluster only): one record at a time with acks=all while the partition's leader
 //! is `kill -9`-ed; reports the time from the kill to the first acknowledgement of a record
@@ -54,6 +55,8 @@ struct Args {
     runs: usize,
     seconds: f64,
     partitions: i32,
+    /// Records per transaction of the `txn` scenario.
+    txn_records: u64,
     dir: Option<PathBuf>,
     broker: Option<(String, i32)>,
     cluster: Option<usize>,
@@ -61,7 +64,7 @@ struct Args {
 }
 
 fn parse_args() -> Args {
-    let mut args = Args { runs: 3, seconds: 5.0, partitions: 5000, dir: None, broker: None, cluster: None, scenarios: Vec::new() };
+    let mut args = Args { runs: 3, seconds: 5.0, partitions: 5000, txn_records: 1000, dir: None, broker: None, cluster: None, scenarios: Vec::new() };
     let mut it = std::env::args().skip(1);
     let mut addr = None;
     let mut pid = None;
@@ -71,6 +74,7 @@ fn parse_args() -> Args {
             "--runs" => args.runs = value().parse().expect("--runs N"),
             "--seconds" => args.seconds = value().parse().expect("--seconds S"),
             "--partitions" => args.partitions = value().parse().expect("--partitions P"),
+            "--txn-records" => args.txn_records = value().parse().expect("--txn-records N"),
             "--dir" => args.dir = Some(PathBuf::from(value())),
             "--broker" => addr = Some(value()),
             "--pid" => pid = Some(value().parse().expect("--pid PID")),
@@ -310,8 +314,6 @@ struct Load {
     commit_every: Option<u64>,
 }
 
-/// Records per transaction of the `txn` scenario.
-const TXN_RECORDS: u64 = 1000;
 
 /// The Java client's defaults (acks=all, idempotent, 16 KiB batches, linger 5 ms, ≤ 5 in flight).
 const JAVA: Load = Load { acks: "all", idempotent: true, batch_size: 16384, producers: 1, partitions: 1, one_at_a_time: false, commit_every: None };
@@ -570,7 +572,7 @@ fn run_scenario(args: &Args, name: &str) -> Outcome {
     let s = args.seconds;
     match name {
         "java" | "java-nofsync" => produce(&broker, &broker.create_topic(name, 1), JAVA, s, u64::MAX),
-        "txn" => produce(&broker, &broker.create_topic(name, 1), Load { commit_every: Some(TXN_RECORDS), ..JAVA }, s, u64::MAX),
+        "txn" => produce(&broker, &broker.create_topic(name, 1), Load { commit_every: Some(args.txn_records), ..JAVA }, s, u64::MAX),
         "large" => {
             let load = Load { acks: "all", idempotent: false, batch_size: 1_000_000, ..JAVA };
             produce(&broker, &broker.create_topic(name, 1), load, s, u64::MAX)
