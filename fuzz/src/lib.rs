@@ -103,6 +103,8 @@ pub fn produced_records(records: &[u8]) {
     for (at, header) in Batches::new(records) {
         let _ = batch::validate(&records[at..at + header.size()]);
     }
+    // What every replica reads from an appended control batch (a transaction marker).
+    let _ = batch::transaction_marker(records);
     let Some(header) = produce_validate(records) else {
         return;
     };

@@ -18,12 +18,18 @@
 //!   --broker HOST:PORT --pid PID   measure that broker instead of starting one
 //!   --cluster N       start N brokers (a Raft cluster on loopback, topics with N replicas);
 //!                     broker CPU is all N processes'
-//! SCENARIOS: java java-nofsync txn large acks1 single consume multi partitions failover
+//! SCENARIOS: java java-nofsync txn java-client java-client-nofsync java-client-txn large acks1
+//!            single consume multi partitions failover
 //!            (default: all but failover; failover needs --cluster)
 //! ```
 //!
 //! `txn`: the `java` load from a transactional producer that commits every `--txn-records N`
 //! records (default 1000), to compare with `java` (the same producer, idempotent only).
+//!
+//! `java-client*`: the same load from the Java client itself (kafka-clients 3.9.1 with its
+//! defaults, `clients/java/PerfProducer.java`), which keeps up to 5 requests in flight where
+//! librdkafka's idempotent producer keeps one: plain, against `weir.acks.all.fsync=false`, and
+//! transactional (committing every `--txn-records`).
 //!
 //! `failover` (cluster only): one record at a time with acks=all while the partition's leader
 //! is `kill -9`-ed; reports the time from the kill to the first acknowledgement of a record
@@ -48,7 +54,7 @@ use weir_integration_tests::cluster::TestCluster;
 use weir_integration_tests::Weir;
 
 const RECORD: usize = 1024;
-const ALL: &[&str] = &["java", "java-nofsync", "txn", "large", "acks1", "single", "consume", "multi", "partitions"];
+const ALL: &[&str] = &["java", "java-nofsync", "txn", "java-client", "java-client-nofsync", "java-client-txn", "large", "acks1", "single", "consume", "multi", "partitions"];
 const CLUSTER_ONLY: &[&str] = &["failover"];
 
 struct Args {
@@ -424,6 +430,46 @@ fn produce(broker: &Broker, topic: &str, load: Load, seconds: f64, max_records: 
     }
 }
 
+/// Runs the Java client as the producer (`clients/java/PerfProducer.java`), transactional
+/// with `txn_records` records per transaction; the broker's CPU is measured over the run.
+fn java_client(broker: &Broker, name: &str, seconds: f64, txn_records: Option<u64>) -> Outcome {
+    let topic = broker.create_topic(name, 1);
+    let clients = Path::new(env!("CARGO_MANIFEST_DIR")).join("clients");
+    let mut args = vec![broker.addr.clone(), topic.clone(), seconds.to_string()];
+    if let Some(records) = txn_records {
+        args.extend([format!("{topic}-txn"), records.to_string()]);
+    }
+    let cpu_before = brokers_cpu(&broker.pids);
+    let output = std::process::Command::new("timeout")
+        .args(["-k", "5", "300", "bash"])
+        .arg(clients.join("java/driver.sh"))
+        .args(&args)
+        .env("WEIR_JAVA_MAIN", "PerfProducer")
+        .current_dir(&clients)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run the Java producer");
+    let cpu = brokers_cpu(&broker.pids) - cpu_before;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let Some(line) = stdout.lines().find(|l| l.starts_with("PERF ")) else {
+        panic!("the Java producer printed no result:\n{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    };
+    let field = |name: &str| -> f64 {
+        line.split_whitespace().find_map(|kv| kv.strip_prefix(name)?.strip_prefix('=')?.parse().ok()).unwrap_or(f64::NAN)
+    };
+    let bytes = field("acked") * RECORD as f64;
+    Outcome {
+        mb_s: bytes / field("seconds") / 1e6,
+        records_s: field("acked") / field("seconds"),
+        cpu_s_per_gb: cpu / (bytes / 1e9),
+        p50_ms: field("p50_ms"),
+        p99_ms: field("p99_ms"),
+        p999_ms: field("p999_ms"),
+        failed: field("failed") as u64,
+        extra: BTreeMap::new(),
+    }
+}
+
 /// Produces `seconds` of large batches, then reads the partition from the start; CPU and rate
 /// are the reading's.
 fn consume(broker: &Broker, seconds: f64) -> Outcome {
@@ -564,8 +610,9 @@ fn failover(broker: &mut Broker) -> Outcome {
 }
 
 fn run_scenario(args: &Args, name: &str) -> Outcome {
-    let env: &[(&str, &str)] = if name == "java-nofsync" { &[("WEIR_WEIR_ACKS_ALL_FSYNC", "false")] } else { &[] };
-    if name == "java-nofsync" && args.broker.is_some() {
+    let nofsync = name.ends_with("-nofsync");
+    let env: &[(&str, &str)] = if nofsync { &[("WEIR_WEIR_ACKS_ALL_FSYNC", "false")] } else { &[] };
+    if nofsync && args.broker.is_some() {
         return Outcome::default();
     }
     let mut broker = Broker::start(args, env);
@@ -573,6 +620,8 @@ fn run_scenario(args: &Args, name: &str) -> Outcome {
     match name {
         "java" | "java-nofsync" => produce(&broker, &broker.create_topic(name, 1), JAVA, s, u64::MAX),
         "txn" => produce(&broker, &broker.create_topic(name, 1), Load { commit_every: Some(args.txn_records), ..JAVA }, s, u64::MAX),
+        "java-client" | "java-client-nofsync" => java_client(&broker, name, s, None),
+        "java-client-txn" => java_client(&broker, name, s, Some(args.txn_records)),
         "large" => {
             let load = Load { acks: "all", idempotent: false, batch_size: 1_000_000, ..JAVA };
             produce(&broker, &broker.create_topic(name, 1), load, s, u64::MAX)
@@ -591,6 +640,9 @@ fn main() {
     let args = parse_args();
     if args.broker.is_none() {
         weir_integration_tests::use_release_binary();
+    }
+    if args.scenarios.iter().any(|s| s.starts_with("java-client")) {
+        weir_integration_tests::compat::install_clients().unwrap_or_else(|e| panic!("{e}"));
     }
     let probe_dir = args.dir.clone().unwrap_or_else(std::env::temp_dir);
     let mut probes: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
@@ -646,7 +698,7 @@ fn main() {
         let m = |f: &dyn Fn(&Outcome) -> f64| median(outcomes.iter().map(f).collect());
         let (mb_s, cpu, p99) = (m(&|o| o.mb_s), m(&|o| o.cpu_s_per_gb), m(&|o| o.p99_ms));
         let ratio = match name.as_str() {
-            "java" | "java-nofsync" | "acks1" | "multi" => format!("{:.2}× disk16k MB/s", mb_s / probe("disk16k_mb_s")),
+            "java" | "java-nofsync" | "java-client" | "java-client-nofsync" | "acks1" | "multi" => format!("{:.2}× disk16k MB/s", mb_s / probe("disk16k_mb_s")),
             "large" => format!("{:.2}× produce floor", cpu / probe("produce_floor_s_gb")),
             "consume" => format!("{:.2}× consume floor", cpu / probe("send_s_gb")),
             "single" => format!("p99 − disk p99 = {:+.2} ms", p99 - probe("disk16k_p99_ms")),
