@@ -535,31 +535,44 @@ pub const ABORT_MARKER: i16 = 0;
 /// Control-record type of a COMMIT marker.
 pub const COMMIT_MARKER: i16 = 1;
 
-/// The marker `batch` holds, if it is a transaction marker: a transactional control batch of a
-/// producer, uncompressed, whose first record's key is a COMMIT or ABORT control key. Anything
-/// else (data, Raft's own control batches, a malformed record) is `None`.
-pub fn transaction_marker(batch: &[u8]) -> Option<TransactionMarker> {
+/// The one record of a control batch, as Kafka's control batches (and Raft's in Weir) hold it:
+/// its type — the key is version 0 (int16) and type (int16) — and where its value is in
+/// `batch` (cut at the batch's end). `None` unless `batch` is an uncompressed control batch of
+/// one record with such a key.
+pub fn control_record(batch: &[u8]) -> Option<(i16, std::ops::Range<usize>)> {
     let header = BatchHeader::parse(batch)?;
-    if !header.is_control() || !header.is_transactional() || header.producer_id < 0 || header.compression() != codec::NONE {
+    if !header.is_control() || header.records_count != 1 || header.compression() != codec::NONE {
         return None;
     }
-    let record = batch.get(HEADER_LEN..header.size().min(batch.len()))?;
-    let mut at = read_varint(record)?.1 + 1; // record length, attributes
-    for _ in 0..2 {
-        at += read_varint(record.get(at..)?)?.1; // timestamp delta, offset delta
-    }
-    let (key_len, n) = read_varint(record.get(at..)?)?;
-    at += n;
-    let key = record.get(at..at.checked_add(usize::try_from(key_len).ok()?)?)?;
-    at += key.len();
-    let kind = match key {
-        [_, _, a, b] => i16::from_be_bytes([*a, *b]),
-        _ => return None,
+    // length, attributes (1 byte), timestamp delta, offset delta, key length, key, value length
+    let varint = |at: &mut usize| -> Option<i64> {
+        let (value, used) = read_varint(batch.get(*at..)?)?;
+        *at += used;
+        Some(value)
     };
-    let (value_len, n) = read_varint(record.get(at..)?)?;
-    at += n;
-    let value = record.get(at..at.checked_add(usize::try_from(value_len).ok()?)?)?;
-    let coordinator_epoch = value.get(2..6).map_or(0, |b| i32::from_be_bytes([b[0], b[1], b[2], b[3]]));
+    let mut at = HEADER_LEN;
+    varint(&mut at)?;
+    at += 1;
+    varint(&mut at)?;
+    varint(&mut at)?;
+    let key_len = usize::try_from(varint(&mut at)?).ok()?;
+    let key = batch.get(at..at.checked_add(key_len)?)?;
+    at += key_len;
+    let [0, 0, kind_high, kind_low] = *key else { return None };
+    let value_len = usize::try_from(varint(&mut at)?).ok()?;
+    Some((i16::from_be_bytes([kind_high, kind_low]), at..at.checked_add(value_len)?.min(batch.len())))
+}
+
+/// The marker `batch` holds, if it is a transaction marker: a producer's transactional control
+/// record ([`control_record`]) of type COMMIT or ABORT. Anything else (data, Raft's own control
+/// batches, a malformed record) is `None`.
+pub fn transaction_marker(batch: &[u8]) -> Option<TransactionMarker> {
+    let header = BatchHeader::parse(batch)?;
+    if !header.is_transactional() || header.producer_id < 0 {
+        return None;
+    }
+    let (kind, value) = control_record(batch)?;
+    let coordinator_epoch = batch.get(value)?.get(2..6).map_or(0, |b| i32::from_be_bytes([b[0], b[1], b[2], b[3]]));
     match kind {
         ABORT_MARKER => Some(TransactionMarker { commit: false, coordinator_epoch }),
         COMMIT_MARKER => Some(TransactionMarker { commit: true, coordinator_epoch }),

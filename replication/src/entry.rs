@@ -10,7 +10,7 @@
 use bytes::{Bytes, BytesMut};
 use kafka_protocol::records::{Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType};
 use raft::eraftpb::{Entry, EntryType};
-use weir_protocol::batch::{self, BatchHeader};
+use weir_protocol::batch;
 
 use crate::ReplicationError;
 
@@ -80,33 +80,8 @@ pub fn from_batch(index: u64, term: u64, batch: Bytes) -> Entry {
 
 /// `(type, value)` of a batch that is one of Weir's own Raft control records.
 fn control_record(batch: &Bytes) -> Option<(i16, Bytes)> {
-    let header = BatchHeader::parse(batch)?;
-    if !header.is_control() || header.records_count != 1 || header.compression() != 0 {
-        return None;
-    }
-    // length, attributes (1 byte), timestamp delta, offset delta, key length, key, value length
-    let mut at = batch::HEADER_LEN;
-    let varint = |at: &mut usize| -> Option<i64> {
-        let (value, used) = batch::read_varint(batch.get(*at..)?)?;
-        *at += used;
-        Some(value)
-    };
-    varint(&mut at)?;
-    at += 1;
-    varint(&mut at)?;
-    varint(&mut at)?;
-    let key_len = usize::try_from(varint(&mut at)?).ok()?;
-    let key = batch.get(at..at + key_len)?;
-    at += key_len;
-    if key_len != 4 || key[0..2] != [0, 0] {
-        return None;
-    }
-    let kind = i16::from_be_bytes([key[2], key[3]]);
-    if !matches!(kind, LEADER_ENTRY | CONF_CHANGE | CONF_CHANGE_V2) {
-        return None;
-    }
-    let value_len = usize::try_from(varint(&mut at)?).ok()?;
-    Some((kind, batch.slice(at..at.checked_add(value_len)?.min(batch.len()))))
+    let (kind, value) = batch::control_record(batch)?;
+    matches!(kind, LEADER_ENTRY | CONF_CHANGE | CONF_CHANGE_V2).then(|| (kind, batch.slice(value)))
 }
 
 #[cfg(test)]
@@ -119,7 +94,7 @@ mod tests {
         leader.term = 3;
         let stored = to_batch(&leader).unwrap();
         assert!(batch::validate(&stored).is_ok(), "a well-formed batch");
-        assert!(BatchHeader::parse(&stored).unwrap().is_control());
+        assert!(batch::BatchHeader::parse(&stored).unwrap().is_control());
         assert_eq!(to_batch(&leader).unwrap(), stored, "the same bytes every time");
         let back = from_batch(7, 3, stored);
         assert_eq!((back.index, back.term, back.get_entry_type(), back.data.len()), (7, 3, EntryType::EntryNormal, 0));
