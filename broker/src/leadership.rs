@@ -71,7 +71,7 @@ async fn load_coordinators(shared: &Arc<Shared>, partition: &Arc<Partition>) {
         }
     } else if &*partition.topic == TRANSACTION_TOPIC {
         match tokio::task::spawn_blocking(move || loading.transactions.load_partition(&target, partitions)).await {
-            Ok(Ok(resume)) => TransactionCoordinator::resume(shared, resume),
+            Ok(Ok(())) => TransactionCoordinator::resume_prepared(shared),
             _ => warn!(partition = partition.index, "loading transactions failed"),
         }
     }

@@ -138,7 +138,8 @@ impl Starting {
             tokio::spawn(leadership::apply_metadata(shared.clone()));
             tokio::spawn(leadership::watch_partitions(shared.clone(), opened_rx));
         }
-        TransactionCoordinator::resume_loaded(&shared);
+        // A single node loaded its transactions at start: finish the prepared ones.
+        TransactionCoordinator::resume_prepared(&shared);
         let task = tokio::spawn(run(shared.clone(), listener));
         http_state.health.set_listeners_bound();
         info!(%local_addr, data_dir = %data_dir.display(), "weir is serving");

@@ -21,7 +21,6 @@ use parking_lot::Mutex;
 use tracing::{debug, info, warn};
 
 pub use state::{TxnMetadata, TxnState};
-use state::Init;
 
 use crate::config::TransactionSettings;
 use crate::coordinator::{as_coordinator, partition_for, Coordinated};
@@ -42,8 +41,6 @@ pub struct TransactionCoordinator {
     txns: Mutex<HashMap<String, Entry>>,
     coordinated: Coordinated,
     settings: TransactionSettings,
-    /// Single node: ids loaded at start whose commit or abort must be finished once serving.
-    to_resume: Mutex<Vec<String>>,
     next_expiry_check: Mutex<i64>,
 }
 
@@ -72,28 +69,22 @@ impl TransactionCoordinator {
             txns: Mutex::new(HashMap::new()),
             coordinated: Coordinated::new(TRANSACTION_TOPIC, cluster),
             settings,
-            to_resume: Mutex::new(Vec::new()),
             next_expiry_check: Mutex::new(0),
         };
         if !cluster {
             if let Some(topic) = metadata.topic(TRANSACTION_TOPIC) {
                 for partition in topic.hosted() {
-                    let resume = coordinator.load_partition(&partition, topic.partition_count())?;
-                    coordinator.to_resume.lock().extend(resume);
+                    coordinator.load_partition(&partition, topic.partition_count())?;
                 }
             }
         }
         Ok(coordinator)
     }
 
-    pub fn settings(&self) -> TransactionSettings {
-        self.settings
-    }
-
-    /// Rebuilds the ids of one `__transaction_state` partition; returns those whose commit or
-    /// abort was prepared but not completed (see [`TransactionCoordinator::resume`]).
-    /// `partitions` is the topic's partition count.
-    pub fn load_partition(&self, partition: &Partition, partitions: i32) -> Result<Vec<String>, BrokerError> {
+    /// Rebuilds the ids of one `__transaction_state` partition (`partitions` is the topic's
+    /// partition count); [`TransactionCoordinator::resume_prepared`] then finishes the commits
+    /// and aborts it left prepared.
+    pub fn load_partition(&self, partition: &Partition, partitions: i32) -> Result<(), BrokerError> {
         let mut loaded: HashMap<String, TxnMetadata> = HashMap::new();
         let records = crate::coordinator::for_each_record(partition, |record| {
             if record.control {
@@ -111,7 +102,6 @@ impl TransactionCoordinator {
                 }
             }
         })?;
-        let resume: Vec<String> = loaded.iter().filter(|(_, m)| m.state.is_preparing()).map(|(id, _)| id.clone()).collect();
         info!(partition = partition.index, transactional_ids = loaded.len(), records, "loaded transactions");
         let mut txns = self.txns.lock();
         txns.retain(|id, _| partition_for(id, partitions) != partition.index);
@@ -119,7 +109,7 @@ impl TransactionCoordinator {
             txns.insert(id, Entry { metadata: Some(metadata), ..Entry::default() });
         }
         self.coordinated.set_loaded(partition.index, true);
-        Ok(resume)
+        Ok(())
     }
 
     /// Forgets the ids of a partition this broker no longer leads.
@@ -129,17 +119,21 @@ impl TransactionCoordinator {
         info!(partition = index, "unloaded transactions");
     }
 
-    /// Finishes the commits and aborts that were prepared when their partition was loaded.
-    pub fn resume(shared: &Arc<Shared>, ids: Vec<String>) {
-        for id in ids {
+    /// Finishes every prepared commit or abort that no task is completing: those a load found
+    /// (at start, on becoming a partition's leader) and those whose completer gave up (a
+    /// leadership lost and regained since).
+    pub fn resume_prepared(shared: &Arc<Shared>) {
+        let stalled: Vec<String> = shared
+            .transactions
+            .txns
+            .lock()
+            .iter()
+            .filter(|(_, e)| !e.writing && !e.completing && e.metadata.as_ref().is_some_and(|m| m.state.is_preparing()))
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in stalled {
             tokio::spawn(complete(shared.clone(), id));
         }
-    }
-
-    /// Single node: [`TransactionCoordinator::resume`] for what the start-up load found.
-    pub fn resume_loaded(shared: &Arc<Shared>) {
-        let ids = std::mem::take(&mut *shared.transactions.to_resume.lock());
-        TransactionCoordinator::resume(shared, ids);
     }
 
     /// Why this broker may not coordinate `transactional_id` now (see [`Coordinated::error`]).
@@ -172,13 +166,13 @@ impl TransactionCoordinator {
     }
 
     /// Runs `decide` on the id's state; a new state it returns is written, and takes effect
-    /// once durable. Returns the state in effect afterwards.
+    /// once durable. Returns the state in effect afterwards, and whether it is a new one.
     async fn transition(
         &self,
         shared: &Arc<Shared>,
         transactional_id: &str,
         decide: impl FnOnce(Option<&TxnMetadata>) -> Result<Option<TxnMetadata>, ResponseError>,
-    ) -> Result<TxnMetadata, ResponseError> {
+    ) -> Result<(TxnMetadata, bool), ResponseError> {
         if let Some(error) = self.coordinator_error(&shared.metadata, transactional_id) {
             return Err(error);
         }
@@ -195,7 +189,7 @@ impl TransactionCoordinator {
                     }
                     return Err(e);
                 }
-                Ok(None) => return entry.metadata.clone().ok_or(ResponseError::InvalidProducerIdMapping),
+                Ok(None) => return entry.metadata.clone().map(|m| (m, false)).ok_or(ResponseError::InvalidProducerIdMapping),
                 Ok(Some(next)) => {
                     entry.writing = true;
                     next
@@ -210,7 +204,7 @@ impl TransactionCoordinator {
         match written {
             Ok(()) => {
                 entry.metadata = Some(next.clone());
-                Ok(next)
+                Ok((next, true))
             }
             Err(e) => {
                 if entry.metadata.is_none() {
@@ -244,17 +238,11 @@ impl TransactionCoordinator {
         } else {
             None
         };
-        let mut abort_first = false;
-        let next = coordinator
-            .transition(shared, transactional_id, |current| match state::init(current, timeout_ms, expected, fresh_id, now_ms())? {
-                Init::Ready(next) => Ok(Some(next)),
-                Init::AbortFirst(next) => {
-                    abort_first = true;
-                    Ok(Some(next))
-                }
-            })
+        let (next, _) = coordinator
+            .transition(shared, transactional_id, |current| state::init(current, timeout_ms, expected, fresh_id, now_ms()).map(Some))
             .await?;
-        if abort_first {
+        // Only an abort of the previous producer's transaction leaves the id prepared.
+        if next.state.is_preparing() {
             info!(transactional_id, producer_id = next.producer_id, epoch = next.producer_epoch, "a new producer fenced the previous one: aborting its open transaction");
             tokio::spawn(complete(shared.clone(), transactional_id.to_owned()));
             return Err(ResponseError::ConcurrentTransactions);
@@ -320,15 +308,7 @@ impl TransactionCoordinator {
     /// completed; answered at the completion or after [`END_TXN_WAIT`], whichever comes first
     /// (Kafka answers at the prepare; either way the outcome is decided there).
     pub async fn end_transaction(shared: &Arc<Shared>, transactional_id: &str, producer: (i64, i16), commit: bool) -> Result<(), ResponseError> {
-        let mut prepared = false;
-        shared
-            .transactions
-            .transition(shared, transactional_id, |current| {
-                let next = state::end(current, producer.0, producer.1, commit, now_ms())?;
-                prepared = next.is_some();
-                Ok(next)
-            })
-            .await?;
+        let (_, prepared) = shared.transactions.transition(shared, transactional_id, |current| state::end(current, producer.0, producer.1, commit, now_ms())).await?;
         if prepared {
             let completing = tokio::spawn(complete(shared.clone(), transactional_id.to_owned()));
             // Answered once the markers are written too, when that is quick: the producer's
@@ -353,12 +333,9 @@ impl TransactionCoordinator {
             }
             due
         };
-        let mut stalled = Vec::new();
         for (id, entry) in coordinator.txns.lock().iter().filter(|(_, e)| !e.writing) {
             let Some(metadata) = &entry.metadata else { continue };
-            if metadata.state.is_preparing() && !entry.completing {
-                stalled.push(id.clone());
-            } else if state::timed_out_abort(metadata, now).is_some() {
+            if state::timed_out_abort(metadata, now).is_some() {
                 timed_out.push(id.clone());
             } else if check_expiry && state::is_expired(metadata, now, coordinator.settings.id_expiration_ms) {
                 expired.push(id.clone());
@@ -367,24 +344,14 @@ impl TransactionCoordinator {
         for id in timed_out {
             let shared = shared.clone();
             tokio::spawn(async move {
-                let mut aborting = false;
-                let aborted = shared
-                    .transactions
-                    .transition(&shared, &id, |current| {
-                        let next = current.and_then(|m| state::timed_out_abort(m, now_ms()));
-                        aborting = next.is_some();
-                        Ok(next)
-                    })
-                    .await;
-                if let (Ok(m), true) = (aborted, aborting) {
+                let aborted = shared.transactions.transition(&shared, &id, |current| Ok(current.and_then(|m| state::timed_out_abort(m, now_ms())))).await;
+                if let Ok((m, true)) = aborted {
                     info!(transactional_id = id, producer_id = m.producer_id, epoch = m.producer_epoch, "aborting a transaction that outlived its timeout");
                     complete(shared.clone(), id).await;
                 }
             });
         }
-        // A prepared commit or abort whose completer gave up (a lost leadership regained
-        // since) is picked up again.
-        TransactionCoordinator::resume(shared, stalled);
+        TransactionCoordinator::resume_prepared(shared);
         for id in expired {
             let shared = shared.clone();
             tokio::spawn(async move { shared.transactions.expire(&shared, &id).await });

@@ -79,29 +79,21 @@ pub struct TxnMetadata {
 /// One bump past this epoch takes a new producer id (Kafka: `Short.MaxValue - 1`).
 const MAX_EPOCH: i16 = i16::MAX - 1;
 
-/// What InitProducerId does.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Init {
-    /// Write this state, then answer with its producer id and epoch.
-    Ready(TxnMetadata),
-    /// The previous producer left a transaction open: write this (PrepareAbort at a bumped
-    /// epoch, which fences that producer), complete the abort, and answer
-    /// CONCURRENT_TRANSACTIONS; the new producer retries.
-    AbortFirst(TxnMetadata),
-}
-
 /// Whether InitProducerId on this state needs a fresh producer id (allocated beforehand).
 pub fn needs_producer_id(current: Option<&TxnMetadata>) -> bool {
     current.is_none_or(|m| m.producer_epoch >= MAX_EPOCH)
 }
 
-/// InitProducerId with a transactional id: a new id at epoch 0, or the next epoch of the
-/// existing one. `expected` is the producer's own id and epoch when it re-initialises
+/// InitProducerId with a transactional id: the state to write — a new id at epoch 0, or the
+/// next epoch of the existing one, answered with its producer id and epoch. When the previous
+/// producer left a transaction open it is PrepareAbort at a bumped epoch instead, which fences
+/// that producer: the abort is completed and the new producer hears CONCURRENT_TRANSACTIONS
+/// and retries. `expected` is the producer's own id and epoch when it re-initialises
 /// (KIP-360); another producer's is fenced.
-pub fn init(current: Option<&TxnMetadata>, timeout_ms: i32, expected: Option<(i64, i16)>, fresh_id: Option<i64>, now: i64) -> Result<Init, ResponseError> {
+pub fn init(current: Option<&TxnMetadata>, timeout_ms: i32, expected: Option<(i64, i16)>, fresh_id: Option<i64>, now: i64) -> Result<TxnMetadata, ResponseError> {
     let Some(m) = current else {
         let producer_id = fresh_id.ok_or(ResponseError::CoordinatorNotAvailable)?;
-        return Ok(Init::Ready(TxnMetadata {
+        return Ok(TxnMetadata {
             producer_id,
             producer_epoch: 0,
             timeout_ms,
@@ -110,7 +102,7 @@ pub fn init(current: Option<&TxnMetadata>, timeout_ms: i32, expected: Option<(i6
             start_ms: -1,
             last_update_ms: now,
             last_producer_epoch: -1,
-        }));
+        });
     };
     let mut next = m.clone();
     next.last_update_ms = now;
@@ -120,7 +112,7 @@ pub fn init(current: Option<&TxnMetadata>, timeout_ms: i32, expected: Option<(i6
             return Err(ResponseError::ProducerFenced);
         }
         if retry {
-            return Ok(Init::Ready(next));
+            return Ok(next);
         }
     }
     match m.state {
@@ -128,7 +120,7 @@ pub fn init(current: Option<&TxnMetadata>, timeout_ms: i32, expected: Option<(i6
         TxnState::Ongoing => {
             next.producer_epoch = m.producer_epoch.saturating_add(1);
             next.state = TxnState::PrepareAbort;
-            Ok(Init::AbortFirst(next))
+            Ok(next)
         }
         TxnState::Empty | TxnState::CompleteCommit | TxnState::CompleteAbort | TxnState::Dead => {
             if m.producer_epoch >= MAX_EPOCH {
@@ -143,7 +135,7 @@ pub fn init(current: Option<&TxnMetadata>, timeout_ms: i32, expected: Option<(i6
             next.partitions.clear();
             next.timeout_ms = timeout_ms;
             next.start_ms = -1;
-            Ok(Init::Ready(next))
+            Ok(next)
         }
     }
 }
@@ -239,11 +231,10 @@ pub fn is_expired(m: &TxnMetadata, now: i64, expiration_ms: i64) -> bool {
 mod tests {
     use super::*;
 
-    fn ready(init: Result<Init, ResponseError>) -> TxnMetadata {
-        match init {
-            Ok(Init::Ready(m)) => m,
-            other => panic!("{other:?}"),
-        }
+    fn ready(init: Result<TxnMetadata, ResponseError>) -> TxnMetadata {
+        let m = init.expect("a state");
+        assert_eq!(m.state, TxnState::Empty, "{m:?}");
+        m
     }
 
     #[test]
@@ -272,7 +263,7 @@ mod tests {
         let m = add_partitions(Some(&m), 7, 0, &[("t".to_owned(), 0)], 1).unwrap().unwrap();
         // A new producer with the same transactional id: the open transaction is aborted at a
         // bumped epoch first.
-        let Ok(Init::AbortFirst(fenced)) = init(Some(&m), 60_000, None, None, 2) else { panic!() };
+        let fenced = init(Some(&m), 60_000, None, None, 2).unwrap();
         assert_eq!((fenced.producer_epoch, fenced.state), (1, TxnState::PrepareAbort));
         assert_eq!(add_partitions(Some(&fenced), 7, 0, &[("t".to_owned(), 1)], 3), Err(ResponseError::ProducerFenced));
         assert_eq!(end(Some(&fenced), 8, 1, true, 3), Err(ResponseError::InvalidProducerIdMapping));
