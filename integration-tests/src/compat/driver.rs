@@ -147,28 +147,37 @@ pub fn compare(sent: &[Rec], got: &[Rec], partition: i32, first_offset: i64) -> 
         if (have.partition, have.offset) != (partition, offset) {
             problems.push(format!("record {i}: at {}/{}, want {partition}/{offset}", have.partition, have.offset));
         }
-        if have.key != want.key {
-            problems.push(format!("record {i}: key {:?} != {:?}", short(&have.key), short(&want.key)));
-        }
-        if have.value != want.value {
-            problems.push(format!("record {i}: value {} != {}", short(&have.value), short(&want.value)));
-        }
-        if have.headers != want.headers {
-            problems.push(format!("record {i}: headers {:?} != {:?}", have.headers, want.headers));
-        }
+        field_problems(&format!("record {i}"), want, have, &mut problems);
         if let (Some(w), Some(h)) = (want.timestamp, have.timestamp) {
             if w != h {
                 problems.push(format!("record {i}: timestamp {h} != {w}"));
             }
         }
     }
-    if problems.is_empty() {
-        Ok(())
-    } else {
-        let more = problems.len().saturating_sub(5);
-        problems.truncate(5);
-        Err(problems.join("; ") + &if more > 0 { format!(" (+{more} more)") } else { String::new() })
+    verdict(problems)
+}
+
+/// How record `have` differs from `want` in key, value and headers, added to `problems`.
+fn field_problems(at: &str, want: &Rec, have: &Rec, problems: &mut Vec<String>) {
+    if have.key != want.key {
+        problems.push(format!("{at}: key {} != {}", short(&have.key), short(&want.key)));
     }
+    if have.value != want.value {
+        problems.push(format!("{at}: value {} != {}", short(&have.value), short(&want.value)));
+    }
+    if have.headers != want.headers {
+        problems.push(format!("{at}: headers {:?} != {:?}", have.headers, want.headers));
+    }
+}
+
+/// A comparison's outcome: the first five problems, if any.
+fn verdict(mut problems: Vec<String>) -> Result<(), String> {
+    if problems.is_empty() {
+        return Ok(());
+    }
+    let more = problems.len().saturating_sub(5);
+    problems.truncate(5);
+    Err(problems.join("; ") + &if more > 0 { format!(" (+{more} more)") } else { String::new() })
 }
 
 /// Records `tag`0..`tag`9 of the `transactions` scenario (key = value).
@@ -211,23 +220,9 @@ pub fn compare_in_order(sent: &[Rec], got: &[Rec], acked: Option<&[i64]>, partit
         if i > 0 && have.offset <= got[i - 1].offset {
             problems.push(format!("{at}: offset {} after {}", have.offset, got[i - 1].offset));
         }
-        if have.key != want.key {
-            problems.push(format!("{at}: key {} != {}", short(&have.key), short(&want.key)));
-        }
-        if have.value != want.value {
-            problems.push(format!("{at}: value {} != {}", short(&have.value), short(&want.value)));
-        }
-        if have.headers != want.headers {
-            problems.push(format!("{at}: headers {:?} != {:?}", have.headers, want.headers));
-        }
+        field_problems(&at, want, have, &mut problems);
     }
-    if problems.is_empty() {
-        Ok(())
-    } else {
-        let more = problems.len().saturating_sub(5);
-        problems.truncate(5);
-        Err(problems.join("; ") + &if more > 0 { format!(" (+{more} more)") } else { String::new() })
-    }
+    verdict(problems)
 }
 
 /// For reads across partitions (groups): every sent record arrives exactly once, by key.
