@@ -10,7 +10,6 @@ IncrementalAlterConfigs). Section `lead`: admin APIs implemented on main in para
 import os
 import sys
 import time
-import traceback
 
 from confluent_kafka import (OFFSET_BEGINNING, Consumer, ElectionType, KafkaError, KafkaException,
                              Producer, TopicPartition)
@@ -18,7 +17,7 @@ from confluent_kafka.admin import (AdminClient, AlterConfigOpType, ConfigEntry, 
                                    ConfigSource, NewTopic, OffsetSpec, ResourceType)
 
 import matrix
-from matrix import Failure, Unsupported, fail
+from matrix import Unsupported, fail
 
 if len(sys.argv) not in (3, 4):
     raise SystemExit("usage: admin_checks.py BOOTSTRAP PREFIX [configs|lead|all]")
@@ -285,22 +284,4 @@ LEAD_CHECKS = [delete_records, describe_log_dirs, describe_producers, elect_lead
                list_partition_reassignments, alter_partition_reassignments]
 
 
-def main():
-    matrix.start_watchdog("confluent admin")
-    checks = {"configs": CONFIG_CHECKS, "lead": LEAD_CHECKS, "all": CONFIG_CHECKS + LEAD_CHECKS}[SECTION]
-    for check in checks:
-        started = time.monotonic()
-        try:
-            matrix.report(check.__name__, "PASS", f"{check() or 'ok'} ({time.monotonic() - started:.1f}s)")
-        except Unsupported as e:
-            matrix.report(check.__name__, "UNSUPPORTED", str(e))
-        except Failure as e:
-            matrix.report(check.__name__, "FAIL", str(e))
-        except Exception as e:
-            traceback.print_exc()
-            matrix.report(check.__name__, "FAIL", f"{type(e).__name__}: {e}")
-    sys.stdout.flush()
-    os._exit(0)
-
-
-main()
+matrix.run_checks("confluent admin", {"configs": CONFIG_CHECKS, "lead": LEAD_CHECKS, "all": CONFIG_CHECKS + LEAD_CHECKS}[SECTION])

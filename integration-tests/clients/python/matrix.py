@@ -344,7 +344,6 @@ def run(stack, scenarios, needs=None):
     passed = set()
     for sid in SCENARIOS:
         impl = scenarios.get(sid, "not implemented by this driver")
-        started = time.monotonic()
         if isinstance(impl, str):
             report(sid, "UNSUPPORTED", impl)
             continue
@@ -352,17 +351,39 @@ def run(stack, scenarios, needs=None):
         if need and need not in passed:
             report(sid, "FAIL", f"needs {need}")
             continue
-        try:
-            summary = impl() or "ok"
+        if run_check(sid, impl):
             passed.add(sid)
-            report(sid, "PASS", f"{summary} ({time.monotonic() - started:.1f}s)")
-        except Unsupported as e:
-            report(sid, "UNSUPPORTED", str(e))
-        except Failure as e:
-            report(sid, "FAIL", str(e))
-        except Exception as e:
-            traceback.print_exc()
-            report(sid, "FAIL", f"{type(e).__name__}: {e}")
+    finish()
+
+
+def run_check(sid, impl):
+    """Runs one check (returns a one-line summary, raises Failure/Unsupported/anything) and
+    prints its RESULT line; True when it passed."""
+    started = time.monotonic()
+    try:
+        summary = impl() or "ok"
+        report(sid, "PASS", f"{summary} ({time.monotonic() - started:.1f}s)")
+        return True
+    except Unsupported as e:
+        report(sid, "UNSUPPORTED", str(e))
+    except Failure as e:
+        report(sid, "FAIL", str(e))
+    except Exception as e:
+        traceback.print_exc()
+        report(sid, "FAIL", f"{type(e).__name__}: {e}")
+    return False
+
+
+def run_checks(stack, checks, seconds=DRIVER_TIMEOUT):
+    """A program of checks outside the matrix: each function in `checks`, in order, reported
+    under its name, then exit."""
+    start_watchdog(stack, seconds)
+    for check in checks:
+        run_check(check.__name__, check)
+    finish()
+
+
+def finish():
     sys.stdout.flush()
     # Some clients leave non-daemon threads behind; the results are out, so leave now.
     os._exit(0)

@@ -25,10 +25,8 @@ exits 0. Topics are PREFIX-<check>, created with REPLICATION replicas (default 1
   is visible to the same read_committed consumer, and the LSO is the high watermark.
 """
 
-import os
 import sys
 import time
-import traceback
 import uuid
 
 from confluent_kafka import (OFFSET_BEGINNING, OFFSET_INVALID, Consumer, ConsumerGroupTopicPartitions,
@@ -36,7 +34,7 @@ from confluent_kafka import (OFFSET_BEGINNING, OFFSET_INVALID, Consumer, Consume
 from confluent_kafka.admin import AdminClient, NewTopic, OffsetSpec
 
 import matrix
-from matrix import Failure, Unsupported, fail
+from matrix import fail
 
 if len(sys.argv) not in (3, 4):
     raise SystemExit("usage: txn_checks.py BOOTSTRAP PREFIX [REPLICATION]")
@@ -435,21 +433,4 @@ def lso():
 CHECKS = [commit, abort, abort_then_retry, send_offsets_commit, send_offsets_abort, zombie_fenced, lso]
 
 
-def main():
-    matrix.start_watchdog("confluent transactions", seconds=140)
-    for check in CHECKS:
-        started = time.monotonic()
-        try:
-            matrix.report(check.__name__, "PASS", f"{check() or 'ok'} ({time.monotonic() - started:.1f}s)")
-        except Unsupported as e:
-            matrix.report(check.__name__, "UNSUPPORTED", str(e))
-        except Failure as e:
-            matrix.report(check.__name__, "FAIL", str(e))
-        except Exception as e:
-            traceback.print_exc()
-            matrix.report(check.__name__, "FAIL", f"{type(e).__name__}: {e}")
-    sys.stdout.flush()
-    os._exit(0)
-
-
-main()
+matrix.run_checks("confluent transactions", CHECKS, seconds=140)
