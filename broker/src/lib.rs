@@ -292,10 +292,10 @@ async fn housekeeping(shared: Arc<Shared>) {
     // Group session and rebalance deadlines are checked at this granularity.
     let mut groups = tokio::time::interval(Duration::from_millis(100));
     let mut transactions = tokio::time::interval(Duration::from_millis(shared.settings.transactions.abort_check_interval_ms.max(1) as u64));
-    // Index maps of partitions nobody looked up since the last tick are dropped.
-    let mut unmap = tokio::time::interval(Duration::from_secs(30));
+    // Log files are closed and unmapped every tick; busy partitions reopen theirs on demand.
+    let mut close_idle = tokio::time::interval(Duration::from_secs(30));
     retention.tick().await;
-    unmap.tick().await;
+    close_idle.tick().await;
     checkpoint.tick().await;
     loop {
         tokio::select! {
@@ -315,8 +315,13 @@ async fn housekeeping(shared: Arc<Shared>) {
                 if shared.settings.ephemeral {
                     continue;
                 }
-                for topic in shared.metadata.topics() {
+                'round: for topic in shared.metadata.topics() {
                     for partition in topic.hosted() {
+                        // A round over many partitions takes a while: a shutdown does not wait
+                        // for it (the clean close makes recovery points moot).
+                        if *shutdown.borrow() {
+                            break 'round;
+                        }
                         // A replicated partition's Raft group flushes its log itself: only its
                         // recovery point is checkpointed here.
                         let flushed = if partition.replica.is_none() { partition.flush_now().await } else { Ok(()) };
@@ -326,10 +331,10 @@ async fn housekeeping(shared: Arc<Shared>) {
                     }
                 }
             }
-            _ = unmap.tick() => {
+            _ = close_idle.tick() => {
                 for topic in shared.metadata.topics() {
                     for partition in topic.hosted() {
-                        partition.log().unmap_indexes();
+                        partition.log().close_idle_files();
                     }
                 }
             }

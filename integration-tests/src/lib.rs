@@ -80,14 +80,27 @@ impl Weir {
         weir
     }
 
+    /// [`Weir::start`] with the process's open-file limit (`RLIMIT_NOFILE`, soft and hard) set
+    /// to `limit`.
+    pub fn start_with_open_file_limit(data_dir: &Path, extra: &[&str], limit: u64) -> Weir {
+        let mut weir = Weir::spawn_limited(data_dir, extra, &[], Some(limit));
+        weir.wait_listening();
+        weir
+    }
+
     /// Starts a broker without waiting for it to listen (see [`Weir::wait_http`],
     /// [`Weir::wait_listening`]).
     pub fn spawn(data_dir: &Path, extra: &[&str], env: &[(&str, &str)]) -> Weir {
+        Weir::spawn_limited(data_dir, extra, env, None)
+    }
+
+    fn spawn_limited(data_dir: &Path, extra: &[&str], env: &[(&str, &str)], open_files: Option<u64>) -> Weir {
         let log = data_dir.with_extension("log");
         let stderr = std::fs::OpenOptions::new().create(true).append(true).open(&log).expect("open broker log");
         // A free port unless the test names one.
         let listen: &[&str] = if extra.contains(&"--listen") { &[] } else { &["--listen", "127.0.0.1:0"] };
-        let mut child = Command::new(weir_binary())
+        let mut command = Command::new(weir_binary());
+        command
             .arg("serve")
             .args(listen)
             .arg("--data-dir")
@@ -97,9 +110,16 @@ impl Weir {
             .env("RUST_LOG", "info")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(stderr)
-            .spawn()
-            .expect("spawn weir");
+            .stderr(stderr);
+        if let Some(limit) = open_files {
+            use std::os::unix::process::CommandExt;
+            let limit = libc::rlimit { rlim_cur: limit, rlim_max: limit };
+            // SAFETY: between fork and exec only the async-signal-safe setrlimit runs.
+            unsafe {
+                command.pre_exec(move || if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) == 0 { Ok(()) } else { Err(std::io::Error::last_os_error()) });
+            }
+        }
+        let mut child = command.spawn().expect("spawn weir");
         let stdout = child.stdout.take().expect("piped stdout");
         let (tx, lines) = mpsc::channel();
         std::thread::spawn(move || {

@@ -94,3 +94,56 @@ fn a_second_broker_cannot_open_a_data_directory_in_use() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("in use by another process"), "{stderr}");
 }
+
+/// A broker with more partitions than it may open files: segment files are opened on demand
+/// and closed when the process is over its budget, so every partition still takes acks=all
+/// writes, serves reads, and keeps what it acknowledged through `kill -9`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn more_partitions_than_open_files() {
+    const LIMIT: u64 = 256;
+    const PARTITIONS: i32 = 600;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let weir = Weir::start_with_open_file_limit(&data, &[], LIMIT);
+    let topic = "wide";
+    create_topic(&weir.client_config(), topic, PARTITIONS, &[]).await;
+
+    let producer: FutureProducer = weir
+        .client_config()
+        .set("acks", "all")
+        .set("enable.idempotence", "true")
+        .set("linger.ms", "5")
+        .set("message.timeout.ms", "60000")
+        .create()
+        .expect("producer");
+    let sends: Vec<_> = (0..PARTITIONS * 3)
+        .map(|i| {
+            let producer = producer.clone();
+            tokio::spawn(async move {
+                let key = format!("k{i:05}");
+                let delivery = producer.send(FutureRecord::to(topic).key(&key).payload("v").partition(i % PARTITIONS), Duration::from_secs(60)).await;
+                let delivery = delivery.unwrap_or_else(|(e, _)| panic!("record {key} not acknowledged: {e}"));
+                (key, (delivery.partition, delivery.offset))
+            })
+        })
+        .collect();
+    let mut acked = std::collections::HashMap::new();
+    for send in sends {
+        let (key, position) = send.await.expect("send task");
+        acked.insert(key, position);
+    }
+    let open = std::fs::read_dir(format!("/proc/{}/fd", weir.pid())).unwrap().count() as u64;
+    assert!(open < LIMIT, "{open} descriptors open");
+
+    let positions = |weir: &Weir| -> std::collections::HashMap<String, (i32, i64)> {
+        consume_to_end(&weir.client_config(), topic, PARTITIONS, Duration::from_secs(120))
+            .into_iter()
+            .map(|r| (String::from_utf8(r.key.unwrap()).unwrap(), (r.partition, r.offset)))
+            .collect()
+    };
+    assert_eq!(positions(&weir), acked, "read back before the crash");
+    weir.kill9();
+    let weir = Weir::start_with_open_file_limit(&data, &[], LIMIT);
+    assert_eq!(positions(&weir), acked, "read back after kill -9");
+    assert!(!weir.log_text().contains("Too many open files"), "{}", weir.log_text());
+}

@@ -12,17 +12,33 @@ const MAGIC: &[u8; 4] = b"WEIR";
 
 /// Writes `payload` to `path` atomically and durably.
 pub fn write(path: &Path, payload: &[u8]) -> Result<()> {
-    write_with(path, payload, true)
+    write_with(path, payload, Sync::All)
 }
 
 /// [`write`] without the fsyncs: for files whose loss or tearing in a crash is harmless (a
 /// producer snapshot: a torn one fails its CRC and is rebuilt from the log), made durable by
 /// the caller's later `syncfs`.
 pub fn write_unsynced(path: &Path, payload: &[u8]) -> Result<()> {
-    write_with(path, payload, false)
+    write_with(path, payload, Sync::None)
 }
 
-fn write_with(path: &Path, payload: &[u8], sync: bool) -> Result<()> {
+/// [`write`] without the directory's fsync: after a crash the file holds the new payload or the
+/// old one, each whole (the new file is synced before it replaces the old). For values whose
+/// previous version stays true, such as a recovery point, which only grows between the
+/// truncations that lower it durably: an older one only makes recovery re-check more.
+pub fn write_replacing(path: &Path, payload: &[u8]) -> Result<()> {
+    write_with(path, payload, Sync::File)
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Sync {
+    /// The file, then its directory after the rename.
+    All,
+    File,
+    None,
+}
+
+fn write_with(path: &Path, payload: &[u8], sync: Sync) -> Result<()> {
     let tmp = path.with_extension("tmp");
     let mut bytes = Vec::with_capacity(payload.len() + 12);
     bytes.extend_from_slice(MAGIC);
@@ -31,12 +47,14 @@ fn write_with(path: &Path, payload: &[u8], sync: bool) -> Result<()> {
     bytes.extend_from_slice(payload);
     let mut file = File::create(&tmp).map_err(StorageError::io("create", &tmp))?;
     file.write_all(&bytes).map_err(StorageError::io("write", &tmp))?;
-    if !sync {
-        return fs::rename(&tmp, path).map_err(StorageError::io("rename", path));
+    if sync != Sync::None {
+        file.sync_all().map_err(StorageError::io("fsync", &tmp))?;
     }
-    file.sync_all().map_err(StorageError::io("fsync", &tmp))?;
     fs::rename(&tmp, path).map_err(StorageError::io("rename", path))?;
-    sync_dir(path.parent().unwrap_or(Path::new(".")))
+    if sync == Sync::All {
+        sync_dir(path.parent().unwrap_or(Path::new(".")))?;
+    }
+    Ok(())
 }
 
 /// Reads a file written by [`write`]; `Ok(None)` if it does not exist.

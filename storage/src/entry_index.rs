@@ -53,11 +53,14 @@ pub(crate) struct EntryIndexWrite {
 }
 
 impl EntryIndexWrite {
-    /// Writes the entries and syncs the file. Blocking.
-    pub fn run(&self) -> Result<()> {
+    /// Writes the entries, and syncs the file if `sync`. Blocking.
+    pub fn run(&self, sync: bool) -> Result<()> {
         let file = OpenOptions::new().write(true).create(true).truncate(false).open(&self.path).map_err(StorageError::io("open", &self.path))?;
         file.write_all_at(&self.bytes, self.at).map_err(StorageError::io("write", &self.path))?;
-        file.sync_data().map_err(StorageError::io("fsync", &self.path))
+        if sync {
+            file.sync_data().map_err(StorageError::io("fsync", &self.path))?;
+        }
+        Ok(())
     }
 }
 
@@ -158,10 +161,12 @@ impl EntryIndex {
         self.persisted = self.persisted.max(count.min(self.entries.len()));
     }
 
-    /// Writes everything pending now (close, tests).
-    pub fn write_now(&mut self) -> Result<()> {
+    /// Writes everything pending now (seal, close, tests), synced unless the caller syncs the
+    /// whole filesystem afterwards (a broker's clean shutdown). An entry index lost in a crash
+    /// is harmless: opening checks it against the log and rebuilds it.
+    pub fn write_now(&mut self, sync: bool) -> Result<()> {
         if let Some((write, count)) = self.pending_write() {
-            write.run()?;
+            write.run(sync)?;
             self.written(count);
         } else if self.entries.is_empty() && !self.path.exists() {
             // An empty segment still gets its (empty) index, so a clean open finds it.
@@ -190,10 +195,10 @@ mod tests {
         assert_eq!(index.get(4), Some(&entry(4)));
         assert_eq!(index.get(11), None);
         assert_eq!(index.containing(7).map(|(_, e)| e.index), Some(2));
-        index.write_now().unwrap();
+        index.write_now(true).unwrap();
         index.truncate(6).unwrap();
         index.push(entry(7));
-        index.write_now().unwrap();
+        index.write_now(true).unwrap();
         let loaded = EntryIndex::load(&path).unwrap().unwrap();
         assert_eq!(loaded.entries(), index.entries());
         // A torn file is not believed.

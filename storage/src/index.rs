@@ -3,13 +3,13 @@
 //! timestamp (8 bytes) → relative offset (4 bytes). Both are sorted by key, so lookups are binary
 //! searches over the map.
 
-use std::fs::{File, OpenOptions};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use memmap2::{Mmap, MmapOptions};
 
+use crate::descriptors::{self, Descriptor};
 use crate::{Result, StorageError};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -33,13 +33,15 @@ impl IndexKind {
 }
 
 /// An index file, written with `pwrite` and mapped (read-only) only while lookups need it:
-/// [`Index::unmap`] drops the map of an idle index, and the next lookup maps it again, so a
-/// broker with many idle partitions holds few maps. Lookups are hints: an index that cannot
-/// be mapped answers "no entry" and the caller scans the segment from its start.
+/// [`Index::close_idle`] drops the map and the descriptor of an idle index, and the next lookup
+/// or append opens them again, so a broker with many idle partitions holds few maps and files.
+/// Lookups are hints: an index that cannot be mapped answers "no entry" and the caller scans
+/// the segment from its start.
 pub(crate) struct Index {
     kind: IndexKind,
     path: PathBuf,
-    file: File,
+    /// Open while entries are being appended.
+    file: Option<Descriptor>,
     capacity: usize,
     /// The file's length: appends extend it (it is not pre-sized).
     file_len: usize,
@@ -52,15 +54,9 @@ impl Index {
     /// room for `max_bytes` in all.
     pub fn open(path: &Path, kind: IndexKind, max_bytes: usize, entries: usize) -> Result<Index> {
         let max_bytes = max_bytes.max(kind.entry_width() * (entries + 1));
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(path)
-            .map_err(StorageError::io("open", path))?;
+        let file = Descriptor::read_write(path)?;
         let len = file.metadata().map_err(StorageError::io("stat", path))?.len() as usize;
-        Ok(Index { kind, path: path.to_owned(), file, capacity: max_bytes.max(len), file_len: len, map: OnceLock::new(), entries })
+        Ok(Index { kind, path: path.to_owned(), file: Some(file), capacity: max_bytes.max(len), file_len: len, map: OnceLock::new(), entries })
     }
 
     /// Entries a file of `len` bytes holds when it was trimmed on close.
@@ -86,7 +82,11 @@ impl Index {
             // SAFETY: read-only map of the index's capacity; only written entries are read (the
             // file holds them), the file is only shrunk (trim, clear) after the map is dropped,
             // and later appends (pwrite) show through the shared page cache.
-            match unsafe { MmapOptions::new().len(self.capacity).map(&self.file) } {
+            let mapped = match &self.file {
+                Some(file) => unsafe { MmapOptions::new().len(self.capacity).map(&**file) }.map_err(StorageError::io("mmap", &self.path)),
+                None => Descriptor::read_only(&self.path).and_then(|file| unsafe { MmapOptions::new().len(self.capacity).map(&*file) }.map_err(StorageError::io("mmap", &self.path))),
+            };
+            match mapped {
                 Ok(map) => {
                     let _ = self.map.set(map);
                 }
@@ -100,8 +100,23 @@ impl Index {
     }
 
     /// Drops the map (lookups map the file again when needed).
-    pub fn unmap(&mut self) {
+    fn unmap(&mut self) {
         self.map = OnceLock::new();
+    }
+
+    /// Drops the map and the descriptor (opened again by the next lookup or append).
+    pub fn close_idle(&mut self) {
+        self.unmap();
+        self.file = None;
+    }
+
+    /// The descriptor, opened now if there is none.
+    fn descriptor(&mut self) -> Result<&Descriptor> {
+        let file = match self.file.take() {
+            Some(file) => file,
+            None => Descriptor::read_write(&self.path)?,
+        };
+        Ok(self.file.insert(file))
     }
 
     pub fn entry(&self, i: usize) -> Option<(i64, u32)> {
@@ -133,7 +148,11 @@ impl Index {
             IndexKind::Time => entry[..8].copy_from_slice(&key.to_be_bytes()),
         }
         entry[self.kind.key_width()..width].copy_from_slice(&value.to_be_bytes());
-        self.file.write_all_at(&entry[..width], (self.entries * width) as u64).map_err(StorageError::io("write", &self.path))?;
+        let at = (self.entries * width) as u64;
+        self.descriptor()?.write_all_at(&entry[..width], at).map_err(StorageError::io("write", &self.path))?;
+        if descriptors::over_budget() {
+            self.file = None;
+        }
         self.entries += 1;
         self.file_len = self.file_len.max(self.entries * width);
         Ok(true)
@@ -190,7 +209,7 @@ impl Index {
         let len = self.entries * self.kind.entry_width();
         if len != self.file_len {
             self.unmap();
-            self.file.set_len(len as u64).map_err(StorageError::io("truncate", &self.path))?;
+            self.descriptor()?.set_len(len as u64).map_err(StorageError::io("truncate", &self.path))?;
             self.file_len = len;
         }
         Ok(())

@@ -10,6 +10,7 @@
 //! pass `now_ms`). The broker (and later the replication layer) drives it.
 
 pub mod checkpoint;
+mod descriptors;
 mod entry_index;
 mod error;
 mod index;
@@ -22,6 +23,7 @@ mod raft_state;
 mod segment;
 mod shared_log;
 
+pub use descriptors::open_segment_files;
 pub use error::StorageError;
 pub use entry_index::EntryMeta;
 pub use log::{AppendInfo, EntryId, FlushJob, Log, LogConfig, LogEntry, Prepared, ReadResult, Stamp};

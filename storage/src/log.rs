@@ -124,7 +124,9 @@ pub struct ReadResult {
 pub struct Log {
     dir: PathBuf,
     config: LogConfig,
-    segments: BTreeMap<i64, Segment>,
+    /// Boxed: a map node holds eleven values, and a log usually has one segment (a partition
+    /// is then a few hundred bytes, not a 4 KiB node).
+    segments: BTreeMap<i64, Box<Segment>>,
     log_start_offset: i64,
     /// The Raft entry just before the first retained one ((0, 0) for a log that has all).
     before_first: EntryId,
@@ -141,6 +143,9 @@ pub struct Log {
     epochs: LeaderEpochs,
     /// Bytes appended or read since mapped pages were last released.
     touched: AtomicUsize,
+    /// What the log-start file says (read at open, or last written), so a close rewrites it
+    /// only when it changed.
+    log_start_on_disk: (i64, EntryId),
     /// Crash tests: how many more steps of a truncation or roll may run (see
     /// [`Log::crash_after_steps`]).
     crash_countdown: Option<u32>,
@@ -246,7 +251,7 @@ impl Log {
                 next_index = last.index + 1;
                 epoch = epoch.max(last.term as i32);
             }
-            segments.insert(base, segment);
+            segments.insert(base, Box::new(segment));
         }
         // Retention and DeleteRecords checkpoint the entry before the first they keep, then
         // delete segments: finish what a crash interrupted. (By entry index, not offset: a
@@ -276,11 +281,12 @@ impl Log {
             producers: ProducerStates::default(),
             epochs,
             touched: AtomicUsize::new(0),
+            log_start_on_disk: (log_start, before_first),
             crash_countdown: None,
         };
         if log.segments.is_empty() {
             let base = log_start.max(0);
-            log.segments.insert(base, Segment::create(dir, base, &log.config, now_ms)?);
+            log.segments.insert(base, Box::new(Segment::create(dir, base, &log.config, now_ms)?));
         } else if needs_active {
             let next = log.log_end_offset();
             log.roll(now_ms, next)?;
@@ -295,11 +301,17 @@ impl Log {
         }
         log.recovery_point = if clean { log.log_end_offset() } else { recovery_point.min(log.log_end_offset()) };
         let end = log.log_end_offset();
-        log.epochs.truncate_from_end(end)?;
+        if !clean {
+            // Epochs that start at or past the recovered end began in a lost tail. After a clean
+            // close the file matches the log (an epoch starting at the end is the current
+            // leader's, begun with nothing appended yet), and rewriting it would cost every
+            // idle partition a synced write per start.
+            log.epochs.truncate_from_end(end)?;
+        }
         log.rebuild_epochs_if_missing()?;
         log.prepared_end = end;
         log.rebuild_producer_state()?;
-        log.unmap_indexes();
+        log.close_idle_files();
         info!(dir = %dir.display(), start = log.log_start_offset, end, first_index = log.first_index(), last_index = log.last_index(), clean, "opened log");
         Ok(log)
     }
@@ -454,7 +466,7 @@ impl Log {
     fn segment_for_index(&self, index: u64) -> Option<&Segment> {
         // Segments are ordered by offset and by index alike: find the last one starting at or
         // before `index` (binary search over the few segment starts).
-        let starts: Vec<(u64, &Segment)> = self.segments.values().filter_map(|s| Some((s.entries().first()?.index, s))).collect();
+        let starts: Vec<(u64, &Segment)> = self.segments.values().filter_map(|s| Some((s.entries().first()?.index, &**s))).collect();
         let at = starts.partition_point(|(first, _)| *first <= index).checked_sub(1)?;
         let segment = starts[at].1;
         segment.entry(index).map(|_| segment)
@@ -654,11 +666,14 @@ impl Log {
         Ok(info)
     }
 
-    /// Drops every index map (lookups map an index again when they need it), so idle
-    /// partitions hold no index maps: the broker calls this periodically.
-    pub fn unmap_indexes(&mut self) {
+    /// Closes every segment's files and drops their maps (the next read or write opens what it
+    /// needs), so an idle partition holds no descriptors and no maps: a broker can host more
+    /// partitions than its open-file limit and `vm.max_map_count` would otherwise allow. Called
+    /// after open and then periodically by the broker; a busy partition pays one `open` and one
+    /// `mmap` per call.
+    pub fn close_idle_files(&mut self) {
         for segment in self.segments.values_mut() {
-            segment.unmap_indexes();
+            segment.close_idle();
         }
     }
 
@@ -698,14 +713,15 @@ impl Log {
     /// snapshot at that offset (so opening never walks sealed segments).
     fn roll(&mut self, now_ms: i64, base_offset: i64) -> Result<()> {
         self.step()?;
-        self.active_mut().seal()?;
+        self.active_mut().append_final_time_entry()?;
+        self.active_mut().seal(true)?;
         self.step()?;
         self.write_producer_snapshot(base_offset)?;
         self.step()?;
         let segment = Segment::create(&self.dir, base_offset, &self.config, now_ms)?;
         // The new files' directory entries must survive a power loss as their data will.
         checkpoint::sync_dir(&self.dir)?;
-        self.segments.insert(base_offset, segment);
+        self.segments.insert(base_offset, Box::new(segment));
         info!(dir = %self.dir.display(), base_offset, "rolled segment");
         Ok(())
     }
@@ -739,7 +755,7 @@ impl Log {
         let last_base = *self.segments.keys().next_back().expect("a log always has a segment");
         let mut segment = self.segments.remove(&last_base).expect("just found");
         segment.truncate_to(end_offset, &self.config)?;
-        let mut segment = segment.reactivate(&self.dir, &self.config, now_ms)?;
+        let mut segment = Box::new(segment.reactivate(&self.dir, &self.config, now_ms)?);
         segment.entries_write_now()?;
         if let Some(flush) = segment.pending_flush() {
             flush.range.run()?;
@@ -773,7 +789,7 @@ impl Log {
         write_reset(&self.dir, &reset)?;
         self.segments.clear();
         finish_reset(&self.dir, reset)?;
-        self.segments.insert(offset, Segment::create(&self.dir, offset, &self.config, now_ms)?);
+        self.segments.insert(offset, Box::new(Segment::create(&self.dir, offset, &self.config, now_ms)?));
         checkpoint::sync_dir(&self.dir)?;
         self.log_start_offset = offset;
         self.before_first = before;
@@ -959,6 +975,7 @@ impl Log {
         self.log_start_offset = new_start;
         self.producers.forget_aborted_below(new_start);
         write_log_start(&self.dir, new_start, self.before_first)?;
+        self.log_start_on_disk = (new_start, self.before_first);
         for base in doomed {
             if let Some(segment) = self.segments.remove(base) {
                 segment.delete()?;
@@ -968,13 +985,14 @@ impl Log {
         Ok(())
     }
 
-    /// Persists the recovery point, so the next unclean start validates less.
-    /// Skipped when the recovery point has not moved since this process last wrote it.
+    /// Persists the recovery point, so the next unclean start validates less (one fsync: see
+    /// [`checkpoint::write_replacing`]). Skipped when the recovery point has not moved since
+    /// this process last wrote it.
     pub fn checkpoint(&self) -> Result<()> {
         if self.checkpointed.load(Ordering::Relaxed) == self.recovery_point {
             return Ok(());
         }
-        checkpoint::write_i64(&self.dir.join(RECOVERY_POINT_FILE), self.recovery_point)?;
+        checkpoint::write_replacing(&self.dir.join(RECOVERY_POINT_FILE), &self.recovery_point.to_be_bytes())?;
         self.checkpointed.store(self.recovery_point, Ordering::Relaxed);
         Ok(())
     }
@@ -984,17 +1002,18 @@ impl Log {
     /// Files that already say the same (a log closed cleanly and not written since) are not
     /// rewritten, so closing an idle log costs little more than trimming its active segment.
     pub fn close(&mut self) -> Result<()> {
-        self.active_mut().seal()?;
+        self.active_mut().seal(true)?;
         self.flush()?;
         self.close_files(true)
     }
 
-    /// [`Log::close`] without the fsyncs of data and trimmed files: the caller makes the whole
-    /// filesystem durable afterwards ([`crate::LogDir::sync_filesystem`]) before relying on it
-    /// (a broker closing thousands of logs, before its clean-shutdown marker). Checkpoint
-    /// files are still replaced atomically (written, synced, renamed).
+    /// [`Log::close`] without fsyncs: the caller makes the whole filesystem durable afterwards
+    /// ([`crate::LogDir::sync_filesystem`]) and then marks the shutdown clean, before relying on
+    /// it (a broker closing thousands of logs). The recovery point is not rewritten: the clean
+    /// marker supersedes it, and without the marker the one on disk is still true. The log
+    /// start, when it changed, is still replaced atomically (written, synced, renamed).
     pub fn close_unsynced(&mut self) -> Result<()> {
-        self.active_mut().seal()?;
+        self.active_mut().seal(false)?;
         // Start the write-back now; the recovery point stays where the last real flush left
         // it (after a crash before the caller's sync, recovery re-validates from there).
         self.flush_job().start()?;
@@ -1013,8 +1032,14 @@ impl Log {
             self.write_producer_snapshot_with(end, sync)?;
         }
         // What the next open would read (the defaults, for a log that never wrote the file).
-        if read_log_start(&self.dir).ok() != Some((self.log_start_offset, self.before_first)) {
+        if self.log_start_on_disk != (self.log_start_offset, self.before_first) {
             write_log_start(&self.dir, self.log_start_offset, self.before_first)?;
+            self.log_start_on_disk = (self.log_start_offset, self.before_first);
+        }
+        if !sync {
+            // The clean-shutdown marker that follows makes the next open trust the whole log;
+            // without it, the recovery point already on disk is still a true one.
+            return Ok(());
         }
         self.checkpoint()
     }
@@ -1147,7 +1172,7 @@ fn finish_truncation(dir: &Path, config: &LogConfig, bases: &mut Vec<i64>, end_o
     if let Some(&last) = bases.last() {
         let mut segment = Segment::recover(dir, last, config, false, 1, 0, now_ms)?.segment;
         segment.truncate_to(end_offset, config)?;
-        segment.seal()?;
+        segment.seal(true)?;
         drop(segment);
         remove_if_present(&dir.join(file_name(last, "entryindex")))?;
     }

@@ -1,4 +1,6 @@
-//! A file mapped for reading at its full capacity (the file itself grows only as it is written), and written with `pwrite`.
+//! A log file, written with `pwrite` and read through a map of its full capacity (the file
+//! itself grows only as it is written). Both the descriptor and the map are opened on demand and
+//! dropped by [`MappedFile::close_idle`], so an idle partition holds neither.
 //!
 //! Writes go through the page cache with `pwrite`/`pwritev`, never through the map: a first
 //! store into a page of a sparse mapped file faults, and the kernel zeroes the whole page before
@@ -6,22 +8,30 @@
 //! fault per 4 KiB). `pwrite` of whole pages copies once; a full disk is an ordinary `ENOSPC`
 //! from the write (reported as KAFKA_STORAGE_ERROR), never a SIGBUS. Readers use the map, which
 //! sees the same page-cache pages: a committed range is lent as a slice of it without copying.
+//! The map is read-only: nothing is ever stored through it.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::ops::Range;
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use bytes::Bytes;
 use memmap2::{MmapOptions, MmapRaw};
 
+use crate::descriptors::{self, Descriptor};
 use crate::{Result, StorageError};
 
 pub(crate) struct MappedFile {
     path: PathBuf,
-    file: Arc<File>,
-    map: Arc<MmapRaw>,
+    /// Open while the file is being written; reopened by the next write after `close_idle`
+    /// (or after a write that found the process over its descriptor budget).
+    file: Option<Arc<Descriptor>>,
+    /// Made by the first read after open or `close_idle`. Slices lent to readers keep their own
+    /// reference, so dropping it here never pulls bytes from under a response.
+    map: OnceLock<Arc<MmapRaw>>,
+    /// Bytes the map covers.
+    capacity: usize,
     /// The file's length.
     len: usize,
 }
@@ -43,25 +53,56 @@ impl AsRef<[u8]> for MapSlice {
 }
 
 impl MappedFile {
-    /// Opens (creating if needed) `path` and maps `capacity` bytes of it (or the whole file, if
-    /// longer). The file itself is not grown: appends extend it, so its length is always what
-    /// was written and nothing needs trimming at close. Only written bytes are ever read
-    /// through the map (a page wholly past the end of the file would fault).
+    /// Opens (creating if needed) `path`, to be mapped at `capacity` bytes (or the whole file,
+    /// if longer), and maps it. The file itself is not grown: appends extend it, so its length
+    /// is always what was written and nothing needs trimming at close. Only written bytes are
+    /// ever read through the map (a page wholly past the end of the file would fault).
     pub fn open(path: &Path, capacity: usize) -> Result<MappedFile> {
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(path)
-            .map_err(StorageError::io("open", path))?;
+        let file = Descriptor::read_write(path)?;
         let len = file.metadata().map_err(StorageError::io("stat", path))?.len() as usize;
-        let capacity = capacity.max(len);
-        let map = MmapOptions::new()
-            .len(capacity.max(1))
-            .map_raw(&file)
-            .map_err(StorageError::io("mmap", path))?;
-        Ok(MappedFile { path: path.to_owned(), file: Arc::new(file), map: Arc::new(map), len })
+        let mapped = MappedFile { path: path.to_owned(), file: Some(Arc::new(file)), map: OnceLock::new(), capacity: capacity.max(len).max(1), len };
+        mapped.map()?;
+        Ok(mapped)
+    }
+
+    /// The map, made now if there is none.
+    fn map(&self) -> Result<&Arc<MmapRaw>> {
+        if let Some(map) = self.map.get() {
+            return Ok(map);
+        }
+        let opened;
+        let file: &File = match &self.file {
+            Some(file) => file,
+            None => {
+                opened = Descriptor::read_only(&self.path)?;
+                &opened
+            }
+        };
+        let map = MmapOptions::new().len(self.capacity).map_raw_read_only(file).map_err(StorageError::io("mmap", &self.path))?;
+        Ok(self.map.get_or_init(|| Arc::new(map)))
+    }
+
+    /// Opens and maps the file now if [`MappedFile::close_idle`] closed it, so that the reads
+    /// and writes that follow cannot fail for want of a descriptor or a map.
+    pub fn reopen(&mut self) -> Result<()> {
+        self.descriptor()?;
+        self.map().map(|_| ())
+    }
+
+    /// The descriptor, opened now if there is none.
+    fn descriptor(&mut self) -> Result<&Arc<Descriptor>> {
+        let file = match self.file.take() {
+            Some(file) => file,
+            None => Arc::new(Descriptor::read_write(&self.path)?),
+        };
+        Ok(self.file.insert(file))
+    }
+
+    /// Drops the descriptor and the map; the next read or write opens them again. Slices lent
+    /// earlier keep their map alive.
+    pub fn close_idle(&mut self) {
+        self.file = None;
+        self.map = OnceLock::new();
     }
 
     pub fn path(&self) -> &Path {
@@ -69,7 +110,7 @@ impl MappedFile {
     }
 
     pub fn capacity(&self) -> usize {
-        self.map.len()
+        self.capacity
     }
 
     /// The file's length (what was written, or left by an earlier process).
@@ -77,16 +118,28 @@ impl MappedFile {
         self.len
     }
 
+    /// The bytes in `range` (clamped to the map), read through the map. Empty if the file
+    /// cannot be mapped again after [`MappedFile::close_idle`] (logged): writers call
+    /// [`MappedFile::reopen`] first and see the error instead.
     pub fn bytes(&self, range: Range<usize>) -> &[u8] {
-        let range = clamp(range, self.map.len());
+        let Some(map) = self.readable(&range) else { return &[] };
+        let range = clamp(range, map.len());
         // SAFETY: in bounds; see `MapSlice`. Callers read only what the owner has written.
-        unsafe { std::slice::from_raw_parts(self.map.as_ptr().add(range.start), range.len()) }
+        unsafe { std::slice::from_raw_parts(map.as_ptr().add(range.start), range.len()) }
     }
 
-    /// A zero-copy `Bytes` over `range` that keeps the map alive.
+    /// A zero-copy `Bytes` over `range` that keeps the map alive (empty as for `bytes`).
     pub fn slice(&self, range: Range<usize>) -> Bytes {
-        let range = clamp(range, self.map.len());
-        Bytes::from_owner(MapSlice { map: self.map.clone(), range })
+        let Some(map) = self.readable(&range) else { return Bytes::new() };
+        let range = clamp(range, map.len());
+        Bytes::from_owner(MapSlice { map: map.clone(), range })
+    }
+
+    fn readable(&self, range: &Range<usize>) -> Option<&Arc<MmapRaw>> {
+        if range.is_empty() {
+            return None;
+        }
+        self.map().inspect_err(|e| tracing::error!(error = %e, "cannot map a log file to read it")).ok()
     }
 
     /// Writes `data` at `at` (through the page cache; readers of the map see it).
@@ -98,12 +151,13 @@ impl MappedFile {
     /// all. Only the owner writes (`&mut self`), and only past what readers may look at.
     pub fn write_vectored(&mut self, at: usize, parts: &[&[u8]]) -> Result<()> {
         let total: usize = parts.iter().map(|p| p.len()).sum();
-        if at + total > self.map.len() {
+        if at + total > self.capacity {
             return Err(StorageError::Corrupt {
                 path: self.path.clone(),
-                why: format!("write to {:?} beyond the map of {} bytes", at..at + total, self.map.len()),
+                why: format!("write to {:?} beyond the map of {} bytes", at..at + total, self.capacity),
             });
         }
+        let fd = self.descriptor()?.as_raw_fd();
         let (mut part, mut skip, mut written) = (0, 0, 0);
         while written < total {
             let iov: Vec<libc::iovec> = parts[part..]
@@ -116,7 +170,7 @@ impl MappedFile {
                 .take(64)
                 .collect();
             // SAFETY: every iovec points into a live slice of `parts`; the descriptor is open.
-            let n = unsafe { libc::pwritev(self.file.as_raw_fd(), iov.as_ptr(), iov.len() as libc::c_int, (at + written) as libc::off_t) };
+            let n = unsafe { libc::pwritev(fd, iov.as_ptr(), iov.len() as libc::c_int, (at + written) as libc::off_t) };
             if n < 0 {
                 let error = std::io::Error::last_os_error();
                 if error.kind() == std::io::ErrorKind::Interrupted {
@@ -138,6 +192,9 @@ impl MappedFile {
             }
             skip += left;
         }
+        if descriptors::over_budget() {
+            self.file = None;
+        }
         Ok(())
     }
 
@@ -145,7 +202,7 @@ impl MappedFile {
     /// must never look past `len` afterwards.
     pub fn truncate_file(&mut self, len: usize) -> Result<()> {
         if len != self.len {
-            self.file.set_len(len as u64).map_err(StorageError::io("truncate", &self.path))?;
+            self.descriptor()?.set_len(len as u64).map_err(StorageError::io("truncate", &self.path))?;
             self.len = len;
         }
         Ok(())
@@ -155,14 +212,15 @@ impl MappedFile {
     /// Turns `range` into a hole: it reads as zeros from now on, in the map and in the file, and
     /// its disk blocks are released. No reader may hold a slice of `range`.
     pub fn discard(&mut self, range: Range<usize>) -> Result<()> {
-        let range = clamp(range, self.map.len());
+        let range = clamp(range, self.capacity);
         if range.is_empty() {
             return Ok(());
         }
+        let fd = self.descriptor()?.as_raw_fd();
         // SAFETY: plain syscall on an open descriptor; the range lies inside the file.
         let rc = unsafe {
             libc::fallocate(
-                self.file.as_raw_fd(),
+                fd,
                 libc::FALLOC_FL_PUNCH_HOLE | libc::FALLOC_FL_KEEP_SIZE,
                 range.start as libc::off_t,
                 range.len() as libc::off_t,
@@ -180,7 +238,8 @@ impl MappedFile {
     /// cache (shared mappings lose nothing, dirty pages included) and is faulted back in if read
     /// again, so resident memory tracks what is in use, not what was ever touched.
     pub fn release(&self, range: Range<usize>) {
-        let range = clamp(range, self.map.len());
+        let Some(map) = self.map.get() else { return };
+        let range = clamp(range, map.len());
         let page = 4096;
         let start = range.start / page * page;
         if range.end <= start {
@@ -189,13 +248,18 @@ impl MappedFile {
         // SAFETY: the range lies inside our mapping; DONTNEED on a shared file mapping only
         // unmaps pages, it never discards file data.
         unsafe {
-            libc::madvise(self.map.as_ptr().add(start) as *mut libc::c_void, range.end - start, libc::MADV_DONTNEED);
+            libc::madvise(map.as_ptr().add(start) as *mut libc::c_void, range.end - start, libc::MADV_DONTNEED);
         }
     }
 
-    /// A handle that can make part of this file durable without borrowing it.
+    /// A handle that can make part of this file durable without borrowing it (it opens the
+    /// file itself if this one is closed).
     pub fn flusher(&self, range: Range<usize>) -> RangeFlush {
-        RangeFlush { file: self.file.clone(), range: clamp(range, self.map.len()), path: self.path.clone() }
+        let file = OnceLock::new();
+        if let Some(open) = &self.file {
+            let _ = file.set(open.clone());
+        }
+        RangeFlush { file, range: clamp(range, self.capacity), path: self.path.clone() }
     }
 }
 
@@ -208,7 +272,7 @@ fn clamp(range: Range<usize>, len: usize) -> Range<usize> {
 /// ([`RangeFlush::start`]), then wait for each ([`RangeFlush::finish`]), so the disk sees all of
 /// them at once and the filesystem commits their metadata in one journal transaction.
 pub struct RangeFlush {
-    file: Arc<File>,
+    file: OnceLock<Arc<Descriptor>>,
     range: Range<usize>,
     path: PathBuf,
 }
@@ -219,10 +283,11 @@ impl RangeFlush {
         if self.range.is_empty() {
             return Ok(());
         }
+        let fd = self.file()?.as_raw_fd();
         // SAFETY: plain syscall on an open descriptor.
         let rc = unsafe {
             libc::sync_file_range(
-                self.file.as_raw_fd(),
+                fd,
                 self.range.start as libc::off64_t,
                 self.range.len() as libc::off64_t,
                 libc::SYNC_FILE_RANGE_WRITE,
@@ -239,7 +304,16 @@ impl RangeFlush {
         if self.range.is_empty() {
             return Ok(());
         }
-        self.file.sync_data().map_err(StorageError::io("fdatasync", &self.path))
+        self.file()?.sync_data().map_err(StorageError::io("fdatasync", &self.path))
+    }
+
+    /// The file's descriptor: the writer's, or one opened for this flush.
+    fn file(&self) -> Result<&File> {
+        if let Some(file) = self.file.get() {
+            return Ok(file);
+        }
+        let file = Descriptor::read_only(&self.path)?;
+        Ok(self.file.get_or_init(|| Arc::new(file)))
     }
 
     /// [`RangeFlush::start`] then [`RangeFlush::finish`].

@@ -208,11 +208,12 @@ impl Segment {
         // bytes for batches.
         segment.log.truncate_file(segment.size)?;
         segment.flushed = segment.size;
-        segment.entries.write_now()?;
+        segment.entries.write_now(true)?;
         let segment = if active {
             Segment::reopen_active(segment, dir, config, now_ms)?
         } else {
-            segment.seal()?;
+            segment.append_final_time_entry()?;
+            segment.seal(true)?;
             segment
         };
         Ok(Recovered { segment, truncated_bytes })
@@ -382,6 +383,8 @@ impl Segment {
         if end_offset >= self.next_offset {
             return Ok(());
         }
+        // The indexes are rebuilt from the log's bytes below: they must be readable.
+        self.log.reopen()?;
         let keep = match self.entry_containing(end_offset) {
             Some((ordinal, meta)) if self.base_offset + meta.relative_offset as i64 == end_offset => ordinal,
             Some(_) => {
@@ -439,10 +442,12 @@ impl Segment {
             .find(|(_, header)| header.max_timestamp >= timestamp)
     }
 
-    /// Drops the maps of the offset and time indexes (mapped again by the next lookup).
-    pub fn unmap_indexes(&mut self) {
-        self.offset_index.unmap();
-        self.time_index.unmap();
+    /// Drops every map and descriptor of the segment's files; the next read or write opens
+    /// what it needs again.
+    pub fn close_idle(&mut self) {
+        self.log.close_idle();
+        self.offset_index.close_idle();
+        self.time_index.close_idle();
     }
 
     /// Unmaps the pages this segment's log has touched (see [`MappedFile::release`]).
@@ -461,16 +466,24 @@ impl Segment {
         Some(self.log.slice(position..position + header.size()))
     }
 
-    /// Closes the segment to appends: a final time-index entry, and every file trimmed to its
-    /// contents, as Kafka leaves a rolled segment.
-    pub fn seal(&mut self) -> Result<()> {
+    /// A last time-index entry for the newest timestamp, when the segment stops taking appends
+    /// for good (Kafka's `onBecomeInactiveSegment`). Not at a close: reopening finds the newest
+    /// timestamp in the batches after the last index entry anyway.
+    pub fn append_final_time_entry(&mut self) -> Result<()> {
         if self.max_timestamp >= 0 && self.time_index.last().map(|(ts, _)| ts) != Some(self.max_timestamp) {
             self.time_index.append(self.max_timestamp, self.max_timestamp_offset as u32)?;
         }
+        Ok(())
+    }
+
+    /// Closes the segment to appends: every file trimmed to its contents, as Kafka leaves a
+    /// rolled segment. The entry index is written, synced if `sync` (see
+    /// [`EntryIndex::write_now`]).
+    pub fn seal(&mut self, sync: bool) -> Result<()> {
         self.log.truncate_file(self.size)?;
         self.offset_index.trim()?;
         self.time_index.trim()?;
-        self.entries.write_now()?;
+        self.entries.write_now(sync)?;
         self.needs_sync = true;
         self.sealed = true;
         Ok(())
@@ -478,7 +491,7 @@ impl Segment {
 
     /// Writes the entry index's pending entries now.
     pub fn entries_write_now(&mut self) -> Result<()> {
-        self.entries.write_now()
+        self.entries.write_now(true)
     }
 
     /// What a flush of this segment must do now, or `None` when it is all durable. The log's

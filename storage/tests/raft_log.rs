@@ -80,6 +80,9 @@ enum Op {
     Reset,
     Reopen { clean: bool },
     Abandon,
+    /// The broker's periodic sweep closes the files of idle partitions; then maybe a flush,
+    /// which has to open the file itself.
+    CloseIdle { flush: bool },
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -91,6 +94,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => Just(Op::Reset),
         2 => prop::bool::ANY.prop_map(|clean| Op::Reopen { clean }),
         1 => Just(Op::Abandon),
+        2 => prop::bool::ANY.prop_map(|flush| Op::CloseIdle { flush }),
     ]
 }
 
@@ -187,6 +191,15 @@ fn run(ops: Vec<Op>) {
                 let bytes = batch_of(u64::MAX, 2);
                 assert!(matches!(log.prepare(&bytes, 1, None).unwrap(), Prepared::Append(_)));
                 log.abandon_prepared().unwrap();
+            }
+            Op::CloseIdle { flush } => {
+                // A reader's slice outlives the map it came from.
+                let held = log.read(model.log_start, 1 << 20, model.high_watermark).unwrap();
+                log.close_idle_files();
+                if flush {
+                    log.flush().unwrap();
+                }
+                assert_eq!(log.read(model.log_start, 1 << 20, model.high_watermark).unwrap().records, held.records, "reads across a close");
             }
         }
         check(&log, &model);

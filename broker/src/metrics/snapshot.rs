@@ -35,6 +35,8 @@ pub const UNDER_REPLICATED: &str = "weir_partitions_under_replicated";
 pub const UNDER_MIN_ISR: &str = "weir_partitions_under_min_isr";
 /// Partitions hosted here that know no leader.
 pub const OFFLINE: &str = "weir_partitions_offline";
+/// Segment files (logs and indexes) open now; idle partitions hold none.
+pub const OPEN_SEGMENT_FILES: &str = "weir_open_segment_files";
 /// 1 once the broker is ready (see `/readyz`), else 0.
 pub const READY: &str = "weir_ready";
 
@@ -70,6 +72,8 @@ pub fn render(shared: &Shared, ready: bool, out: &mut String) {
     let _ = writeln!(out, "{UNDER_MIN_ISR} {under_min_isr}");
     family(out, OFFLINE, "gauge", "Partitions hosted here that know no leader.");
     let _ = writeln!(out, "{OFFLINE} {offline}");
+    family(out, OPEN_SEGMENT_FILES, "gauge", "Segment files (logs and indexes) open now; idle partitions hold none.");
+    let _ = writeln!(out, "{OPEN_SEGMENT_FILES} {}", weir_storage::open_segment_files());
 
     let mut sizes: Vec<(String, u64)> = Vec::new();
     let mut offsets = Vec::new();

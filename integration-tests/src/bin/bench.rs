@@ -116,6 +116,11 @@ fn process_cpu(pid: i32) -> f64 {
 }
 
 /// Resident memory (MiB) and number of memory maps of a process.
+/// Open file descriptors of a process.
+fn open_files(pid: i32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd")).map(|d| d.count()).unwrap_or(0)
+}
+
 fn rss_and_maps(pid: i32) -> (f64, usize) {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     let rss_kb: f64 = status
@@ -263,7 +268,8 @@ impl Broker {
     fn create_topic(&self, prefix: &str, partitions: i32) -> String {
         let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
         let name = format!("bench-{prefix}-{nanos}");
-        let admin: AdminClient<DefaultClientContext> = self.config().create().expect("admin client");
+        // Creating tens of thousands of partitions takes the filesystem a minute or more.
+        let admin: AdminClient<DefaultClientContext> = self.config().set("socket.timeout.ms", "300000").create().expect("admin client");
         let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(300))).request_timeout(Some(Duration::from_secs(300)));
         let topic = NewTopic::new(&name, partitions, TopicReplication::Fixed(self.replication));
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
@@ -529,6 +535,7 @@ fn partitions(args: &Args, broker: &mut Broker, seconds: f64) -> Outcome {
     outcome.extra.insert("idle_cpu_%", idle);
     outcome.extra.insert("rss_mib", rss);
     outcome.extra.insert("maps", maps as f64);
+    outcome.extra.insert("fds", open_files(broker.pids[0]) as f64);
     if let Some(weir) = broker.own.take() {
         let data = weir.data_dir.clone();
         let started = Instant::now();
@@ -541,6 +548,7 @@ fn partitions(args: &Args, broker: &mut Broker, seconds: f64) -> Outcome {
         let (rss, maps) = rss_and_maps(weir.pid());
         outcome.extra.insert("restart_rss_mib", rss);
         outcome.extra.insert("restart_maps", maps as f64);
+        outcome.extra.insert("restart_fds", open_files(weir.pid()) as f64);
         broker.pids = vec![weir.pid()];
         broker.addr = weir.addr.clone();
         broker.own = Some(weir);

@@ -1,0 +1,72 @@
+//! Open descriptors of segment files, counted against a budget: half the process's open-file
+//! limit (`RLIMIT_NOFILE`, soft), the rest left for sockets and everything else.
+//!
+//! A log keeps its segment files open only while it is busy: the broker's periodic sweep closes
+//! them ([`crate::Log::close_idle_files`]), and while the process is over budget a write closes
+//! the file it wrote right after, so a broker with more partitions than descriptors keeps
+//! working (those partitions pay an `open` per write) instead of failing with `EMFILE`.
+
+use std::fs::{File, OpenOptions};
+use std::ops::Deref;
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::OnceLock;
+
+use crate::{Result, StorageError};
+
+static OPEN: AtomicUsize = AtomicUsize::new(0);
+
+/// A segment file's descriptor, counted while open.
+pub(crate) struct Descriptor(File);
+
+impl Descriptor {
+    /// Opens `path` for reading and writing, creating it if missing.
+    pub fn read_write(path: &Path) -> Result<Descriptor> {
+        Descriptor::open(path, OpenOptions::new().read(true).write(true).create(true).truncate(false))
+    }
+
+    /// Opens an existing `path` for reading (enough to map it, and to sync it).
+    pub fn read_only(path: &Path) -> Result<Descriptor> {
+        Descriptor::open(path, OpenOptions::new().read(true))
+    }
+
+    fn open(path: &Path, options: &OpenOptions) -> Result<Descriptor> {
+        let file = options.open(path).map_err(StorageError::io("open", path))?;
+        OPEN.fetch_add(1, Ordering::Relaxed);
+        Ok(Descriptor(file))
+    }
+}
+
+impl Deref for Descriptor {
+    type Target = File;
+    fn deref(&self) -> &File {
+        &self.0
+    }
+}
+
+impl Drop for Descriptor {
+    fn drop(&mut self) {
+        OPEN.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// Whether more segment files are open than the budget allows: writers then close what they
+/// opened as soon as they are done with it.
+pub(crate) fn over_budget() -> bool {
+    OPEN.load(Ordering::Relaxed) > budget()
+}
+
+/// Segment files open now (the broker's metrics).
+pub fn open_segment_files() -> usize {
+    OPEN.load(Ordering::Relaxed)
+}
+
+fn budget() -> usize {
+    static BUDGET: OnceLock<usize> = OnceLock::new();
+    *BUDGET.get_or_init(|| {
+        let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+        // SAFETY: plain syscall writing into a valid struct.
+        let soft = if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } == 0 { limit.rlim_cur } else { 1024 };
+        (soft.min(1 << 20) as usize / 2).max(64)
+    })
+}
