@@ -208,7 +208,8 @@ impl Segment {
         // bytes for batches.
         segment.log.truncate_file(segment.size)?;
         segment.flushed = segment.size;
-        segment.entries.write_now(true)?;
+        // The entry index is written by the seal; an active segment's waits for its seal or
+        // close, like one that never crashed (another crash recovers it again).
         let segment = if active {
             Segment::reopen_active(segment, dir, config, now_ms)?
         } else {
