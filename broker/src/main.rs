@@ -106,6 +106,18 @@ fn init_logging(format: LogFormat, default_level: &str) {
     }
 }
 
+/// Request buffers (a produce request can be megabytes) are allocated and freed all the time.
+/// glibc's defaults hand such blocks back to the kernel (`munmap`, heap trimming), so the next
+/// request faults in fresh, zeroed pages: on a VM that costs as much as the record copy itself.
+/// Keep up to 64 MiB of freed memory per arena for reuse instead.
+fn keep_freed_memory() {
+    // SAFETY: mallopt only tunes the allocator; called before any thread starts.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, 64 << 20);
+    }
+}
+
 fn main() -> ExitCode {
     let args = match Cli::parse().command.unwrap_or(Command::Serve(ServeArgs::default())) {
         Command::Serve(args) => args,
@@ -116,6 +128,7 @@ fn main() -> ExitCode {
         }
     };
     init_logging(args.log_format, "info");
+    keep_freed_memory();
     let config = match build_config(&args) {
         Ok(config) => config,
         Err(e) => {

@@ -54,6 +54,12 @@ pub struct LogConfig {
     pub index_interval_bytes: usize,
     /// `segment.index.bytes`
     pub segment_index_bytes: usize,
+    /// `weir.log.drop.behind.bytes`: after each flush, the log's pages more than this many
+    /// bytes behind the flushed end are dropped from the page cache (`POSIX_FADV_DONTNEED`), so
+    /// new writes reuse those pages instead of taking fresh ones from the kernel (costly where
+    /// free memory is not backed yet, as in many VMs). Readers further behind then read from
+    /// disk. `None`: the kernel decides, as for Kafka.
+    pub drop_behind_bytes: Option<u64>,
 }
 
 impl Default for LogConfig {
@@ -65,6 +71,7 @@ impl Default for LogConfig {
             retention_bytes: -1,
             index_interval_bytes: 4096,
             segment_index_bytes: 10 << 20,
+            drop_behind_bytes: None,
         }
     }
 }
@@ -157,8 +164,9 @@ pub struct Log {
 pub struct FlushJob {
     ranges: Vec<RangeFlush>,
     syncs: Vec<PathBuf>,
-    /// Per segment (by base offset): log size made durable.
-    positions: Vec<(i64, usize)>,
+    /// Per segment (by base offset): log size made durable, and the end of what the job drops
+    /// from the page cache.
+    positions: Vec<(i64, usize, usize)>,
     /// Offsets below this are durable once the job has run.
     pub end_offset: i64,
     /// So is every entry up to this index.
@@ -757,12 +765,12 @@ impl Log {
         segment.truncate_to(end_offset, &self.config)?;
         let mut segment = Box::new(segment.reactivate(&self.dir, &self.config, now_ms)?);
         segment.entries_write_now()?;
-        if let Some(flush) = segment.pending_flush() {
+        if let Some(flush) = segment.pending_flush(None) {
             flush.range.run()?;
             for path in &flush.syncs {
                 File::open(path).and_then(|f| f.sync_all()).map_err(StorageError::io("fsync", path))?;
             }
-            segment.flushed_to(flush.size, true);
+            segment.flushed_to(flush.size, flush.dropped_to, true);
         }
         self.segments.insert(last_base, segment);
         self.step()?;
@@ -883,19 +891,19 @@ impl Log {
             last_index: self.last_index(),
         };
         for (&base, segment) in self.segments.range(self.segment_base_for(self.recovery_point)..) {
-            if let Some(flush) = segment.pending_flush() {
+            if let Some(flush) = segment.pending_flush(self.config.drop_behind_bytes) {
                 job.ranges.push(flush.range);
                 job.syncs.extend(flush.syncs);
-                job.positions.push((base, flush.size));
+                job.positions.push((base, flush.size, flush.dropped_to));
             }
         }
         job
     }
 
     pub fn flush_done(&mut self, job: &FlushJob) {
-        for &(base, size) in &job.positions {
+        for &(base, size, dropped_to) in &job.positions {
             if let Some(segment) = self.segments.get_mut(&base) {
-                segment.flushed_to(size, true);
+                segment.flushed_to(size, dropped_to, true);
             }
         }
         // A truncation since the job was prepared may have cut what it flushed.

@@ -252,14 +252,14 @@ impl MappedFile {
         }
     }
 
-    /// A handle that can make part of this file durable without borrowing it (it opens the
-    /// file itself if this one is closed).
-    pub fn flusher(&self, range: Range<usize>) -> RangeFlush {
+    /// A handle that can make `range` of this file durable without borrowing it (it opens the
+    /// file itself if this one is closed), then drop the pages of `drop` from the page cache.
+    pub fn flusher(&self, range: Range<usize>, drop: Range<usize>) -> RangeFlush {
         let file = OnceLock::new();
         if let Some(open) = &self.file {
             let _ = file.set(open.clone());
         }
-        RangeFlush { file, range: clamp(range, self.capacity), path: self.path.clone() }
+        RangeFlush { file, range: clamp(range, self.capacity), drop: clamp(drop, self.capacity), path: self.path.clone() }
     }
 }
 
@@ -274,6 +274,8 @@ fn clamp(range: Range<usize>, len: usize) -> Range<usize> {
 pub struct RangeFlush {
     file: OnceLock<Arc<Descriptor>>,
     range: Range<usize>,
+    /// Durable pages to drop from the page cache once the range is durable too.
+    drop: Range<usize>,
     path: PathBuf,
 }
 
@@ -300,11 +302,18 @@ impl RangeFlush {
     }
 
     /// Makes the range durable: `fdatasync` (data, and the metadata needed to read it back).
+    /// Then drops the pages to drop (advice: pages still mapped or dirty stay).
     pub fn finish(&self) -> Result<()> {
         if self.range.is_empty() {
             return Ok(());
         }
-        self.file()?.sync_data().map_err(StorageError::io("fdatasync", &self.path))
+        let file = self.file()?;
+        file.sync_data().map_err(StorageError::io("fdatasync", &self.path))?;
+        if !self.drop.is_empty() {
+            // SAFETY: plain syscall on an open descriptor.
+            unsafe { libc::posix_fadvise(file.as_raw_fd(), self.drop.start as libc::off_t, self.drop.len() as libc::off_t, libc::POSIX_FADV_DONTNEED) };
+        }
+        Ok(())
     }
 
     /// The file's descriptor: the writer's, or one opened for this flush.

@@ -33,6 +33,9 @@ pub(crate) struct Segment {
     max_timestamp_offset: i64,
     bytes_since_index: usize,
     flushed: usize,
+    /// Bytes from the start whose pages were dropped from the page cache after their flush
+    /// ([`crate::LogConfig::drop_behind_bytes`]).
+    dropped: usize,
     /// The file was trimmed but not yet fsynced.
     needs_sync: bool,
     created_ms: i64,
@@ -97,6 +100,7 @@ impl Segment {
             max_timestamp_offset: 0,
             bytes_since_index: 0,
             flushed: 0,
+            dropped: 0,
             needs_sync: false,
             created_ms: now_ms,
         })
@@ -401,6 +405,7 @@ impl Segment {
         self.log.discard(position..self.size)?;
         self.size = position;
         self.flushed = self.flushed.min(position);
+        self.dropped = self.dropped.min(position);
         self.next_offset = self.base_offset;
         self.max_timestamp = -1;
         self.max_timestamp_offset = 0;
@@ -498,8 +503,9 @@ impl Segment {
     /// What a flush of this segment must do now, or `None` when it is all durable. The log's
     /// new bytes only: the entry index of a segment taking appends is written when it is sealed
     /// or closed, since recovery rebuilds it after a crash (the active segment is always at or
-    /// after the recovery point, so always re-validated).
-    pub fn pending_flush(&self) -> Option<SegmentFlush> {
+    /// after the recovery point, so always re-validated). With `drop_behind` bytes, the flush
+    /// then drops the pages that far behind its end from the page cache.
+    pub fn pending_flush(&self, drop_behind: Option<u64>) -> Option<SegmentFlush> {
         if self.flushed == self.size && !self.needs_sync {
             return None;
         }
@@ -508,12 +514,17 @@ impl Segment {
         } else {
             Vec::new()
         };
-        Some(SegmentFlush { range: self.log.flusher(self.flushed..self.size), syncs, size: self.size })
+        let dropped_to = match drop_behind {
+            Some(behind) if self.flushed < self.size => self.size.saturating_sub(behind as usize).max(self.dropped),
+            _ => self.dropped,
+        };
+        Some(SegmentFlush { range: self.log.flusher(self.flushed..self.size, self.dropped..dropped_to), syncs, size: self.size, dropped_to })
     }
 
     /// Records a flush prepared by [`Segment::pending_flush`] as done.
-    pub fn flushed_to(&mut self, size: usize, synced: bool) {
+    pub fn flushed_to(&mut self, size: usize, dropped_to: usize, synced: bool) {
         self.flushed = self.flushed.max(size.min(self.size));
+        self.dropped = self.dropped.max(dropped_to.min(self.flushed));
         if synced {
             self.needs_sync = false;
         }
@@ -543,6 +554,8 @@ pub(crate) struct SegmentFlush {
     pub syncs: Vec<PathBuf>,
     /// Log size this flush makes durable.
     pub size: usize,
+    /// End of the bytes whose pages the flush drops from the page cache.
+    pub dropped_to: usize,
 }
 
 fn entry_meta(base_offset: i64, index: u64, position: usize, header: &BatchHeader) -> EntryMeta {

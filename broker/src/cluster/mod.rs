@@ -103,7 +103,7 @@ impl Cluster {
         if careful {
             info!("no (or not yet caught-up) cluster metadata in the data directory: joining as a new or emptied broker; votes wait until caught up");
         }
-        let config = LogConfig { segment_bytes: 64 << 20, segment_ms: i64::MAX, retention_ms: -1, retention_bytes: -1, index_interval_bytes: 4096, segment_index_bytes: 10 << 20 };
+        let config = LogConfig { segment_bytes: 64 << 20, segment_ms: i64::MAX, retention_ms: -1, retention_bytes: -1, index_interval_bytes: 4096, segment_index_bytes: 10 << 20, drop_behind_bytes: None };
         let log = Arc::new(SharedLog::new(log_dir.open_log(METADATA_LOG, 0, config, now_ms())?));
         let dir = log_dir.partition_dir(METADATA_LOG, 0);
         let voters: Vec<i32> = cluster.voters.iter().map(|(id, _)| *id).collect();

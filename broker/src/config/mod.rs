@@ -121,6 +121,7 @@ impl Config {
             retention_check_interval_ms: positive(self.parse::<i64>("log.retention.check.interval.ms")?, "log.retention.check.interval.ms")? as u64,
             checkpoint_interval_ms: positive(self.parse::<i64>("log.flush.offset.checkpoint.interval.ms")?, "log.flush.offset.checkpoint.interval.ms")? as u64,
             fsync_acks_all: self.parse::<bool>("weir.acks.all.fsync")? && !self.ephemeral,
+            drop_behind_bytes: u64::try_from(self.parse::<i64>("weir.log.drop.behind.bytes")?).ok(),
             http_listen: Some(strip_scheme(self.value("weir.http.listen").unwrap_or_default())).filter(|a| !a.is_empty()),
             metrics_topic_label_limit: self.parse::<i64>("weir.metrics.topic.label.limit")?.max(0) as usize,
             ephemeral: self.ephemeral,
@@ -330,6 +331,8 @@ pub struct Settings {
     pub retention_check_interval_ms: u64,
     pub checkpoint_interval_ms: u64,
     pub fsync_acks_all: bool,
+    /// `weir.log.drop.behind.bytes` (−1, the default: `None`): see [`LogConfig::drop_behind_bytes`].
+    pub drop_behind_bytes: Option<u64>,
     /// `weir.http.listen`: where /metrics, /livez and /readyz are served; `None` (the
     /// default): no HTTP listener, and metrics are not recorded at all.
     pub http_listen: Option<String>,
@@ -425,6 +428,7 @@ impl Settings {
                 retention_bytes: int("retention.bytes"),
                 index_interval_bytes: int("index.interval.bytes").max(1) as usize,
                 segment_index_bytes: int("segment.index.bytes").max(12) as usize,
+                drop_behind_bytes: self.drop_behind_bytes,
             },
             max_message_bytes: int("max.message.bytes").max(0) as usize,
             log_append_time: get("message.timestamp.type") == "LogAppendTime",

@@ -31,6 +31,10 @@
 //! librdkafka's idempotent producer keeps one: plain, against `weir.acks.all.fsync=false`, and
 //! transactional (committing every `--txn-records`).
 //!
+//! `NAME-drop` (`large-drop`, `consume-drop`, `java-client-drop`, …): scenario NAME against a
+//! broker with `weir.log.drop.behind.bytes` = 64 MiB (flushed log pages further behind are
+//! dropped from the page cache, so writes reuse them instead of fresh memory).
+//!
 //! `failover` (cluster only): one record at a time with acks=all while the partition's leader
 //! is `kill -9`-ed; reports the time from the kill to the first acknowledgement of a record
 //! sent after it, and the longest gap between acknowledgements.
@@ -85,7 +89,7 @@ fn parse_args() -> Args {
             "--broker" => addr = Some(value()),
             "--pid" => pid = Some(value().parse().expect("--pid PID")),
             "--cluster" => args.cluster = Some(value().parse().expect("--cluster N")),
-            s if ALL.contains(&s) || CLUSTER_ONLY.contains(&s) => args.scenarios.push(s.to_owned()),
+            s if [s, s.strip_suffix("-drop").unwrap_or(s)].iter().any(|s| ALL.contains(s) || CLUSTER_ONLY.contains(s)) => args.scenarios.push(s.to_owned()),
             other => panic!("unknown argument {other}; scenarios: {ALL:?}"),
         }
     }
@@ -617,10 +621,17 @@ fn failover(broker: &mut Broker) -> Outcome {
     outcome
 }
 
+/// Page-cache pages a `-drop` scenario's broker keeps behind each partition's flushed end.
+const DROP_BEHIND: &str = "67108864";
+
 fn run_scenario(args: &Args, name: &str) -> Outcome {
     let nofsync = name.ends_with("-nofsync");
-    let env: &[(&str, &str)] = if nofsync { &[("WEIR_WEIR_ACKS_ALL_FSYNC", "false")] } else { &[] };
-    if nofsync && args.broker.is_some() {
+    let (name, env): (&str, &[(&str, &str)]) = match name.strip_suffix("-drop") {
+        Some(base) => (base, &[("WEIR_WEIR_LOG_DROP_BEHIND_BYTES", DROP_BEHIND)]),
+        None if nofsync => (name, &[("WEIR_WEIR_ACKS_ALL_FSYNC", "false")]),
+        None => (name, &[]),
+    };
+    if !env.is_empty() && args.broker.is_some() {
         return Outcome::default();
     }
     let mut broker = Broker::start(args, env);
@@ -705,7 +716,7 @@ fn main() {
         let Some(outcomes) = results.get(name) else { continue };
         let m = |f: &dyn Fn(&Outcome) -> f64| median(outcomes.iter().map(f).collect());
         let (mb_s, cpu, p99) = (m(&|o| o.mb_s), m(&|o| o.cpu_s_per_gb), m(&|o| o.p99_ms));
-        let ratio = match name.as_str() {
+        let ratio = match name.strip_suffix("-drop").unwrap_or(name) {
             "java" | "java-nofsync" | "java-client" | "java-client-nofsync" | "acks1" | "multi" => format!("{:.2}× disk16k MB/s", mb_s / probe("disk16k_mb_s")),
             "large" => format!("{:.2}× produce floor", cpu / probe("produce_floor_s_gb")),
             "consume" => format!("{:.2}× consume floor", cpu / probe("send_s_gb")),
