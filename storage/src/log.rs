@@ -1022,9 +1022,10 @@ impl Log {
     /// start, when it changed, is still replaced atomically (written, synced, renamed).
     pub fn close_unsynced(&mut self) -> Result<()> {
         self.active_mut().seal(false)?;
-        // Start the write-back now; the recovery point stays where the last real flush left
-        // it (after a crash before the caller's sync, recovery re-validates from there).
-        self.flush_job().start()?;
+        // No write-back per log: the caller's one `syncfs` writes everything back in a single
+        // pass (starting thousands of small write-backs here cost more than the sync itself).
+        // The recovery point stays where the last real flush left it: after a crash before
+        // that sync, recovery re-validates from there.
         self.close_files(false)
     }
 
