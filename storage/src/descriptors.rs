@@ -4,7 +4,9 @@
 //! A log keeps its segment files open only while it is busy: the broker's periodic sweep closes
 //! them ([`crate::Log::close_idle_files`]), and while the process is over budget a write closes
 //! the file it wrote right after, so a broker with more partitions than descriptors keeps
-//! working (those partitions pay an `open` per write) instead of failing with `EMFILE`.
+//! working (those partitions pay an `open` per write) instead of running out of descriptors.
+//! A read or write that still cannot open its file gets the error (KAFKA_STORAGE_ERROR to the
+//! client), never empty bytes.
 
 use std::fs::{File, OpenOptions};
 use std::ops::Deref;

@@ -359,6 +359,7 @@ impl Log {
             None => (ProducerStates::default(), first_base),
         };
         for segment in self.segments.range(self.segment_base_for(from)..).map(|(_, s)| s) {
+            let segment = segment.readable()?;
             let mut position = segment.entry_containing(from).map_or(0, |(_, e)| e.position as usize);
             while let Some((at, header)) = segment.find_from_position(position) {
                 let marker = if header.is_control() { segment.batch_at(at).and_then(|b| transaction_marker(&b)) } else { None };
@@ -506,7 +507,7 @@ impl Log {
         let mut bytes = 0u64;
         let mut index = lo;
         while index < hi {
-            let segment = self.segment_for_index(index).ok_or(StorageError::EntryUnavailable { index })?;
+            let segment = self.segment_for_index(index).ok_or(StorageError::EntryUnavailable { index })?.readable()?;
             let first = segment.entries()[0].index;
             for ordinal in (index - first) as usize..segment.entries().len() {
                 let meta = segment.entries()[ordinal];
@@ -677,8 +678,8 @@ impl Log {
     /// Closes every segment's files and drops their maps (the next read or write opens what it
     /// needs), so an idle partition holds no descriptors and no maps: a broker can host more
     /// partitions than its open-file limit and `vm.max_map_count` would otherwise allow. Called
-    /// after open and then periodically by the broker; a busy partition pays one `open` and one
-    /// `mmap` per call.
+    /// after open and then periodically by the broker; a busy partition then opens and maps
+    /// again what it uses (a log and its two indexes per segment).
     pub fn close_idle_files(&mut self) {
         for segment in self.segments.values_mut() {
             segment.close_idle();
@@ -749,9 +750,16 @@ impl Log {
             return Err(StorageError::TruncateCommitted { index, commit: self.commit_index });
         }
         let end_offset = self.end_offset_of(index)?;
+        // The segment that will be cut is read while it is cut: map it now, before anything
+        // changes, so running out of descriptors or maps fails the truncation cleanly.
+        let first_base = self.segments.keys().next().copied();
+        if let Some(cut) = self.segments.range(..end_offset).next_back().map(|(b, _)| *b).or(first_base) {
+            if let Some(segment) = self.segments.get_mut(&cut) {
+                segment.reopen()?;
+            }
+        }
         self.step()?;
         write_truncation(&self.dir, end_offset)?;
-        let first_base = self.segments.keys().next().copied();
         let doomed: Vec<i64> = self.segments.keys().copied().filter(|&b| b >= end_offset && Some(b) != first_base).collect();
         for base in doomed.iter().rev() {
             self.step()?;
@@ -836,7 +844,7 @@ impl Log {
         }
         let upper_bound = upper_bound.min(self.high_watermark.max(self.log_start_offset));
         for segment in self.segments.range(self.segment_base_for(offset)..).map(|(_, s)| s) {
-            if let Some((position, _)) = segment.find(offset) {
+            if let Some((position, _)) = segment.readable()?.find(offset) {
                 let records = segment.read_from(position, max_bytes, upper_bound);
                 self.touch(records.len());
                 return Ok(ReadResult { records });
@@ -847,21 +855,26 @@ impl Log {
 
     /// The first batch with a timestamp at or after `timestamp` (whole, zero-copy), for
     /// ListOffsets by time. The caller finds the exact record inside it.
-    pub fn batch_by_timestamp(&self, timestamp: i64) -> Option<Bytes> {
-        self.segments.values().find_map(|segment| {
+    pub fn batch_by_timestamp(&self, timestamp: i64) -> Result<Option<Bytes>> {
+        for segment in self.segments.values() {
             if segment.max_timestamp() < timestamp || segment.is_empty() {
-                return None;
+                continue;
             }
-            let (position, header) = segment.find_by_timestamp(timestamp)?;
-            (header.next_offset() > self.log_start_offset && header.next_offset() <= self.high_watermark).then(|| segment.batch_at(position))?
-        })
+            let segment = segment.readable()?;
+            let Some((position, header)) = segment.find_by_timestamp(timestamp) else { continue };
+            if header.next_offset() > self.log_start_offset && header.next_offset() <= self.high_watermark {
+                return Ok(segment.batch_at(position));
+            }
+        }
+        Ok(None)
     }
 
     /// The batch holding the log's newest timestamp (ListOffsets MAX_TIMESTAMP).
-    pub fn batch_with_max_timestamp(&self) -> Option<Bytes> {
-        let segment = self.segments.values().filter(|s| !s.is_empty()).max_by_key(|s| s.max_timestamp())?;
-        let (position, header) = segment.find(segment.max_timestamp_offset())?;
-        (header.next_offset() <= self.high_watermark).then(|| segment.batch_at(position))?
+    pub fn batch_with_max_timestamp(&self) -> Result<Option<Bytes>> {
+        let Some(segment) = self.segments.values().filter(|s| !s.is_empty()).max_by_key(|s| s.max_timestamp()) else { return Ok(None) };
+        let segment = segment.readable()?;
+        let Some((position, header)) = segment.find(segment.max_timestamp_offset()) else { return Ok(None) };
+        Ok((header.next_offset() <= self.high_watermark).then(|| segment.batch_at(position)).flatten())
     }
 
     /// Kafka's OffsetForLeaderEpoch: `(epoch, end offset)` for `requested` — the largest epoch

@@ -27,8 +27,8 @@ pub(crate) struct MappedFile {
     /// Open while the file is being written; reopened by the next write after `close_idle`
     /// (or after a write that found the process over its descriptor budget).
     file: Option<Arc<Descriptor>>,
-    /// Made by the first read after open or `close_idle`. Slices lent to readers keep their own
-    /// reference, so dropping it here never pulls bytes from under a response.
+    /// Made at open and again by the first read after `close_idle`. Slices lent to readers keep
+    /// their own reference, so dropping it here never pulls bytes from under a response.
     map: OnceLock<Arc<MmapRaw>>,
     /// Bytes the map covers.
     capacity: usize,
@@ -82,6 +82,12 @@ impl MappedFile {
         Ok(self.map.get_or_init(|| Arc::new(map)))
     }
 
+    /// Maps the file now if [`MappedFile::close_idle`] dropped the map, so the reads that
+    /// follow (under the same borrow: the sweep needs `&mut`) see its bytes.
+    pub fn ensure_mapped(&self) -> Result<()> {
+        self.map().map(|_| ())
+    }
+
     /// Opens and maps the file now if [`MappedFile::close_idle`] closed it, so that the reads
     /// and writes that follow cannot fail for want of a descriptor or a map.
     pub fn reopen(&mut self) -> Result<()> {
@@ -118,9 +124,9 @@ impl MappedFile {
         self.len
     }
 
-    /// The bytes in `range` (clamped to the map), read through the map. Empty if the file
-    /// cannot be mapped again after [`MappedFile::close_idle`] (logged): writers call
-    /// [`MappedFile::reopen`] first and see the error instead.
+    /// The bytes in `range` (clamped to the map), read through the map. Callers make sure the
+    /// map exists first ([`MappedFile::ensure_mapped`]; writers: [`MappedFile::reopen`]), so
+    /// a file that cannot be mapped is an error there; here it would read as nothing (logged).
     pub fn bytes(&self, range: Range<usize>) -> &[u8] {
         let Some(map) = self.readable(&range) else { return &[] };
         let range = clamp(range, map.len());

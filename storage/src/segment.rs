@@ -176,7 +176,8 @@ impl Segment {
     /// Opens a segment that may have a torn or corrupt tail: validates every batch (length,
     /// CRC-32C, offsets that only grow, leader epochs that never decrease from `min_epoch`),
     /// keeps the valid prefix, discards the rest, and rebuilds every index from what it kept,
-    /// numbering entries from `first_index`.
+    /// numbering entries from `first_index` (an active segment's entry index in memory only,
+    /// written at its seal or close like any active segment's).
     pub fn recover(dir: &Path, base_offset: i64, config: &LogConfig, active: bool, first_index: u64, min_epoch: i32, now_ms: i64) -> Result<Recovered> {
         let entries = EntryIndex::create(&dir.join(file_name(base_offset, "entryindex")))?;
         let mut segment = Segment::open_files(dir, base_offset, config, true, 0, 0, entries, now_ms)?;
@@ -315,7 +316,9 @@ impl Segment {
         let meta = self.entries().get(ordinal)?;
         let start = meta.position as usize;
         let end = self.entries().get(ordinal + 1).map_or(self.size, |next| next.position as usize);
-        Some(if lend { self.log.slice(start..end) } else { Bytes::copy_from_slice(self.log.bytes(start..end)) })
+        let bytes = if lend { self.log.slice(start..end) } else { Bytes::copy_from_slice(self.log.bytes(start..end)) };
+        // Never an entry shorter than its batch (a log that could not be read).
+        (bytes.len() == end - start).then_some(bytes)
     }
 
     pub fn size(&self) -> usize {
@@ -389,7 +392,7 @@ impl Segment {
             return Ok(());
         }
         // The indexes are rebuilt from the log's bytes below: they must be readable.
-        self.log.reopen()?;
+        self.reopen()?;
         let keep = match self.entry_containing(end_offset) {
             Some((ordinal, meta)) if self.base_offset + meta.relative_offset as i64 == end_offset => ordinal,
             Some(_) => {
@@ -446,6 +449,19 @@ impl Segment {
         Batches::new(self.log.bytes(start..self.size))
             .map(|(at, header)| (start + at, header))
             .find(|(_, header)| header.max_timestamp >= timestamp)
+    }
+
+    /// Opens and maps the log file again if the sweep closed it (see [`MappedFile::reopen`]).
+    pub fn reopen(&mut self) -> Result<()> {
+        self.log.reopen()
+    }
+
+    /// This segment, with its log mapped again if the sweep dropped the map: every read of its
+    /// bytes goes through here first, so a file that cannot be mapped (no descriptors left, no
+    /// maps left) is an error, never a read that finds nothing.
+    pub fn readable(&self) -> Result<&Segment> {
+        self.log.ensure_mapped()?;
+        Ok(self)
     }
 
     /// Drops every map and descriptor of the segment's files; the next read or write opens

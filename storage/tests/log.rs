@@ -134,11 +134,11 @@ fn finds_batches_by_timestamp() {
     for i in 0..30 {
         log.append(&batch(10_000 + i * 100, 2), 0, None, 0).unwrap();
     }
-    let found = log.batch_by_timestamp(10_000 + 1_050).unwrap();
+    let found = log.batch_by_timestamp(10_000 + 1_050).unwrap().unwrap();
     let header = weir_protocol::batch::BatchHeader::parse(&found).unwrap();
     assert_eq!(header.base_offset, 22); // batch 11 holds timestamps 11100..11101
-    assert!(log.batch_by_timestamp(99_999).is_none());
-    let newest = weir_protocol::batch::BatchHeader::parse(&log.batch_with_max_timestamp().unwrap()).unwrap();
+    assert!(log.batch_by_timestamp(99_999).unwrap().is_none());
+    let newest = weir_protocol::batch::BatchHeader::parse(&log.batch_with_max_timestamp().unwrap().unwrap()).unwrap();
     assert_eq!(newest.base_offset, 58);
     // LogAppendTime stamps the broker clock into the batch.
     log.append(&batch(1, 1), 0, Some(777_777), 0).unwrap();

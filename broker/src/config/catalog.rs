@@ -375,8 +375,8 @@ pub const BROKER_CONFIGS: &[BrokerConfigDef] = &[
     broker("unclean.leader.election.enable", Boolean, Some("false"), Any, CW, false, "Default for the topic config unclean.leader.election.enable."),
     broker("unclean.leader.election.interval.ms", Long, Some("300000"), AtLeast(1), RO, false, "Unclean election check interval."),
     broker("weir.acks.all.fsync", Boolean, Some("true"), Any, RO, true, "Weir: false answers acks=all without waiting for fsync (dev/bench only)."),
-    broker("weir.log.drop.behind.bytes", Long, Some("-1"), Any, RO, true, "Weir: after each flush, drop a partition's log pages more than this many bytes behind the flushed end from the page cache, so writes reuse them (cheaper where fresh memory is costly, as in VMs); -1: leave it to the kernel."),
     broker("weir.http.listen", Str, Some(""), Any, RO, true, "Weir: HOST:PORT of the HTTP listener serving /metrics, /livez and /readyz (--http-listen); empty: off, and metrics are not recorded."),
+    broker("weir.log.drop.behind.bytes", Long, Some("-1"), AtLeast(-1), RO, true, "Weir: after each flush, drop a partition's log pages more than this many bytes behind the flushed end from the page cache, so writes reuse them (cheaper where fresh memory is costly, as in VMs); -1: leave it to the kernel."),
     broker("weir.metrics.topic.label.limit", Int, Some("200"), AtLeast(0), RO, true, "Weir: topics that get their own `topic` label in metrics; later ones are counted as topic=\"other\"."),
 ];
 

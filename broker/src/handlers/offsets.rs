@@ -32,7 +32,11 @@ pub fn list_offsets(shared: &Arc<Shared>, request: ListOffsetsRequest, version: 
                         Ok(partition) => partition,
                         Err(error) => return response.with_error_code(error.code()),
                     };
-                    let (offset, timestamp) = lookup(&partition.log(), p.timestamp, read_committed);
+                    let found = lookup(&partition.log(), p.timestamp, read_committed);
+                    let (offset, timestamp) = match found {
+                        Ok(found) => found,
+                        Err(e) => return response.with_error_code(super::produce::storage_refusal(e).code()),
+                    };
                     let response = response.with_offset(offset).with_timestamp(timestamp);
                     if version >= 4 { response.with_leader_epoch(LEADER_EPOCH) } else { response }
                 })
@@ -44,29 +48,25 @@ pub fn list_offsets(shared: &Arc<Shared>, request: ListOffsetsRequest, version: 
 }
 
 /// `(offset, timestamp)` for a ListOffsets target; `(-1, -1)` when no record qualifies (for
-/// `read_committed`, none below the last stable offset).
-fn lookup(log: &Log, target: i64, read_committed: bool) -> (i64, i64) {
+/// `read_committed`, none below the last stable offset). Errors: the log cannot be read.
+fn lookup(log: &Log, target: i64, read_committed: bool) -> Result<(i64, i64), weir_storage::StorageError> {
     let end = if read_committed { log.last_stable_offset() } else { log.high_watermark() };
     let found = match target {
-        LATEST => return (end, -1),
-        EARLIEST | EARLIEST_LOCAL => return (log.log_start_offset(), -1),
+        LATEST => return Ok((end, -1)),
+        EARLIEST | EARLIEST_LOCAL => return Ok((log.log_start_offset(), -1)),
         MAX_TIMESTAMP => log
-            .batch_with_max_timestamp()
+            .batch_with_max_timestamp()?
             .and_then(|batch| first_record_at_or_after(&batch, i64::MIN, true))
             .unwrap_or((-1, -1)),
         t if t >= 0 => log
-            .batch_by_timestamp(t)
+            .batch_by_timestamp(t)?
             .and_then(|batch| first_record_at_or_after(&batch, t, false))
             .map(|(offset, ts)| (offset.max(log.log_start_offset()), ts))
             .unwrap_or((-1, -1)),
         _ => (-1, -1),
     };
     // Records found by timestamp count only below the end.
-    if found.0 >= end {
-        (-1, -1)
-    } else {
-        found
-    }
+    Ok(if found.0 >= end { (-1, -1) } else { found })
 }
 
 /// Walks one batch's records (rarely: only timestamp lookups do) to find the first record whose
