@@ -10,9 +10,9 @@
 
 use std::fs::{File, OpenOptions};
 use std::ops::Deref;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use crate::{Result, StorageError};
 
@@ -52,9 +52,62 @@ impl Drop for Descriptor {
     }
 }
 
+/// A segment file by path, with its descriptor while in use: opened on demand (read-write,
+/// created if missing), closed by [`LazyFile::close`], or by [`LazyFile::wrote`] when the
+/// process is over its budget.
+pub(crate) struct LazyFile {
+    path: PathBuf,
+    open: Option<Arc<Descriptor>>,
+}
+
+impl LazyFile {
+    /// Opens `path` now (creating it).
+    pub fn open(path: &Path) -> Result<LazyFile> {
+        Ok(LazyFile { path: path.to_owned(), open: Some(Arc::new(Descriptor::read_write(path)?)) })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The descriptor, opened now if it was closed.
+    pub fn get(&mut self) -> Result<&Arc<Descriptor>> {
+        let file = match self.open.take() {
+            Some(file) => file,
+            None => Arc::new(Descriptor::read_write(&self.path)?),
+        };
+        Ok(self.open.insert(file))
+    }
+
+    /// The descriptor if it is open.
+    pub fn current(&self) -> Option<&Arc<Descriptor>> {
+        self.open.as_ref()
+    }
+
+    /// Runs `f` on the open descriptor, or on one opened read-only for the call (to map the
+    /// file: a map outlives its descriptor).
+    pub fn with_readable<R>(&self, f: impl FnOnce(&File) -> R) -> Result<R> {
+        match &self.open {
+            Some(file) => Ok(f(file)),
+            None => Ok(f(&*Descriptor::read_only(&self.path)?)),
+        }
+    }
+
+    /// After a write: closes the descriptor if more segment files are open than the budget.
+    pub fn wrote(&mut self) {
+        if over_budget() {
+            self.open = None;
+        }
+    }
+
+    pub fn close(&mut self) {
+        self.open = None;
+    }
+}
+
 /// Whether more segment files are open than the budget allows: writers then close what they
 /// opened as soon as they are done with it.
-pub(crate) fn over_budget() -> bool {
+fn over_budget() -> bool {
     OPEN.load(Ordering::Relaxed) > budget()
 }
 

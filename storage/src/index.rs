@@ -4,12 +4,12 @@
 //! searches over the map.
 
 use std::os::unix::fs::FileExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::OnceLock;
 
 use memmap2::{Mmap, MmapOptions};
 
-use crate::descriptors::{self, Descriptor};
+use crate::descriptors::LazyFile;
 use crate::{Result, StorageError};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -39,9 +39,8 @@ impl IndexKind {
 /// the segment from its start.
 pub(crate) struct Index {
     kind: IndexKind,
-    path: PathBuf,
     /// Open while entries are being appended.
-    file: Option<Descriptor>,
+    file: LazyFile,
     capacity: usize,
     /// The file's length: appends extend it (it is not pre-sized).
     file_len: usize,
@@ -54,9 +53,9 @@ impl Index {
     /// room for `max_bytes` in all.
     pub fn open(path: &Path, kind: IndexKind, max_bytes: usize, entries: usize) -> Result<Index> {
         let max_bytes = max_bytes.max(kind.entry_width() * (entries + 1));
-        let file = Descriptor::read_write(path)?;
-        let len = file.metadata().map_err(StorageError::io("stat", path))?.len() as usize;
-        Ok(Index { kind, path: path.to_owned(), file: Some(file), capacity: max_bytes.max(len), file_len: len, map: OnceLock::new(), entries })
+        let mut file = LazyFile::open(path)?;
+        let len = file.get()?.metadata().map_err(StorageError::io("stat", path))?.len() as usize;
+        Ok(Index { kind, file, capacity: max_bytes.max(len), file_len: len, map: OnceLock::new(), entries })
     }
 
     /// Entries a file of `len` bytes holds when it was trimmed on close.
@@ -82,16 +81,13 @@ impl Index {
             // SAFETY: read-only map of the index's capacity; only written entries are read (the
             // file holds them), the file is only shrunk (trim, clear) after the map is dropped,
             // and later appends (pwrite) show through the shared page cache.
-            let mapped = match &self.file {
-                Some(file) => unsafe { MmapOptions::new().len(self.capacity).map(&**file) }.map_err(StorageError::io("mmap", &self.path)),
-                None => Descriptor::read_only(&self.path).and_then(|file| unsafe { MmapOptions::new().len(self.capacity).map(&*file) }.map_err(StorageError::io("mmap", &self.path))),
-            };
+            let mapped = self.file.with_readable(|file| unsafe { MmapOptions::new().len(self.capacity).map(file) }.map_err(StorageError::io("mmap", self.path()))).and_then(|m| m);
             match mapped {
                 Ok(map) => {
                     let _ = self.map.set(map);
                 }
                 Err(e) => {
-                    tracing::warn!(index = %self.path.display(), error = %e, "cannot map index; scanning instead");
+                    tracing::warn!(index = %self.path().display(), error = %e, "cannot map index; scanning instead");
                     return None;
                 }
             }
@@ -107,16 +103,7 @@ impl Index {
     /// Drops the map and the descriptor (opened again by the next lookup or append).
     pub fn close_idle(&mut self) {
         self.unmap();
-        self.file = None;
-    }
-
-    /// The descriptor, opened now if there is none.
-    fn descriptor(&mut self) -> Result<&Descriptor> {
-        let file = match self.file.take() {
-            Some(file) => file,
-            None => Descriptor::read_write(&self.path)?,
-        };
-        Ok(self.file.insert(file))
+        self.file.close();
     }
 
     pub fn entry(&self, i: usize) -> Option<(i64, u32)> {
@@ -149,10 +136,8 @@ impl Index {
         }
         entry[self.kind.key_width()..width].copy_from_slice(&value.to_be_bytes());
         let at = (self.entries * width) as u64;
-        self.descriptor()?.write_all_at(&entry[..width], at).map_err(StorageError::io("write", &self.path))?;
-        if descriptors::over_budget() {
-            self.file = None;
-        }
+        self.file.get()?.write_all_at(&entry[..width], at).map_err(StorageError::io("write", self.file.path()))?;
+        self.file.wrote();
         self.entries += 1;
         self.file_len = self.file_len.max(self.entries * width);
         Ok(true)
@@ -209,14 +194,14 @@ impl Index {
         let len = self.entries * self.kind.entry_width();
         if len != self.file_len {
             self.unmap();
-            self.descriptor()?.set_len(len as u64).map_err(StorageError::io("truncate", &self.path))?;
+            self.file.get()?.set_len(len as u64).map_err(StorageError::io("truncate", self.file.path()))?;
             self.file_len = len;
         }
         Ok(())
     }
 
     pub fn path(&self) -> &Path {
-        &self.path
+        self.file.path()
     }
 }
 

@@ -19,14 +19,13 @@ use std::sync::{Arc, OnceLock};
 use bytes::Bytes;
 use memmap2::{MmapOptions, MmapRaw};
 
-use crate::descriptors::{self, Descriptor};
+use crate::descriptors::{Descriptor, LazyFile};
 use crate::{Result, StorageError};
 
 pub(crate) struct MappedFile {
-    path: PathBuf,
     /// Open while the file is being written; reopened by the next write after `close_idle`
     /// (or after a write that found the process over its descriptor budget).
-    file: Option<Arc<Descriptor>>,
+    file: LazyFile,
     /// Made at open and again by the first read after `close_idle`. Slices lent to readers keep
     /// their own reference, so dropping it here never pulls bytes from under a response.
     map: OnceLock<Arc<MmapRaw>>,
@@ -58,9 +57,9 @@ impl MappedFile {
     /// is always what was written and nothing needs trimming at close. Only written bytes are
     /// ever read through the map (a page wholly past the end of the file would fault).
     pub fn open(path: &Path, capacity: usize) -> Result<MappedFile> {
-        let file = Descriptor::read_write(path)?;
-        let len = file.metadata().map_err(StorageError::io("stat", path))?.len() as usize;
-        let mapped = MappedFile { path: path.to_owned(), file: Some(Arc::new(file)), map: OnceLock::new(), capacity: capacity.max(len).max(1), len };
+        let mut file = LazyFile::open(path)?;
+        let len = file.get()?.metadata().map_err(StorageError::io("stat", path))?.len() as usize;
+        let mapped = MappedFile { file, map: OnceLock::new(), capacity: capacity.max(len).max(1), len };
         mapped.map()?;
         Ok(mapped)
     }
@@ -70,15 +69,7 @@ impl MappedFile {
         if let Some(map) = self.map.get() {
             return Ok(map);
         }
-        let opened;
-        let file: &File = match &self.file {
-            Some(file) => file,
-            None => {
-                opened = Descriptor::read_only(&self.path)?;
-                &opened
-            }
-        };
-        let map = MmapOptions::new().len(self.capacity).map_raw_read_only(file).map_err(StorageError::io("mmap", &self.path))?;
+        let map = self.file.with_readable(|file| MmapOptions::new().len(self.capacity).map_raw_read_only(file))?.map_err(StorageError::io("mmap", self.path()))?;
         Ok(self.map.get_or_init(|| Arc::new(map)))
     }
 
@@ -91,28 +82,19 @@ impl MappedFile {
     /// Opens and maps the file now if [`MappedFile::close_idle`] closed it, so that the reads
     /// and writes that follow cannot fail for want of a descriptor or a map.
     pub fn reopen(&mut self) -> Result<()> {
-        self.descriptor()?;
+        self.file.get()?;
         self.map().map(|_| ())
-    }
-
-    /// The descriptor, opened now if there is none.
-    fn descriptor(&mut self) -> Result<&Arc<Descriptor>> {
-        let file = match self.file.take() {
-            Some(file) => file,
-            None => Arc::new(Descriptor::read_write(&self.path)?),
-        };
-        Ok(self.file.insert(file))
     }
 
     /// Drops the descriptor and the map; the next read or write opens them again. Slices lent
     /// earlier keep their map alive.
     pub fn close_idle(&mut self) {
-        self.file = None;
+        self.file.close();
         self.map = OnceLock::new();
     }
 
     pub fn path(&self) -> &Path {
-        &self.path
+        self.file.path()
     }
 
     pub fn capacity(&self) -> usize {
@@ -159,11 +141,11 @@ impl MappedFile {
         let total: usize = parts.iter().map(|p| p.len()).sum();
         if at + total > self.capacity {
             return Err(StorageError::Corrupt {
-                path: self.path.clone(),
+                path: self.path().to_owned(),
                 why: format!("write to {:?} beyond the map of {} bytes", at..at + total, self.capacity),
             });
         }
-        let fd = self.descriptor()?.as_raw_fd();
+        let fd = self.file.get()?.as_raw_fd();
         let (mut part, mut skip, mut written) = (0, 0, 0);
         while written < total {
             let iov: Vec<libc::iovec> = parts[part..]
@@ -182,10 +164,10 @@ impl MappedFile {
                 if error.kind() == std::io::ErrorKind::Interrupted {
                     continue;
                 }
-                return Err(StorageError::io("write", &self.path)(error));
+                return Err(StorageError::io("write", self.path())(error));
             }
             if n == 0 {
-                return Err(StorageError::io("write", &self.path)(std::io::ErrorKind::WriteZero.into()));
+                return Err(StorageError::io("write", self.path())(std::io::ErrorKind::WriteZero.into()));
             }
             written += n as usize;
             self.len = self.len.max(at + written);
@@ -198,9 +180,7 @@ impl MappedFile {
             }
             skip += left;
         }
-        if descriptors::over_budget() {
-            self.file = None;
-        }
+        self.file.wrote();
         Ok(())
     }
 
@@ -208,7 +188,7 @@ impl MappedFile {
     /// must never look past `len` afterwards.
     pub fn truncate_file(&mut self, len: usize) -> Result<()> {
         if len != self.len {
-            self.descriptor()?.set_len(len as u64).map_err(StorageError::io("truncate", &self.path))?;
+            self.file.get()?.set_len(len as u64).map_err(StorageError::io("truncate", self.file.path()))?;
             self.len = len;
         }
         Ok(())
@@ -222,7 +202,7 @@ impl MappedFile {
         if range.is_empty() {
             return Ok(());
         }
-        let fd = self.descriptor()?.as_raw_fd();
+        let fd = self.file.get()?.as_raw_fd();
         // SAFETY: plain syscall on an open descriptor; the range lies inside the file.
         let rc = unsafe {
             libc::fallocate(
@@ -262,10 +242,10 @@ impl MappedFile {
     /// file itself if this one is closed), then drop the pages of `drop` from the page cache.
     pub fn flusher(&self, range: Range<usize>, drop: Range<usize>) -> RangeFlush {
         let file = OnceLock::new();
-        if let Some(open) = &self.file {
+        if let Some(open) = self.file.current() {
             let _ = file.set(open.clone());
         }
-        RangeFlush { file, range: clamp(range, self.capacity), drop: clamp(drop, self.capacity), path: self.path.clone() }
+        RangeFlush { file, range: clamp(range, self.capacity), drop: clamp(drop, self.capacity), path: self.path().to_owned() }
     }
 }
 
