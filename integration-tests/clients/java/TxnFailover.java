@@ -22,7 +22,6 @@ import org.apache.kafka.common.errors.OutOfOrderSequenceException;
 import org.apache.kafka.common.errors.ProducerFencedException;
 import org.apache.kafka.common.errors.TimeoutException;
 import org.apache.kafka.common.errors.UnsupportedVersionException;
-import org.apache.kafka.common.serialization.StringSerializer;
 
 public class TxnFailover {
     public static void main(String[] args) throws Exception {
@@ -32,17 +31,8 @@ public class TxnFailover {
         }
         String bootstrap = args[0], topic = args[1], txnId = args[2];
         int txns = Integer.parseInt(args[3]), perTxn = Integer.parseInt(args[4]), hold = Integer.parseInt(args[5]);
-        Properties pp = new Properties();
-        pp.put("bootstrap.servers", bootstrap);
-        pp.put("transactional.id", txnId);
-        pp.put("enable.idempotence", "true");
-        pp.put("acks", "all");
-        pp.put("transaction.timeout.ms", "60000");
-        pp.put("delivery.timeout.ms", "120000");
+        Properties pp = TxnPipeline.transactionalProducer(bootstrap, txnId);
         pp.put("request.timeout.ms", "10000");
-        pp.put("max.block.ms", "60000");
-        pp.put("key.serializer", StringSerializer.class.getName());
-        pp.put("value.serializer", StringSerializer.class.getName());
         BufferedReader stdin = new BufferedReader(new InputStreamReader(System.in));
         int committed = 0;
         try (KafkaProducer<String, String> producer = new KafkaProducer<>(pp)) {

@@ -49,16 +49,8 @@ public class TxnPipeline {
         return v == null || v.isEmpty() ? fallback : Long.parseLong(v);
     }
 
-    public static void main(String[] args) throws Exception {
-        if (args.length != 5) {
-            System.err.println("usage: TxnPipeline BOOTSTRAP INPUT OUTPUT GROUP TXN_ID");
-            System.exit(64);
-        }
-        String bootstrap = args[0], input = args[1], output = args[2], group = args[3], txnId = args[4];
-        long pauseMs = env("WEIR_TXN_PAUSE_MS", 0);
-        long maxPoll = env("WEIR_TXN_MAX_POLL_RECORDS", 50);
-        long deadline = System.currentTimeMillis() + env("WEIR_TXN_DEADLINE_S", 150) * 1000;
-
+    /** A transactional producer's settings, patient enough to ride out broker failovers (shared with TxnFailover). */
+    static Properties transactionalProducer(String bootstrap, String txnId) {
         Properties pp = new Properties();
         pp.put("bootstrap.servers", bootstrap);
         pp.put("transactional.id", txnId);
@@ -69,6 +61,20 @@ public class TxnPipeline {
         pp.put("max.block.ms", "60000");
         pp.put("key.serializer", StringSerializer.class.getName());
         pp.put("value.serializer", StringSerializer.class.getName());
+        return pp;
+    }
+
+    public static void main(String[] args) throws Exception {
+        if (args.length != 5) {
+            System.err.println("usage: TxnPipeline BOOTSTRAP INPUT OUTPUT GROUP TXN_ID");
+            System.exit(64);
+        }
+        String bootstrap = args[0], input = args[1], output = args[2], group = args[3], txnId = args[4];
+        long pauseMs = env("WEIR_TXN_PAUSE_MS", 0);
+        long maxPoll = env("WEIR_TXN_MAX_POLL_RECORDS", 50);
+        long deadline = System.currentTimeMillis() + env("WEIR_TXN_DEADLINE_S", 150) * 1000;
+
+        Properties pp = transactionalProducer(bootstrap, txnId);
 
         Properties cp = new Properties();
         cp.put("bootstrap.servers", bootstrap);
