@@ -167,8 +167,34 @@ async fn dispatch(shared: &Arc<Shared>, frame: bytes::Bytes, queue: &mpsc::Sende
 
 async fn write_responses(writer: OwnedWriteHalf, mut queued: mpsc::Receiver<oneshot::Receiver<Option<ResponseFrame>>>, peer: SocketAddr) {
     let mut writer = BufWriter::with_capacity(64 * 1024, writer);
-    while let Some(pending) = queued.recv().await {
-        let Ok(Some(frame)) = pending.await else {
+    loop {
+        // Responses already written go out before waiting on one that is not ready: a
+        // pipelining client (≤ 5 produce requests in flight) must see each acknowledgement as
+        // soon as it exists, not when the requests behind it are done too. Responses that are
+        // ready together still share one write.
+        let mut pending = match queued.try_recv() {
+            Ok(pending) => pending,
+            Err(mpsc::error::TryRecvError::Disconnected) => break,
+            Err(mpsc::error::TryRecvError::Empty) => {
+                if writer.flush().await.is_err() {
+                    return;
+                }
+                match queued.recv().await {
+                    Some(pending) => pending,
+                    None => break,
+                }
+            }
+        };
+        let response = match pending.try_recv() {
+            Err(oneshot::error::TryRecvError::Empty) => {
+                if writer.flush().await.is_err() {
+                    return;
+                }
+                pending.await.ok()
+            }
+            ready => ready.ok(),
+        };
+        let Some(Some(frame)) = response else {
             warn!(client = %peer, "a response could not be produced; closing connection");
             break;
         };
@@ -176,10 +202,6 @@ async fn write_responses(writer: OwnedWriteHalf, mut queued: mpsc::Receiver<ones
             if writer.write_all(chunk).await.is_err() {
                 return;
             }
-        }
-        // Flush when nothing else is ready, so pipelined responses share a write.
-        if queued.is_empty() && writer.flush().await.is_err() {
-            return;
         }
     }
     let _ = writer.flush().await;

@@ -587,3 +587,32 @@ fn transactional_batches_need_their_partition_in_the_open_transaction() {
     assert_eq!(added(&mut client, 1, producer.1), code(ResponseError::InvalidProducerEpoch));
     assert_eq!(client.call(3, &end(producer.1)).error_code, code(ResponseError::ProducerFenced));
 }
+
+/// Kafka answers a connection's requests in order, each as soon as it and those before it are
+/// done: a pipelining producer (≤ 5 in flight) must not wait for the requests behind its
+/// own. Here a short long poll is answered while a longer one behind it still waits.
+#[test]
+fn a_ready_response_is_not_held_behind_a_later_request() {
+    let (_dir, weir) = start();
+    let mut client = RawClient::connect(&weir.addr);
+    assert_eq!(create_topic(&mut client, "pipelined", 1, &[]).error_code, 0);
+    // Nothing is produced: each poll answers (empty) when its max_wait_ms is over.
+    let long_poll = |max_wait_ms: i32| {
+        FetchRequest::default()
+            .with_replica_id(BrokerId(-1))
+            .with_max_wait_ms(max_wait_ms)
+            .with_min_bytes(1)
+            .with_max_bytes(1 << 20)
+            .with_topics(vec![FetchTopic::default()
+                .with_topic(name("pipelined"))
+                .with_partitions(vec![FetchPartition::default().with_partition(0).with_fetch_offset(0).with_partition_max_bytes(1 << 20)])])
+    };
+    let started = std::time::Instant::now();
+    let short = client.send(12, &long_poll(300));
+    let long = client.send(12, &long_poll(5_000));
+    client.receive::<FetchRequest>(12, short);
+    let answered = started.elapsed();
+    assert!(answered < Duration::from_secs(3), "the first poll's response waited {answered:?}, for the poll behind it");
+    client.receive::<FetchRequest>(12, long);
+    assert!(started.elapsed() >= Duration::from_secs(4), "the second poll waited its own max_wait_ms");
+}

@@ -280,7 +280,7 @@ fn describe(r: &PrometheusRecorder) {
         r.describe_counter((*name).into(), None, (*help).into());
     }
     r.describe_histogram(REQUEST_DURATION.into(), Some(Unit::Seconds), "Time from request decoded to response ready, by Kafka API.".into());
-    r.describe_histogram(FLUSH_DURATION.into(), Some(Unit::Seconds), "Duration of each log flush (msync + fsync).".into());
+    r.describe_histogram(FLUSH_DURATION.into(), Some(Unit::Seconds), "Duration of each log flush round, as each log in it becomes durable (write-back start + fdatasync).".into());
     r.describe_gauge(CONNECTIONS.into(), None, "Open client connections.".into());
     r.describe_gauge(BUILD_INFO.into(), None, "Always 1; labels give the version and git revision.".into());
 }
