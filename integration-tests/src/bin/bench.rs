@@ -19,7 +19,7 @@
 //!   --cluster N       start N brokers (a Raft cluster on loopback, topics with N replicas);
 //!                     broker CPU is all N processes'
 //! SCENARIOS: java java-nofsync txn java-client java-client-nofsync java-client-txn large acks1
-//!            single consume multi partitions failover
+//!            single single-nofsync consume multi partitions failover
 //!            (default: all but failover; failover needs --cluster)
 //! ```
 //!
@@ -34,6 +34,8 @@
 //! `NAME-drop` (`large-drop`, `consume-drop`, `java-client-drop`, …): scenario NAME against a
 //! broker with `weir.log.drop.behind.bytes` = 64 MiB (flushed log pages further behind are
 //! dropped from the page cache, so writes reuse them instead of fresh memory).
+//! `NAME-nofsync` (`java-nofsync`, `single-nofsync`, …): scenario NAME against
+//! `weir.acks.all.fsync=false`: the client's and broker's own cost without the disk.
 //!
 //! `failover` (cluster only): one record at a time with acks=all while the partition's leader
 //! is `kill -9`-ed; reports the time from the kill to the first acknowledgement of a record
@@ -58,7 +60,7 @@ use weir_integration_tests::cluster::TestCluster;
 use weir_integration_tests::Weir;
 
 const RECORD: usize = 1024;
-const ALL: &[&str] = &["java", "java-nofsync", "txn", "java-client", "java-client-nofsync", "java-client-txn", "large", "acks1", "single", "consume", "multi", "partitions"];
+const ALL: &[&str] = &["java", "java-nofsync", "txn", "java-client", "java-client-nofsync", "java-client-txn", "large", "acks1", "single", "single-nofsync", "consume", "multi", "partitions"];
 const CLUSTER_ONLY: &[&str] = &["failover"];
 
 struct Args {
@@ -89,7 +91,7 @@ fn parse_args() -> Args {
             "--broker" => addr = Some(value()),
             "--pid" => pid = Some(value().parse().expect("--pid PID")),
             "--cluster" => args.cluster = Some(value().parse().expect("--cluster N")),
-            s if [s, s.strip_suffix("-drop").unwrap_or(s)].iter().any(|s| ALL.contains(s) || CLUSTER_ONLY.contains(s)) => args.scenarios.push(s.to_owned()),
+            s if [s, variant(s).0].iter().any(|s| ALL.contains(s) || CLUSTER_ONLY.contains(s)) => args.scenarios.push(s.to_owned()),
             other => panic!("unknown argument {other}; scenarios: {ALL:?}"),
         }
     }
@@ -624,22 +626,29 @@ fn failover(broker: &mut Broker) -> Outcome {
 /// Page-cache pages a `-drop` scenario's broker keeps behind each partition's flushed end.
 const DROP_BEHIND: &str = "67108864";
 
+/// A scenario name's base scenario and the broker settings (environment) its suffix asks for:
+/// `-drop` (drop-behind), `-nofsync` (acks=all without waiting for fsync).
+fn variant(name: &str) -> (&str, &'static [(&'static str, &'static str)]) {
+    if let Some(base) = name.strip_suffix("-drop") {
+        (base, &[("WEIR_WEIR_LOG_DROP_BEHIND_BYTES", DROP_BEHIND)])
+    } else if let Some(base) = name.strip_suffix("-nofsync") {
+        (base, &[("WEIR_WEIR_ACKS_ALL_FSYNC", "false")])
+    } else {
+        (name, &[])
+    }
+}
+
 fn run_scenario(args: &Args, name: &str) -> Outcome {
-    let nofsync = name.ends_with("-nofsync");
-    let (name, env): (&str, &[(&str, &str)]) = match name.strip_suffix("-drop") {
-        Some(base) => (base, &[("WEIR_WEIR_LOG_DROP_BEHIND_BYTES", DROP_BEHIND)]),
-        None if nofsync => (name, &[("WEIR_WEIR_ACKS_ALL_FSYNC", "false")]),
-        None => (name, &[]),
-    };
+    let (base, env) = variant(name);
     if !env.is_empty() && args.broker.is_some() {
         return Outcome::default();
     }
     let mut broker = Broker::start(args, env);
     let s = args.seconds;
-    match name {
-        "java" | "java-nofsync" => produce(&broker, &broker.create_topic(name, 1), JAVA, s, u64::MAX),
+    match base {
+        "java" => produce(&broker, &broker.create_topic(name, 1), JAVA, s, u64::MAX),
         "txn" => produce(&broker, &broker.create_topic(name, 1), Load { commit_every: Some(args.txn_records), ..JAVA }, s, u64::MAX),
-        "java-client" | "java-client-nofsync" => java_client(&broker, name, s, None),
+        "java-client" => java_client(&broker, name, s, None),
         "java-client-txn" => java_client(&broker, name, s, Some(args.txn_records)),
         "large" => {
             let load = Load { acks: "all", idempotent: false, batch_size: 1_000_000, ..JAVA };
@@ -716,8 +725,8 @@ fn main() {
         let Some(outcomes) = results.get(name) else { continue };
         let m = |f: &dyn Fn(&Outcome) -> f64| median(outcomes.iter().map(f).collect());
         let (mb_s, cpu, p99) = (m(&|o| o.mb_s), m(&|o| o.cpu_s_per_gb), m(&|o| o.p99_ms));
-        let ratio = match name.strip_suffix("-drop").unwrap_or(name) {
-            "java" | "java-nofsync" | "java-client" | "java-client-nofsync" | "acks1" | "multi" => format!("{:.2}× disk16k MB/s", mb_s / probe("disk16k_mb_s")),
+        let ratio = match variant(name).0 {
+            "java" | "java-client" | "acks1" | "multi" => format!("{:.2}× disk16k MB/s", mb_s / probe("disk16k_mb_s")),
             "large" => format!("{:.2}× produce floor", cpu / probe("produce_floor_s_gb")),
             "consume" => format!("{:.2}× consume floor", cpu / probe("send_s_gb")),
             "single" => format!("p99 − disk p99 = {:+.2} ms", p99 - probe("disk16k_p99_ms")),
