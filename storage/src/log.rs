@@ -164,13 +164,21 @@ pub struct Log {
 pub struct FlushJob {
     ranges: Vec<RangeFlush>,
     syncs: Vec<PathBuf>,
-    /// Per segment (by base offset): log size made durable, and the end of what the job drops
-    /// from the page cache.
-    positions: Vec<(i64, usize, usize)>,
+    /// What the job makes durable and drops, per segment it covers.
+    segments: Vec<SegmentFlushed>,
     /// Offsets below this are durable once the job has run.
     pub end_offset: i64,
     /// So is every entry up to this index.
     pub last_index: u64,
+}
+
+/// One segment's part of a [`FlushJob`], recorded by [`Log::flush_done`].
+struct SegmentFlushed {
+    base_offset: i64,
+    /// Log bytes durable once the job has run.
+    size: usize,
+    /// Where the pages the job drops from the page cache end.
+    dropped_to: usize,
 }
 
 impl FlushJob {
@@ -899,7 +907,7 @@ impl Log {
         let mut job = FlushJob {
             ranges: Vec::new(),
             syncs: Vec::new(),
-            positions: Vec::new(),
+            segments: Vec::new(),
             end_offset: self.log_end_offset(),
             last_index: self.last_index(),
         };
@@ -907,16 +915,16 @@ impl Log {
             if let Some(flush) = segment.pending_flush(self.config.drop_behind_bytes) {
                 job.ranges.push(flush.range);
                 job.syncs.extend(flush.syncs);
-                job.positions.push((base, flush.size, flush.dropped_to));
+                job.segments.push(SegmentFlushed { base_offset: base, size: flush.size, dropped_to: flush.dropped_to });
             }
         }
         job
     }
 
     pub fn flush_done(&mut self, job: &FlushJob) {
-        for &(base, size, dropped_to) in &job.positions {
-            if let Some(segment) = self.segments.get_mut(&base) {
-                segment.flushed_to(size, dropped_to, true);
+        for flushed in &job.segments {
+            if let Some(segment) = self.segments.get_mut(&flushed.base_offset) {
+                segment.flushed_to(flushed.size, flushed.dropped_to, true);
             }
         }
         // A truncation since the job was prepared may have cut what it flushed.
