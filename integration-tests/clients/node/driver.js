@@ -13,6 +13,7 @@
 'use strict'
 
 const { Kafka, logLevel, CompressionTypes, CompressionCodecs, Partitioners, ConfigResourceTypes } = require('kafkajs')
+const { STEP_MS, Unsupported, fail, sleep, step, toStderr, report, runCheck, ...common } = require('./common')
 
 const SCENARIOS = [
   'create_topics', 'describe_topics', 'describe_configs', 'create_partitions',
@@ -29,14 +30,9 @@ const NEEDS = {
   delete_topics: 'create_topics',
   committed_offsets: 'group_commit',
 }
-const STEP_MS = 20000
 const DRIVER_MS = 120000
 // CreateTime of the records that carry explicit timestamps: an hour ago, whole seconds.
 const T0 = (Math.floor(Date.now() / 1000) - 3600) * 1000
-
-class Failure extends Error {}
-class Unsupported extends Error {}
-const fail = (msg) => { throw new Failure(msg) }
 
 // --- records (as matrix.py) ----------------------------------------------------
 
@@ -126,16 +122,6 @@ function compareExactlyOnce (sent, got) {
 
 // --- client helpers --------------------------------------------------------------
 
-function step (promise, what, ms = STEP_MS) {
-  let timer
-  return Promise.race([
-    promise,
-    new Promise((resolve, reject) => { timer = setTimeout(() => reject(new Failure(`${what} timed out after ${ms / 1000}s`)), ms) }),
-  ]).finally(() => clearTimeout(timer))
-}
-
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
-
 // Polls check() until it returns a truthy value; fails with `what` and the last answer.
 async function waitUntil (what, check, ms = STEP_MS) {
   const deadline = Date.now() + ms
@@ -153,23 +139,10 @@ async function waitUntil (what, check, ms = STEP_MS) {
   }
 }
 
-// kafkajs logs to stdout by default; stdout is for RESULT lines only.
-const toStderr = () => ({ namespace, level, label, log }) => {
-  const { message, ...extra } = log
-  process.stderr.write(`[kafkajs ${label} ${namespace}] ${message} ${JSON.stringify(extra)}\n`)
-}
-
 let kafka, admin, prefix, bootstrap
 let groupSeq = 0
 
-async function createTopic (topic, numPartitions = 1, configEntries = []) {
-  const created = await step(admin.createTopics({
-    topics: [{ topic, numPartitions, replicationFactor: 1, configEntries }],
-    waitForLeaders: true,
-    timeout: 10000,
-  }), `createTopics ${topic}`)
-  if (created !== true) fail(`createTopics ${topic} returned ${created} (already exists?)`)
-}
+const createTopic = (topic, numPartitions = 1, configEntries = []) => common.createTopic(admin, { topic, numPartitions, configEntries }, 10000)
 
 async function withProducer (options, fn) {
   const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner, allowAutoTopicCreation: false, ...options })
@@ -620,10 +593,6 @@ function countCodecCalls () {
 
 // --- runner ----------------------------------------------------------------------
 
-function report (id, status, detail) {
-  process.stdout.write(`RESULT ${id} ${status} ${String(detail).split(/\s+/).join(' ').trim().slice(0, 400)}\n`)
-}
-
 async function main () {
   if (process.argv.length !== 4) {
     process.stderr.write('usage: node driver.js BOOTSTRAP PREFIX\n')
@@ -650,23 +619,14 @@ async function main () {
   let connected = null
   for (const id of SCENARIOS) {
     const impl = scenarios[id] || 'not implemented by this driver'
-    const started = Date.now()
     if (typeof impl === 'string') { report(id, 'UNSUPPORTED', impl); continue }
     if (NEEDS[id] && !passed.has(NEEDS[id])) { report(id, 'FAIL', `needs ${NEEDS[id]}`); continue }
-    try {
+    const check = async () => {
       if (connected === null) connected = step(admin.connect(), 'admin.connect')
       await connected
-      const summary = (await impl()) || 'ok'
-      passed.add(id)
-      report(id, 'PASS', `${summary} (${((Date.now() - started) / 1000).toFixed(1)}s)`)
-    } catch (e) {
-      if (e instanceof Unsupported) report(id, 'UNSUPPORTED', e.message)
-      else if (e instanceof Failure) report(id, 'FAIL', e.message)
-      else {
-        process.stderr.write(`${id}: ${e && e.stack}\n`)
-        report(id, 'FAIL', `${e && e.name}: ${e && e.message}`)
-      }
+      return impl()
     }
+    if (await runCheck(id, check)) passed.add(id)
   }
   await step(admin.disconnect(), 'admin.disconnect', 5000).catch(() => {})
   process.exit(0)

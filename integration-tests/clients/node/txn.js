@@ -17,39 +17,14 @@
 
 const { Kafka, logLevel } = require('kafkajs')
 
-const STEP_MS = 20000
+const { STEP_MS, fail, sleep, step, toStderr, runCheck, ...common } = require('./common')
+
 const DRIVER_MS = 140000
-
-class Failure extends Error {}
-const fail = (msg) => { throw new Failure(msg) }
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
-
-// A promise with a deadline, naming the step that did not finish.
-function step (promise, what, ms = STEP_MS) {
-  let timer
-  const timeout = new Promise((resolve, reject) => {
-    timer = setTimeout(() => reject(new Failure(`${what} did not finish in ${ms / 1000}s`)), ms)
-  })
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer))
-}
-
-// kafkajs logs to stdout by default; stdout is for RESULT lines only.
-const toStderr = () => ({ namespace, label, log }) => {
-  const { message, ...extra } = log
-  process.stderr.write(`[kafkajs ${label} ${namespace}] ${message} ${JSON.stringify(extra)}\n`)
-}
 
 let kafka, admin, prefix, replication
 let readerSeq = 0
 
-async function createTopic (topic, numPartitions = 1) {
-  const created = await step(admin.createTopics({
-    topics: [{ topic, numPartitions, replicationFactor: replication }],
-    waitForLeaders: true,
-    timeout: 15000,
-  }), `createTopics ${topic}`)
-  if (created !== true) fail(`createTopics ${topic} returned ${created} (already exists?)`)
-}
+const createTopic = (topic, numPartitions = 1) => common.createTopic(admin, { topic, numPartitions, replicationFactor: replication }, 15000)
 
 const records = (tag, n) => Array.from({ length: n }, (_, i) => ({ key: `${tag}-k${i}`, value: `${tag}-v${i}` }))
 
@@ -199,10 +174,6 @@ const checks = {
   },
 }
 
-function report (id, status, detail) {
-  process.stdout.write(`RESULT ${id} ${status} ${String(detail).split(/\s+/).join(' ').trim().slice(0, 400)}\n`)
-}
-
 async function main () {
   if (process.argv.length !== 4 && process.argv.length !== 5) {
     process.stderr.write('usage: node txn.js BOOTSTRAP PREFIX [REPLICATION]\n')
@@ -227,17 +198,7 @@ async function main () {
   admin = kafka.admin()
   await step(admin.connect(), 'admin.connect')
   for (const [id, check] of Object.entries(checks)) {
-    const started = Date.now()
-    try {
-      const summary = (await check()) || 'ok'
-      report(id, 'PASS', `${summary} (${((Date.now() - started) / 1000).toFixed(1)}s)`)
-    } catch (e) {
-      if (e instanceof Failure) report(id, 'FAIL', e.message)
-      else {
-        process.stderr.write(`${id}: ${e && e.stack}\n`)
-        report(id, 'FAIL', `${e && e.name}: ${e && e.message}`)
-      }
-    }
+    await runCheck(id, check)
   }
   await step(admin.disconnect(), 'admin.disconnect', 5000).catch(() => {})
   process.exit(0)
