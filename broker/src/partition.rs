@@ -255,10 +255,11 @@ fn run(queue: Arc<Queue>) {
         let began = std::time::Instant::now();
         let jobs: Vec<FlushJob> = round.iter().map(|p| p.prepare_flush()).collect();
         // Start every write-back first: the disk sees them together, and the first fdatasync's
-        // journal commit carries the others' metadata too. A round of one log skips it: its
+        // journal commit carries the others' metadata too. A round of one file skips it: its
         // fdatasync starts the same write-back (the extra call took 0.04 ms a round, beside
         // fdatasync's 0.26 ms, under `perf trace`).
-        let started: Vec<FlushResult> = jobs.iter().map(|job| if jobs.len() > 1 { job.start() } else { Ok(()) }).collect();
+        let several = jobs.iter().map(FlushJob::files).sum::<usize>() > 1;
+        let started: Vec<FlushResult> = jobs.iter().map(|job| if several { job.start() } else { Ok(()) }).collect();
         for ((partition, job), started) in round.iter().zip(&jobs).zip(started) {
             let outcome = started.and_then(|()| job.finish());
             partition.flush_duration.record(began.elapsed().as_secs_f64());

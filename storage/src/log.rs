@@ -186,6 +186,11 @@ impl FlushJob {
         self.ranges.is_empty() && self.syncs.is_empty()
     }
 
+    /// Log files (segments) whose new bytes the job makes durable.
+    pub fn files(&self) -> usize {
+        self.ranges.len()
+    }
+
     /// Starts the write-back of the new bytes without waiting for it. Blocking only briefly.
     pub fn start(&self) -> Result<()> {
         for range in &self.ranges {
