@@ -70,6 +70,12 @@ impl LazyFile {
         &self.path
     }
 
+    /// The file's length now (opening it if closed).
+    pub fn len(&mut self) -> Result<usize> {
+        let len = self.get()?.metadata().map_err(StorageError::io("stat", &self.path))?.len();
+        Ok(len as usize)
+    }
+
     /// The descriptor, opened now if it was closed.
     pub fn get(&mut self) -> Result<&Arc<Descriptor>> {
         let file = match self.open.take() {

@@ -54,7 +54,7 @@ impl Index {
     pub fn open(path: &Path, kind: IndexKind, max_bytes: usize, entries: usize) -> Result<Index> {
         let max_bytes = max_bytes.max(kind.entry_width() * (entries + 1));
         let mut file = LazyFile::open(path)?;
-        let len = file.get()?.metadata().map_err(StorageError::io("stat", path))?.len() as usize;
+        let len = file.len()?;
         Ok(Index { kind, file, capacity: max_bytes.max(len), file_len: len, map: OnceLock::new(), entries })
     }
 

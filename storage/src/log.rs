@@ -12,7 +12,7 @@
 //! ([`Log::truncate_after`]) therefore never cuts bytes under a live slice.
 
 use std::collections::BTreeMap;
-use std::fs::{self, File};
+use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 
@@ -24,7 +24,7 @@ use crate::checkpoint;
 use crate::leader_epochs::LeaderEpochs;
 use crate::mapped_file::RangeFlush;
 use crate::producer_state::ProducerStates;
-use crate::segment::{delete_files, file_name, Segment};
+use crate::segment::{delete_files, file_name, sync_files, Segment};
 use crate::{Result, StorageError};
 
 /// Log start offset and the Raft entry just before the first retained one.
@@ -205,12 +205,7 @@ impl FlushJob {
         for range in &self.ranges {
             range.finish()?;
         }
-        for path in &self.syncs {
-            File::open(path)
-                .and_then(|f| f.sync_all())
-                .map_err(StorageError::io("fsync", path))?;
-        }
-        Ok(())
+        sync_files(&self.syncs)
     }
 
     /// [`FlushJob::start`] then [`FlushJob::finish`]. Blocking.
@@ -787,10 +782,7 @@ impl Log {
         let mut segment = Box::new(segment.reactivate(&self.dir, &self.config, now_ms)?);
         segment.entries_write_now()?;
         if let Some(flush) = segment.pending_flush(None) {
-            flush.range.run()?;
-            for path in &flush.syncs {
-                File::open(path).and_then(|f| f.sync_all()).map_err(StorageError::io("fsync", path))?;
-            }
+            flush.run()?;
             segment.flushed_to(flush.size, flush.dropped_to, true);
         }
         self.segments.insert(last_base, segment);

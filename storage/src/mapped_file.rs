@@ -58,7 +58,7 @@ impl MappedFile {
     /// ever read through the map (a page wholly past the end of the file would fault).
     pub fn open(path: &Path, capacity: usize) -> Result<MappedFile> {
         let mut file = LazyFile::open(path)?;
-        let len = file.get()?.metadata().map_err(StorageError::io("stat", path))?.len() as usize;
+        let len = file.len()?;
         let mapped = MappedFile { file, map: OnceLock::new(), capacity: capacity.max(len).max(1), len };
         mapped.map()?;
         Ok(mapped)

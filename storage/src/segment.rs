@@ -574,6 +574,22 @@ pub(crate) struct SegmentFlush {
     pub dropped_to: usize,
 }
 
+impl SegmentFlush {
+    /// Runs the flush now (the log's range, then the trimmed files). Blocking.
+    pub fn run(&self) -> Result<()> {
+        self.range.run()?;
+        sync_files(&self.syncs)
+    }
+}
+
+/// `fsync` of each file in `paths` (files trimmed since the last flush). Blocking.
+pub(crate) fn sync_files(paths: &[PathBuf]) -> Result<()> {
+    for path in paths {
+        fs::File::open(path).and_then(|f| f.sync_all()).map_err(StorageError::io("fsync", path))?;
+    }
+    Ok(())
+}
+
 fn entry_meta(base_offset: i64, index: u64, position: usize, header: &BatchHeader) -> EntryMeta {
     EntryMeta {
         index,
