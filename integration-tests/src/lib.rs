@@ -220,6 +220,11 @@ impl Drop for Weir {
     }
 }
 
+/// Open file descriptors of process `pid` (entries of `/proc/PID/fd`).
+pub fn open_files(pid: i32) -> std::io::Result<usize> {
+    Ok(std::fs::read_dir(format!("/proc/{pid}/fd"))?.count())
+}
+
 /// A plain HTTP/1.0 GET (10 s timeouts): (status, body).
 pub fn http_get(addr: &str, path: &str) -> (u16, String) {
     use std::io::{Read, Write};

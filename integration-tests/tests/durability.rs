@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use weir_integration_tests::kafka::{consume_to_end, create_topic};
-use weir_integration_tests::{eventually, Weir};
+use weir_integration_tests::{eventually, open_files, Weir};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn acknowledged_records_survive_kill_9() {
@@ -132,7 +132,7 @@ async fn more_partitions_than_open_files() {
         let (key, position) = send.await.expect("send task");
         acked.insert(key, position);
     }
-    let open = std::fs::read_dir(format!("/proc/{}/fd", weir.pid())).unwrap().count() as u64;
+    let open = open_files(weir.pid()).unwrap() as u64;
     assert!(open < LIMIT, "{open} descriptors open");
 
     let positions = |weir: &Weir| -> std::collections::HashMap<String, (i32, i64)> {

@@ -57,7 +57,7 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext};
 use rdkafka::{ClientConfig, ClientContext, Offset, TopicPartitionList};
 use weir_integration_tests::cluster::TestCluster;
-use weir_integration_tests::Weir;
+use weir_integration_tests::{open_files, Weir};
 
 const RECORD: usize = 1024;
 const ALL: &[&str] = &["java", "java-nofsync", "txn", "java-client", "java-client-nofsync", "java-client-txn", "large", "acks1", "single", "single-nofsync", "consume", "multi", "partitions"];
@@ -122,11 +122,6 @@ fn process_cpu(pid: i32) -> f64 {
 }
 
 /// Resident memory (MiB) and number of memory maps of a process.
-/// Open file descriptors of a process.
-fn open_files(pid: i32) -> usize {
-    std::fs::read_dir(format!("/proc/{pid}/fd")).map(|d| d.count()).unwrap_or(0)
-}
-
 fn rss_and_maps(pid: i32) -> (f64, usize) {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     let rss_kb: f64 = status
@@ -541,7 +536,7 @@ fn partitions(args: &Args, broker: &mut Broker, seconds: f64) -> Outcome {
     outcome.extra.insert("idle_cpu_%", idle);
     outcome.extra.insert("rss_mib", rss);
     outcome.extra.insert("maps", maps as f64);
-    outcome.extra.insert("fds", open_files(broker.pids[0]) as f64);
+    outcome.extra.insert("fds", open_files(broker.pids[0]).unwrap_or(0) as f64);
     if let Some(weir) = broker.own.take() {
         let data = weir.data_dir.clone();
         let started = Instant::now();
@@ -554,7 +549,7 @@ fn partitions(args: &Args, broker: &mut Broker, seconds: f64) -> Outcome {
         let (rss, maps) = rss_and_maps(weir.pid());
         outcome.extra.insert("restart_rss_mib", rss);
         outcome.extra.insert("restart_maps", maps as f64);
-        outcome.extra.insert("restart_fds", open_files(weir.pid()) as f64);
+        outcome.extra.insert("restart_fds", open_files(weir.pid()).unwrap_or(0) as f64);
         broker.pids = vec![weir.pid()];
         broker.addr = weir.addr.clone();
         broker.own = Some(weir);
